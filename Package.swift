@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+//
+// hyperreg: rescaled hyperbolic functions regression on sparse matrices.
+// Layers (ARCHITECTURE.md / docs/architecture.md), dependencies point downwards only:
+//   HyperRegCLI (executable `hyperreg`)  ->  HyperReg (solver)  ->  Cholmod -> CSuiteSparse
+//                                         ->  MatrixMarket -> CZlib
+//                                         ->  SparseCore (pure Swift, no Foundation, no C)
+import PackageDescription
+
+let package = Package(
+    name: "hyperreg",
+    products: [
+        .library(name: "HyperReg", targets: ["HyperReg", "SparseCore", "MatrixMarket", "Cholmod"]),
+        .executable(name: "hyperreg", targets: ["HyperRegCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries (Debian packages; no pkg-config files ship with them).
+        .systemLibrary(
+            name: "CSuiteSparse",
+            path: "CSuiteSparse",
+            providers: [.apt(["libsuitesparse-dev", "libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+
+        // Pure-Swift sparse core: CSR, builders, deterministic parallel kernels.
+        .target(name: "SparseCore"),
+        // Matrix Market reading and writing (gzip through zlib).
+        .target(name: "MatrixMarket", dependencies: ["SparseCore", "CZlib"]),
+        // Owned CHOLMOD objects; no C type in the public API.
+        .target(name: "Cholmod", dependencies: ["SparseCore", "CSuiteSparse"]),
+        // The solver: objective, Hessian, Newton driver, start points, planted problems.
+        .target(name: "HyperReg", dependencies: ["SparseCore", "Cholmod"]),
+        // The command-line tool.
+        .executableTarget(
+            name: "HyperRegCLI",
+            dependencies: [
+                "HyperReg", "SparseCore", "MatrixMarket", "Cholmod",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Shared test fixtures: dense references, tolerances, paths to ../shared/data.
+        .target(name: "HyperRegTestSupport", dependencies: ["SparseCore"]),
+
+        .testTarget(name: "SparseCoreTests", dependencies: ["SparseCore", "HyperRegTestSupport"]),
+        .testTarget(name: "MatrixMarketTests", dependencies: ["MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
+        .testTarget(name: "CholmodTests", dependencies: ["Cholmod", "SparseCore", "HyperRegTestSupport"]),
+        .testTarget(name: "HyperRegTests", dependencies: ["HyperReg", "Cholmod", "SparseCore", "HyperRegTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["HyperRegCLI", "MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
+    ]
+)

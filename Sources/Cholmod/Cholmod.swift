@@ -1,0 +1,1 @@
+// Cholmod: owned CHOLMOD objects with Swift errors (see docs/architecture.md).

@@ -1,0 +1,1 @@
+// HyperReg: the solver for rescaled hyperbolic functions regression.

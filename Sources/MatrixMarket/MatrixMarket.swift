@@ -1,0 +1,1 @@
+// MatrixMarket: reading and writing Matrix Market files (see docs/matrix-market.md).

@@ -1,0 +1,145 @@
+// SparseCore: the compressed-sparse-row matrix type and its invariants.
+//
+// A CSR matrix with `rowCount` rows stores, for row i, the column indices
+// `columnIndices[rowOffsets[i] ..< rowOffsets[i+1]]` (strictly increasing) and the
+// matching `values`. Read as compressed-sparse-column, the same three arrays are
+// the transpose: this is how the matrix reaches CHOLMOD without copying.
+
+/// An error in the structure of sparse data handed to SparseCore.
+public struct SparseStructureError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// What is wrong, in words.
+    public let message: String
+    /// Creates an error with the given message.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// An `rowCount x columnCount` sparse matrix in compressed-sparse-row form.
+///
+/// Invariants (checked by `init(rowCount:columnCount:rowOffsets:columnIndices:values:)`):
+/// * `rowOffsets.count == rowCount + 1`, `rowOffsets[0] == 0`, non-decreasing,
+///   `rowOffsets[rowCount] == columnIndices.count == values.count`;
+/// * within a row, column indices are strictly increasing and in `0 ..< columnCount`
+///   (so there are no duplicates);
+/// * explicit zeros are allowed (real files store them).
+///
+/// Column indices are `Int32` (12 bytes per nonzero with the `Double` value), so
+/// `columnCount` is at most `Int32.max`. Row offsets are `Int`.
+public struct CSRMatrix: Sendable, Equatable {
+    /// Number of rows (n).
+    public let rowCount: Int
+    /// Number of columns (d).
+    public let columnCount: Int
+    /// Row i occupies `rowOffsets[i] ..< rowOffsets[i + 1]` of `columnIndices` and `values`.
+    public let rowOffsets: [Int]
+    /// Column index of each stored entry, increasing within a row.
+    public let columnIndices: [Int32]
+    /// Value of each stored entry.
+    public let values: [Double]
+
+    /// Number of stored entries (including explicit zeros).
+    @inlinable public var nonzeroCount: Int { columnIndices.count }
+
+    /// Creates a matrix from CSR arrays, checking every invariant.
+    ///
+    /// - Throws: `SparseStructureError` naming the first violated invariant.
+    public init(rowCount: Int, columnCount: Int, rowOffsets: [Int], columnIndices: [Int32], values: [Double]) throws(SparseStructureError) {
+        guard rowCount >= 0, columnCount >= 0 else { throw SparseStructureError("negative dimension \(rowCount) x \(columnCount)") }
+        guard columnCount <= Int(Int32.max) else { throw SparseStructureError("column count \(columnCount) exceeds Int32.max") }
+        guard rowOffsets.count == rowCount + 1 else { throw SparseStructureError("rowOffsets has \(rowOffsets.count) entries, expected \(rowCount + 1)") }
+        guard rowOffsets[0] == 0 else { throw SparseStructureError("rowOffsets[0] is \(rowOffsets[0]), expected 0") }
+        guard columnIndices.count == values.count else { throw SparseStructureError("\(columnIndices.count) column indices but \(values.count) values") }
+        guard rowOffsets[rowCount] == columnIndices.count else { throw SparseStructureError("rowOffsets ends at \(rowOffsets[rowCount]) but there are \(columnIndices.count) entries") }
+        for i in 0..<rowCount {
+            let start = rowOffsets[i], end = rowOffsets[i + 1]
+            guard start <= end else { throw SparseStructureError("rowOffsets decreases at row \(i)") }
+            var previous: Int32 = -1
+            for k in start..<end {
+                let j = columnIndices[k]
+                guard j >= 0, Int(j) < columnCount else { throw SparseStructureError("row \(i): column index \(j) outside 0..<\(columnCount)") }
+                guard j > previous else { throw SparseStructureError("row \(i): column indices not strictly increasing at entry \(k)") }
+                previous = j
+            }
+        }
+        self.init(uncheckedRowCount: rowCount, columnCount: columnCount, rowOffsets: rowOffsets, columnIndices: columnIndices, values: values)
+    }
+
+    /// Creates a matrix from CSR arrays the caller guarantees to be valid (no checks).
+    public init(uncheckedRowCount rowCount: Int, columnCount: Int, rowOffsets: [Int], columnIndices: [Int32], values: [Double]) {
+        self.rowCount = rowCount
+        self.columnCount = columnCount
+        self.rowOffsets = rowOffsets
+        self.columnIndices = columnIndices
+        self.values = values
+    }
+
+    /// The same pattern with new values (same count, same order).
+    public func withValues(_ newValues: [Double]) -> CSRMatrix {
+        precondition(newValues.count == values.count, "withValues: count mismatch")
+        return CSRMatrix(uncheckedRowCount: rowCount, columnCount: columnCount, rowOffsets: rowOffsets, columnIndices: columnIndices, values: newValues)
+    }
+
+    /// Number of stored entries in row `i`.
+    @inlinable public func nonzeroCount(inRow i: Int) -> Int { rowOffsets[i + 1] - rowOffsets[i] }
+
+    /// The entry at (`row`, `column`), zero when not stored (binary search in the row).
+    public func value(row: Int, column: Int) -> Double {
+        var lo = rowOffsets[row], hi = rowOffsets[row + 1]
+        let key = Int32(column)
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let c = columnIndices[mid]
+            if c == key { return values[mid] }
+            if c < key { lo = mid + 1 } else { hi = mid }
+        }
+        return 0
+    }
+
+    /// A dense row-major copy (`rowCount * columnCount` entries). For tests and small problems.
+    public func denseRowMajor() -> [Double] {
+        var out = [Double](repeating: 0, count: rowCount * columnCount)
+        for i in 0..<rowCount {
+            for k in rowOffsets[i]..<rowOffsets[i + 1] { out[i * columnCount + Int(columnIndices[k])] = values[k] }
+        }
+        return out
+    }
+
+    /// The transpose, in CSR form (a `columnCount x rowCount` matrix).
+    public func transposed() -> CSRMatrix {
+        var counts = [Int](repeating: 0, count: columnCount + 1)
+        for j in columnIndices { counts[Int(j) + 1] += 1 }
+        for j in 0..<columnCount { counts[j + 1] += counts[j] }
+        var next = counts
+        var indices = [Int32](repeating: 0, count: nonzeroCount)
+        var vals = [Double](repeating: 0, count: nonzeroCount)
+        for i in 0..<rowCount {
+            for k in rowOffsets[i]..<rowOffsets[i + 1] {
+                let j = Int(columnIndices[k])
+                let slot = next[j]
+                next[j] += 1
+                indices[slot] = Int32(i)
+                vals[slot] = values[k]
+            }
+        }
+        return CSRMatrix(uncheckedRowCount: columnCount, columnCount: rowCount, rowOffsets: counts, columnIndices: indices, values: vals)
+    }
+}
+
+extension CSRMatrix {
+    /// Builds a CSR matrix from a dense row-major array, storing only nonzero entries.
+    public init(denseRowMajor a: [Double], rowCount: Int, columnCount: Int) {
+        precondition(a.count == rowCount * columnCount, "dense array has wrong size")
+        var offsets = [0]
+        offsets.reserveCapacity(rowCount + 1)
+        var indices = [Int32]()
+        var vals = [Double]()
+        for i in 0..<rowCount {
+            for j in 0..<columnCount where a[i * columnCount + j] != 0 {
+                indices.append(Int32(j))
+                vals.append(a[i * columnCount + j])
+            }
+            offsets.append(indices.count)
+        }
+        self.init(uncheckedRowCount: rowCount, columnCount: columnCount, rowOffsets: offsets, columnIndices: indices, values: vals)
+    }
+}

@@ -1,0 +1,119 @@
+// Deterministic parallelism for streaming passes over rows.
+//
+// A pass is split into a fixed list of row chunks that depends only on the matrix
+// (never on the thread count). Each chunk yields a partial result; partials are
+// combined in chunk order. Hence the same bits for the same input with 1 or 2 threads,
+// and the combine step is the one place a row-partitioned (MPI) run would allreduce.
+
+import Dispatch
+
+/// Process-wide parallelism settings for SparseCore kernels.
+public enum Parallelism {
+    nonisolated(unsafe) private static var configuredThreads: Int = 0
+
+    /// The number of threads kernels use: `HYPERREG_THREADS` if set, else the number of
+    /// active processors. Results never depend on it.
+    public static var threadCount: Int {
+        get {
+            if configuredThreads > 0 { return configuredThreads }
+            return defaultThreadCount
+        }
+        set { configuredThreads = max(0, newValue) }
+    }
+
+    private static let defaultThreadCount: Int = {
+        if let text = getEnvironment("HYPERREG_THREADS"), let value = Int(text), value > 0 { return value }
+        return max(1, processorCount())
+    }()
+
+    /// Runs `body(c)` for every chunk `c` in `0 ..< count`, on up to `threadCount` threads.
+    /// Thread t takes chunks t, t + T, t + 2T, ...; callers write only to chunk-owned storage.
+    public static func forEachChunk(_ count: Int, _ body: @Sendable (Int) -> Void) {
+        let threads = min(threadCount, count)
+        if threads <= 1 {
+            for c in 0..<count { body(c) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            var c = t
+            while c < count { body(c); c += threads }
+        }
+    }
+
+    /// Runs `body` on each chunk and returns the per-chunk results in chunk order.
+    public static func mapChunks<R: Sendable>(_ count: Int, _ body: @Sendable (Int) -> R) -> [R] {
+        let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: count)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        let shared = SharedBuffer(results)
+        forEachChunk(count) { c in shared.buffer[c] = body(c) }
+        return results.map { $0! }
+    }
+}
+
+/// A buffer pointer that chunks of a parallel pass write to at disjoint indices.
+/// Only for use inside `Parallelism.forEachChunk` bodies that respect that rule.
+public struct SharedBuffer<Element>: @unchecked Sendable {
+    /// The underlying storage.
+    public let buffer: UnsafeMutableBufferPointer<Element>
+    /// Wraps `buffer`.
+    public init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.buffer = buffer }
+}
+
+/// A read-only view of an array's storage that can cross into parallel chunks.
+/// Valid only while the array it came from is alive and unmodified.
+public struct SharedReadBuffer<Element>: @unchecked Sendable {
+    /// The underlying storage.
+    public let buffer: UnsafeBufferPointer<Element>
+    /// Wraps `buffer`.
+    public init(_ buffer: UnsafeBufferPointer<Element>) { self.buffer = buffer }
+}
+
+/// A fixed split of a matrix's rows into contiguous chunks of similar work
+/// (nonzeros plus rows). It depends only on the matrix and the limits given.
+public struct RowPartition: Sendable, Equatable {
+    /// Chunk c covers rows `boundaries[c] ..< boundaries[c + 1]`.
+    public let boundaries: [Int]
+
+    /// Number of chunks.
+    public var count: Int { boundaries.count - 1 }
+
+    /// Rows of chunk `c`.
+    @inlinable public func rows(_ c: Int) -> Range<Int> { boundaries[c] ..< boundaries[c + 1] }
+
+    /// Splits `matrix`'s rows into at most `maxChunks` chunks of at least
+    /// `minimumWork` units (one unit per nonzero and per row).
+    public init(matrix: CSRMatrix, maxChunks: Int = 64, minimumWork: Int = 1 << 15) {
+        let n = matrix.rowCount
+        let total = matrix.nonzeroCount + n
+        let chunks = max(1, min(maxChunks, total / max(1, minimumWork)))
+        var bounds = [0]
+        if chunks > 1 {
+            let offsets = matrix.rowOffsets
+            var row = 0
+            for c in 1..<chunks {
+                let target = (total * c) / chunks
+                // First row whose cumulative work reaches the target (binary search).
+                var lo = row, hi = n
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if offsets[mid] + mid < target { lo = mid + 1 } else { hi = mid }
+                }
+                row = lo
+                if row > bounds.last! && row < n { bounds.append(row) }
+            }
+        }
+        bounds.append(n)
+        boundaries = bounds
+    }
+
+    /// Splits `rowCount` rows (no matrix) into at most `maxChunks` equal chunks of at
+    /// least `minimumRows` rows; for vector passes.
+    public init(rowCount: Int, maxChunks: Int = 64, minimumRows: Int = 1 << 15) {
+        let chunks = max(1, min(maxChunks, rowCount / max(1, minimumRows)))
+        var bounds = [0]
+        for c in 1..<max(1, chunks) { bounds.append(rowCount * c / chunks) }
+        bounds.append(rowCount)
+        boundaries = bounds
+    }
+}
