@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The function u of the problem: exp, cosh or sinh, applied entrywise to z = A x.
+public enum FunctionKind: String, CaseIterable, Sendable, Codable {
+    /// u = exp(z), u' = exp(z).
+    case exp
+    /// u = cosh(z), u' = sinh(z).
+    case cosh
+    /// u = sinh(z), u' = cosh(z).
+    case sinh
+
+    /// u(z).
+    @inlinable public func value(_ z: Double) -> Double {
+        switch self {
+        case .exp: return Glibc.exp(z)
+        case .cosh: return Glibc.cosh(z)
+        case .sinh: return Glibc.sinh(z)
+        }
+    }
+
+    /// u'(z) (note u'' = u for all three).
+    @inlinable public func derivative(_ z: Double) -> Double {
+        switch self {
+        case .exp: return Glibc.exp(z)
+        case .cosh: return Glibc.sinh(z)
+        case .sinh: return Glibc.cosh(z)
+        }
+    }
+
+    /// The largest |z| for which u(z) is finite in Double arithmetic (about 709.78 for exp,
+    /// 710.48 for cosh and sinh).
+    public var overflowThreshold: Double {
+        switch self {
+        case .exp: return 709.782712893384
+        case .cosh, .sinh: return 710.4758600739439
+        }
+    }
+}

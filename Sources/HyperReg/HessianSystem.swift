@@ -1,0 +1,90 @@
+// Newton systems (K + U C U^T) s = r, with K = A^T diag(weights) A + shift I factored
+// by CHOLMOD and the exact rank-2 part U C U^T, U = [p q], C = [[||b||^2, -1], [-1, 0]],
+// added by Woodbury (docs/math.md, "Newton system"):
+//
+//   S = C^{-1} + U^T K^{-1} U,   C^{-1} = [[0, -1], [-1, -||b||^2]]
+//   s = K^{-1} r - K^{-1} U S^{-1} U^T K^{-1} r
+//
+// By Haynsworth's inertia additivity, with K positive definite, K + U C U^T is positive
+// definite exactly when det S < 0; that is how an indefinite Hessian is detected.
+
+import Cholmod
+import SparseCore
+
+/// The result of one Newton-system solve.
+struct RankTwoSolve {
+    /// The solution s of (K + U C U^T) s = r.
+    var solution: [Double]
+    /// True when K + U C U^T is positive definite (det S < 0, K factored as SPD).
+    var isPositiveDefinite: Bool
+}
+
+/// Assembles and factors the d x d matrices of the Newton iteration; the symbolic
+/// analysis is done once, each `factorize` is numeric only.
+final class HessianSystem {
+    let matrix: CSRMatrix
+    let pattern: NormalMatrixPattern
+    let factor: SymmetricFactor
+    private(set) var assembleSeconds = 0.0
+    private(set) var factorSeconds = 0.0
+    private(set) var solveSeconds = 0.0
+    private(set) var assemblyCount = 0
+    /// Mean diagonal entry of the last assembled K (before the shift): a scale for damping.
+    private(set) var meanDiagonal = 0.0
+
+    init(matrix: CSRMatrix, context: CholmodContext) throws {
+        self.matrix = matrix
+        pattern = try NormalMatrixPattern(matrix: matrix)
+        factor = try SymmetricFactor(context: context, dimension: matrix.columnCount,
+                                     columnOffsets: pattern.columnOffsets, rowIndices: pattern.rowIndices)
+    }
+
+    /// Assembles `A^T diag(weights) A` (one pass over A) and keeps the values.
+    func assemble(weights: [Double]) -> [Double] {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let values = pattern.assemble(matrix, weights: weights)
+        assembleSeconds += seconds(clock.now - start)
+        assemblyCount += 1
+        let diagonal = pattern.diagonalPositions
+        meanDiagonal = diagonal.reduce(0.0) { $0 + Swift.abs(values[$1]) } / Double(max(1, diagonal.count))
+        return values
+    }
+
+    /// Numeric factorisation of K + shift I.
+    func factorize(values: [Double], shift: Double) throws(CholmodError) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        defer { factorSeconds += seconds(clock.now - start) }
+        try factor.factorize(values: values, shift: shift)
+    }
+
+    /// Solves (K + U C U^T) s = r with U = [p q] on the current factor of K.
+    func solve(_ r: [Double], p: [Double], q: [Double], targetSquaredNorm bb: Double) throws(CholmodError) -> RankTwoSolve {
+        let clock = ContinuousClock()
+        let start = clock.now
+        defer { solveSeconds += seconds(clock.now - start) }
+        let sols = try factor.solve(columns: [r, p, q])
+        let kr = sols[0], kp = sols[1], kq = sols[2]
+        // S = C^{-1} + U^T K^{-1} U (symmetric 2 x 2).
+        let s11 = dot(p, kp)
+        let s12 = -1 + 0.5 * (dot(p, kq) + dot(q, kp))
+        let s22 = -bb + dot(q, kq)
+        let det = s11 * s22 - s12 * s12
+        let y1 = dot(p, kr), y2 = dot(q, kr)
+        guard det != 0, det.isFinite else {
+            return RankTwoSolve(solution: kr, isPositiveDefinite: false)
+        }
+        let eta1 = (s22 * y1 - s12 * y2) / det
+        let eta2 = (s11 * y2 - s12 * y1) / det
+        var s = kr
+        for j in 0..<s.count { s[j] -= kp[j] * eta1 + kq[j] * eta2 }
+        return RankTwoSolve(solution: s, isPositiveDefinite: det < 0)
+    }
+}
+
+/// A `Duration` in seconds.
+func seconds(_ d: Duration) -> Double {
+    let c = d.components
+    return Double(c.seconds) + Double(c.attoseconds) * 1e-18
+}

@@ -1,0 +1,231 @@
+// The objective's streaming passes (formulas: docs/math.md, from MATH.md).
+//
+//   pass over A      z = A x, u = f(z), v = f'(z), chunk sums of u and b o u
+//   vector pass      alpha, c = u - alpha b, ||c||^2, <b,c>, ||w o z||^2
+//   transpose pass   A^T [ v o (c - <b,c>) + w^2 o z ,  v ,  v o b ]  -> g, p, q
+//
+// Two passes over A per gradient (and p, q ride along in the second). A trial point
+// x + t s of a line search needs no pass at all once A s is known: z(t) = z + t A s.
+
+import SparseCore
+
+/// Everything known about the objective at one point after the forward pass.
+public struct Evaluation: Sendable {
+    /// z = A x (n).
+    public let z: [Double]
+    /// u = f(z) (n).
+    public let u: [Double]
+    /// v = f'(z) (n).
+    public let v: [Double]
+    /// c = u - alpha b (n).
+    public let c: [Double]
+    /// alpha = <u, 1>.
+    public let alpha: Double
+    /// <b, c>.
+    public let bDotC: Double
+    /// 0.5 ||c||^2.
+    public let fitLoss: Double
+    /// 0.5 ||w o z||^2.
+    public let regularizationLoss: Double
+    /// L = fitLoss + regularizationLoss.
+    public var loss: Double { fitLoss + regularizationLoss }
+    /// max |z_i|, for overflow messages.
+    public let maxAbsZ: Double
+    /// The row (0-based) where |z| is largest.
+    public let maxAbsZRow: Int
+    /// True when every quantity above is finite (no overflow).
+    public var isFinite: Bool { loss.isFinite && alpha.isFinite && bDotC.isFinite }
+}
+
+/// The gradient and the rank-2 Hessian pieces from one transpose pass.
+public struct GradientPieces: Sendable {
+    /// g = A^T (v o (c - <b,c>) + w^2 o z).
+    public let gradient: [Double]
+    /// p = A^T v.
+    public let p: [Double]
+    /// q = A^T (v o b).
+    public let q: [Double]
+}
+
+/// Counts of streaming passes over A, for the report.
+public struct PassCounter: Sendable {
+    /// Passes of the form A x.
+    public var forward = 0
+    /// Passes of the form A^T y (one per call, whatever the number of y's).
+    public var transpose = 0
+    /// Hessian assemblies (one pass over A, heavier per row).
+    public var assembly = 0
+    /// Total passes over A.
+    public var total: Int { forward + transpose + assembly }
+}
+
+/// The objective of a `Problem` and its derivatives, computed by streaming passes.
+public struct Objective: Sendable {
+    /// The problem.
+    public let problem: Problem
+    private let vectorPartition: RowPartition
+
+    /// Creates the objective for `problem`.
+    public init(problem: Problem) {
+        self.problem = problem
+        vectorPartition = RowPartition(rowCount: problem.rowCount, maxChunks: 64, minimumRows: 1 << 14)
+    }
+
+    /// Evaluates at x: one pass over A (z = A x, u, v, alpha) and a vector pass.
+    public func evaluate(_ x: [Double]) -> Evaluation {
+        let a = problem.matrix
+        precondition(x.count == a.columnCount)
+        let n = a.rowCount
+        let kind = problem.function
+        var z = [Double](repeating: 0, count: n)
+        var u = [Double](repeating: 0, count: n)
+        var v = [Double](repeating: 0, count: n)
+        z.withUnsafeMutableBufferPointer { zb in
+            u.withUnsafeMutableBufferPointer { ub in
+                v.withUnsafeMutableBufferPointer { vb in
+                    x.withUnsafeBufferPointer { xb in
+                        let zs = SharedBuffer(zb), us = SharedBuffer(ub), vs = SharedBuffer(vb), xs = SharedReadBuffer(xb)
+                        a.withRowChunks(a.partition) { rows, p in
+                            for i in rows {
+                                let zi = p.dot(row: i, xs.buffer)
+                                zs.buffer[i] = zi
+                                us.buffer[i] = kind.value(zi)
+                                vs.buffer[i] = kind.derivative(zi)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return finish(z: z, u: u, v: v)
+    }
+
+    /// Evaluates at the point whose `A x` is `z` (no pass over A): used for line-search
+    /// trial points `z + t A s`.
+    public func evaluate(z: [Double]) -> Evaluation {
+        let kind = problem.function
+        let part = vectorPartition
+        var u = [Double](repeating: 0, count: z.count)
+        var v = [Double](repeating: 0, count: z.count)
+        u.withUnsafeMutableBufferPointer { ub in
+            v.withUnsafeMutableBufferPointer { vb in
+                z.withUnsafeBufferPointer { zb in
+                    let us = SharedBuffer(ub), vs = SharedBuffer(vb), zs = SharedReadBuffer(zb)
+                    Parallelism.forEachChunk(part.count) { ch in
+                        for i in part.rows(ch) {
+                            us.buffer[i] = kind.value(zs.buffer[i])
+                            vs.buffer[i] = kind.derivative(zs.buffer[i])
+                        }
+                    }
+                }
+            }
+        }
+        return finish(z: z, u: u, v: v)
+    }
+
+    /// The vector pass: alpha, c, and the reductions, chunk sums combined in order.
+    private func finish(z: [Double], u: [Double], v: [Double]) -> Evaluation {
+        let part = vectorPartition
+        let b = problem.target
+        let w2 = problem.squaredWeights
+        // alpha first (c needs it).
+        let alphaParts: [Double] = u.withUnsafeBufferPointer { ub in
+            let us = SharedReadBuffer(ub)
+            return Parallelism.mapChunks(part.count) { ch in
+                var s = 0.0
+                for i in part.rows(ch) { s += us.buffer[i] }
+                return s
+            }
+        }
+        let alpha = alphaParts.reduce(0, +)
+        var c = [Double](repeating: 0, count: u.count)
+        struct Sums: Sendable { var cc = 0.0, bc = 0.0, wz = 0.0, maxZ = 0.0, maxRow = 0 }
+        let parts: [Sums] = c.withUnsafeMutableBufferPointer { cb in
+            let cs = SharedBuffer(cb)
+            return Parallelism.mapChunks(part.count) { ch in
+                var s = Sums()
+                for i in part.rows(ch) {
+                    let ci = u[i] - alpha * b[i]
+                    cs.buffer[i] = ci
+                    s.cc += ci * ci
+                    s.bc += b[i] * ci
+                    let zi = z[i]
+                    s.wz += w2[i] * zi * zi
+                    // NaN-safe maximum: a NaN z (from an infinite u) counts as the largest.
+                    let az = Swift.abs(zi)
+                    if !(az <= s.maxZ) { s.maxZ = az.isNaN ? .infinity : az; s.maxRow = i }
+                }
+                return s
+            }
+        }
+        var total = Sums()
+        for s in parts {
+            total.cc += s.cc; total.bc += s.bc; total.wz += s.wz
+            if s.maxZ > total.maxZ { total.maxZ = s.maxZ; total.maxRow = s.maxRow }
+        }
+        return Evaluation(z: z, u: u, v: v, c: c, alpha: alpha, bDotC: total.bc, fitLoss: 0.5 * total.cc,
+                          regularizationLoss: 0.5 * total.wz, maxAbsZ: total.maxZ, maxAbsZRow: total.maxRow)
+    }
+
+    /// The gradient weights r = v o (c - <b,c>) + w^2 o z, so that g = A^T r.
+    public func gradientWeights(_ e: Evaluation) -> [Double] {
+        let w2 = problem.squaredWeights
+        var r = [Double](repeating: 0, count: e.z.count)
+        for i in 0..<r.count { r[i] = e.v[i] * (e.c[i] - e.bDotC) + w2[i] * e.z[i] }
+        return r
+    }
+
+    /// The gradient only: one transpose pass.
+    public func gradient(_ e: Evaluation) -> [Double] {
+        problem.matrix.transposeMultiply(gradientWeights(e))
+    }
+
+    /// The gradient and the rank-2 pieces p = A^T v, q = A^T (v o b): one transpose pass.
+    public func gradientPieces(_ e: Evaluation) -> GradientPieces {
+        let b = problem.target
+        let vb = zip(e.v, b).map { $0 * $1 }
+        let out = problem.matrix.transposeMultiply([gradientWeights(e), e.v, vb])
+        return GradientPieces(gradient: out[0], p: out[1], q: out[2])
+    }
+
+    /// The Hessian's diagonal weights delta = v o v + c o u - <c,b> u + w o w (Lemma B.6);
+    /// `H = A^T diag(delta) A + ||b||^2 p p^T - p q^T - q p^T`. Entries may be negative.
+    public func hessianWeights(_ e: Evaluation) -> [Double] {
+        let w2 = problem.squaredWeights
+        var d = [Double](repeating: 0, count: e.z.count)
+        for i in 0..<d.count { d[i] = e.v[i] * e.v[i] + e.c[i] * e.u[i] - e.bDotC * e.u[i] + w2[i] }
+        return d
+    }
+
+    /// The Gauss-Newton diagonal weights v o v + w o w (never negative); with the same
+    /// rank-2 part they give `J^T J + A^T W^2 A`, positive semidefinite.
+    public func gaussNewtonWeights(_ e: Evaluation) -> [Double] {
+        let w2 = problem.squaredWeights
+        var d = [Double](repeating: 0, count: e.z.count)
+        for i in 0..<d.count { d[i] = e.v[i] * e.v[i] + w2[i] }
+        return d
+    }
+
+    /// H s, two passes over A: `A^T (delta o (A s)) + p (||b||^2 <p,s> - <q,s>) - q <p,s>`.
+    public func hessianVectorProduct(_ e: Evaluation, pieces: GradientPieces, delta: [Double], _ s: [Double]) -> [Double] {
+        let a = problem.matrix
+        let As = a.multiply(s)
+        var weighted = As
+        for i in 0..<weighted.count { weighted[i] *= delta[i] }
+        var h = a.transposeMultiply(weighted)
+        let ps = dot(pieces.p, s), qs = dot(pieces.q, s)
+        let coefP = problem.targetSquaredNorm * ps - qs
+        for j in 0..<h.count { h[j] += pieces.p[j] * coefP - pieces.q[j] * ps }
+        return h
+    }
+}
+
+/// <x, y>.
+@inlinable func dot(_ x: [Double], _ y: [Double]) -> Double {
+    var s = 0.0
+    for i in 0..<x.count { s += x[i] * y[i] }
+    return s
+}
+
+/// ||x||_2.
+@inlinable func norm2(_ x: [Double]) -> Double { dot(x, x).squareRoot() }

@@ -1,0 +1,68 @@
+import SparseCore
+
+/// An error in the data of a problem (shapes, values), raised before any solving.
+public struct ProblemError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// What is wrong, in words.
+    public let message: String
+    /// Creates the error.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// One instance of rescaled hyperbolic regression: `A` (n x d), `b` (n), `w` (n), `u`.
+///
+///     L(x) = 0.5 * || u(Ax) - <u(Ax), 1> b ||^2 + 0.5 * || w o (A x) ||^2
+public struct Problem: Sendable {
+    /// The design matrix A (n x d), CSR.
+    public let matrix: CSRMatrix
+    /// The target b (n).
+    public let target: [Double]
+    /// The row weights w (n); they enter as `0.5 * ||diag(w) A x||^2`.
+    public let weights: [Double]
+    /// The function u.
+    public let function: FunctionKind
+    /// `w o w`, precomputed.
+    public let squaredWeights: [Double]
+    /// `||b||_2^2`, precomputed.
+    public let targetSquaredNorm: Double
+
+    /// n.
+    public var rowCount: Int { matrix.rowCount }
+    /// d.
+    public var columnCount: Int { matrix.columnCount }
+
+    /// Creates a problem after checking shapes and values.
+    ///
+    /// - Throws: `ProblemError` when `b` or `w` do not have n entries, an entry of `A`, `b`
+    ///   or `w` is not finite, a weight is negative, or A has no rows or no columns.
+    public init(matrix: CSRMatrix, target: [Double], weights: [Double], function: FunctionKind) throws(ProblemError) {
+        let n = matrix.rowCount
+        guard n > 0, matrix.columnCount > 0 else {
+            throw ProblemError("A is \(n) x \(matrix.columnCount): it needs at least one row and one column")
+        }
+        guard target.count == n else { throw ProblemError("b has \(target.count) entries but A has \(n) rows") }
+        guard weights.count == n else { throw ProblemError("w has \(weights.count) entries but A has \(n) rows") }
+        if let e = matrix.values.firstIndex(where: { !$0.isFinite }) {
+            let row = matrix.rowOffsets.lastIndex(where: { $0 <= e }).map { min($0, n - 1) } ?? 0
+            throw ProblemError("A has a non-finite entry (\(matrix.values[e])) in row \(row + 1)")
+        }
+        if let i = target.firstIndex(where: { !$0.isFinite }) { throw ProblemError("b[\(i + 1)] = \(target[i]) is not finite") }
+        if let i = weights.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
+            throw ProblemError("w[\(i + 1)] = \(weights[i]): weights must be finite and >= 0")
+        }
+        self.matrix = matrix
+        self.target = target
+        self.weights = weights
+        self.function = function
+        squaredWeights = weights.map { $0 * $0 }
+        targetSquaredNorm = target.reduce(0) { $0 + $1 * $1 }
+    }
+
+    /// Creates a problem with the same weight `weight` on every row.
+    public init(matrix: CSRMatrix, target: [Double], weight: Double, function: FunctionKind) throws(ProblemError) {
+        try self.init(matrix: matrix, target: target, weights: [Double](repeating: weight, count: matrix.rowCount), function: function)
+    }
+
+    /// True when every weight is zero (then exp can be degenerate, see docs/math.md).
+    public var hasZeroWeights: Bool { weights.allSatisfy { $0 == 0 } }
+}

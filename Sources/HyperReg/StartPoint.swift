@@ -1,0 +1,162 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Cholmod
+import SparseCore
+
+/// How the solver's start point x0 is chosen when none is given.
+///
+/// The default (`automatic`) is measured, see docs/solver.md "Start point":
+/// * exp: `logFit` when every b_i > 0, else `random`;
+/// * sinh: `inverseFit` when every b_i >= 0 (a random start slides into the trivial
+///   minimiser x = 0, measured), else `random`;
+/// * cosh: `random` (x = 0 is stationary for cosh; cosh^{-1} has no sign to fit).
+public enum StartStrategy: String, CaseIterable, Sendable, Codable {
+    /// The documented default per function (above).
+    case automatic = "auto"
+    /// Least squares with an intercept, `min ||A x + c 1 - log b||_2` (needs b > 0), solved
+    /// through CHOLMOD on A^T A (A handed over without copying) plus a Sherman-Morrison
+    /// correction for the intercept: then exp(A x0) is proportional to b whenever log b lies
+    /// in range(A) plus a constant.
+    case logFit = "log-fit"
+    /// sinh only: least squares `min ||A x - asinh(k b)||_2`, with the unknown scale k (any k
+    /// makes c vanish on an exact fit) taken from the grid k0 * 2^j, j = -4...4, by the
+    /// smallest relative misfit ||c|| / ||u|| (scale-free: the loss itself always prefers the
+    /// smallest x, since L(0) = 0 for sinh); k0 makes the rms of asinh(k0 b) equal 0.5.
+    case inverseFit = "inverse-fit"
+    /// A seeded Gaussian direction scaled so that the root-mean-square of A x0 is 0.5.
+    case random
+    /// x0 = 0 (a stationary point for cosh and sinh: the solver will say so).
+    case zero
+}
+
+/// Computes start points.
+public enum StartPoint {
+    /// The start point for `problem` by `strategy`; `seed` drives `random`.
+    /// Returns x0 and the strategy actually used (automatic and impossible log-fits resolve
+    /// to a concrete one).
+    public static func compute(for problem: Problem, strategy: StartStrategy, seed: UInt64 = 1) throws(SolverError) -> (x0: [Double], used: StartStrategy) {
+        switch strategy {
+        case .zero:
+            return ([Double](repeating: 0, count: problem.columnCount), .zero)
+        case .random:
+            return (random(problem, seed: seed), .random)
+        case .inverseFit:
+            guard problem.function == .sinh, let x = try inverseFit(problem) else {
+                throw .invalidProblem("the inverse-fit start is for sinh with every b_i >= 0")
+            }
+            return (x, .inverseFit)
+        case .logFit:
+            guard let x = try logFit(problem) else {
+                throw .invalidProblem("the log-fit start needs every b_i > 0; b has entries <= 0")
+            }
+            return (x, .logFit)
+        case .automatic:
+            if problem.function == .exp, let x = try logFit(problem) {
+                // Keep it only if u(A x0) stays well inside Double range.
+                let z = problem.matrix.multiply(x)
+                if z.allSatisfy({ Swift.abs($0) < problem.function.overflowThreshold / 2 }) { return (x, .logFit) }
+            }
+            if problem.function == .sinh, let x = try inverseFit(problem) { return (x, .inverseFit) }
+            return (random(problem, seed: seed), .random)
+        }
+    }
+
+    /// The sinh start (see `StartStrategy.inverseFit`), or nil when some b_i < 0.
+    static func inverseFit(_ problem: Problem) throws(SolverError) -> [Double]? {
+        let b = problem.target
+        guard b.allSatisfy({ $0 >= 0 }), b.contains(where: { $0 > 0 }) else { return nil }
+        let a = problem.matrix
+        let rms = (b.reduce(0) { $0 + $1 * $1 } / Double(b.count)).squareRoot()
+        // asinh(t) ~ t for small t: k0 * rms(b) = 0.5 is a first guess of the scale.
+        let k0 = 0.5 / rms
+        do {
+            let solver = try LeastSquares(matrix: a)
+            let objective = Objective(problem: problem)
+            var best: (loss: Double, x: [Double])? = nil
+            for j in -4...4 {
+                let k = k0 * Glibc.pow(2, Double(j))
+                let y = b.map { Glibc.asinh(k * $0) }
+                let x = try solver.solve(target: y, intercept: false)
+                let e = objective.evaluate(x)
+                let uNorm = e.u.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                guard e.isFinite, uNorm > 0 else { continue }
+                let misfit = (2 * e.fitLoss).squareRoot() / uNorm
+                if best == nil || misfit < best!.loss { best = (misfit, x) }
+            }
+            return best?.x
+        } catch {
+            throw .factorization("inverse-fit start: \(error)")
+        }
+    }
+
+    /// A seeded Gaussian x scaled so that rms(A x) = 0.5 (one pass over A).
+    static func random(_ problem: Problem, seed: UInt64) -> [Double] {
+        var rng = SeededGenerator(seed: seed ^ 0x5EED_5EED)
+        let d = problem.columnCount
+        var x = (0..<d).map { _ in rng.gaussian() }
+        if problem.function == .sinh {
+            // Align with the sign of b: sinh is odd, so +x and -x give mirrored fits; start on the side
+            // where <A x, b> > 0 is not needed for correctness, only for a quicker run.
+            x = x.map { Swift.abs($0) }
+        }
+        let z = problem.matrix.multiply(x)
+        let rms = (z.reduce(0) { $0 + $1 * $1 } / Double(max(1, z.count))).squareRoot()
+        let scale = rms > 0 ? 0.5 / rms : 0
+        return x.map { $0 * scale }
+    }
+
+    /// min ||A x + c 1 - log b||, or nil when some b_i <= 0.
+    static func logFit(_ problem: Problem) throws(SolverError) -> [Double]? {
+        let b = problem.target
+        guard b.allSatisfy({ $0 > 0 }) else { return nil }
+        do {
+            let x = try LeastSquares(matrix: problem.matrix).solve(target: b.map { Glibc.log($0) }, intercept: true)
+            return x.allSatisfy(\.isFinite) ? x : nil
+        } catch {
+            throw .factorization("log-fit start: \(error)")
+        }
+    }
+}
+
+/// Least squares `min ||A x (+ c 1) - y||_2` through one CHOLMOD factorisation of
+/// `A^T A + ridge I`, A handed over without copying its index arrays
+/// (`NormalEquationsFactor`). The optional intercept c is eliminated by a
+/// Sherman-Morrison correction: with m = A^T 1, the normal equations become
+/// `(A^T A - m m^T / n) x = A^T y - m sum(y) / n`.
+struct LeastSquares {
+    let matrix: CSRMatrix
+    let factor: NormalEquationsFactor
+    let context: CholmodContext
+
+    /// Factors A^T A + ridge I, ridge = 1e-10 times the mean squared column norm (keeps a
+    /// rank-deficient A solvable without visibly biasing a well-posed one).
+    init(matrix: CSRMatrix) throws {
+        self.matrix = matrix
+        context = try CholmodContext()
+        factor = try NormalEquationsFactor(context: context, matrix: matrix)
+        let meanDiag = matrix.values.reduce(0) { $0 + $1 * $1 } / Double(max(1, matrix.columnCount))
+        try factor.factorize(rowWeights: nil, shift: 1e-10 * max(meanDiag, Double.leastNormalMagnitude))
+    }
+
+    /// The least-squares x for target y, with or without an intercept.
+    func solve(target y: [Double], intercept: Bool) throws -> [Double] {
+        let a = matrix
+        let n = Double(a.rowCount)
+        if !intercept { return try factor.solve(a.transposeMultiply(y)) }
+        let ones = [Double](repeating: 1, count: a.rowCount)
+        let t = a.transposeMultiply([y, ones])
+        let aty = t[0], m = t[1]
+        let sumY = y.reduce(0, +)
+        let rhs = zip(aty, m).map { $0 - $1 * sumY / n }
+        let mr = try factor.solve(rhs)
+        let mu = try factor.solve(m)
+        let denominator = 1 - dot(m, mu) / n
+        if denominator > 1e-8 {
+            let coefficient = dot(m, mr) / n / denominator
+            return zip(mr, mu).map { $0 + $1 * coefficient }
+        }
+        // 1 is (nearly) in range(A): the intercept is redundant, plain least squares.
+        return try factor.solve(aty)
+    }
+}

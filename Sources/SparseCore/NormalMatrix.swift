@@ -1,0 +1,186 @@
+// The d x d matrix K = A^T diag(s) A, assembled by one streaming pass over A's rows.
+//
+// The pattern (upper triangle, compressed by column, Int32 as CHOLMOD's int interface
+// takes it) is computed once; every assembly writes values in that order. Weights may be
+// negative (the true Hessian's `delta` can be) and rows may be restricted to a subset
+// (the leverage-score sample). Chunks accumulate into their own value arrays, combined in
+// chunk order: deterministic, and the combine is an allreduce-shaped sum.
+
+/// The symbolic structure of `A^T A`: the upper triangle (row <= column) in compressed
+/// sparse column form, plus what assembly needs to place each product.
+public struct NormalMatrixPattern: Sendable {
+    /// Dimension d (the column count of A).
+    public let dimension: Int
+    /// Column k occupies `columnOffsets[k] ..< columnOffsets[k + 1]` of `rowIndices`.
+    public let columnOffsets: [Int32]
+    /// Row index of each stored entry, increasing within a column, always <= the column.
+    public let rowIndices: [Int32]
+    /// True when every upper-triangle entry is present (then entry (j, k) is at k(k+1)/2 + j).
+    public let isDense: Bool
+
+    /// Number of stored entries (upper triangle with diagonal).
+    public var entryCount: Int { rowIndices.count }
+
+    /// Computes the upper-triangle pattern of `A^T A` for `matrix`, including every
+    /// diagonal entry (so a shift `beta I` always has a place). Cost: one transpose of
+    /// the pattern and the sum over rows of (nonzeros in row)^2 / 2.
+    ///
+    /// - Throws: `SparseStructureError` if the pattern has more than `Int32.max` entries.
+    public init(matrix: CSRMatrix) throws(SparseStructureError) {
+        let d = matrix.columnCount
+        dimension = d
+        let denseCount = d * (d + 1) / 2
+        // Column patterns of A (the transpose's rows), pattern only.
+        var colCounts = [Int](repeating: 0, count: d + 1)
+        for j in matrix.columnIndices { colCounts[Int(j) + 1] += 1 }
+        for j in 0..<d { colCounts[j + 1] += colCounts[j] }
+        var next = colCounts
+        var rowsOfColumn = [Int32](repeating: 0, count: matrix.nonzeroCount)
+        for i in 0..<matrix.rowCount {
+            for e in matrix.rowOffsets[i]..<matrix.rowOffsets[i + 1] {
+                let j = Int(matrix.columnIndices[e])
+                rowsOfColumn[next[j]] = Int32(i)
+                next[j] += 1
+            }
+        }
+        var offsets = [Int32](repeating: 0, count: d + 1)
+        var rows = [Int32]()
+        var mark = [Int](repeating: -1, count: d)
+        var column = [Int32]()
+        var total = 0
+        for k in 0..<d {
+            column.removeAll(keepingCapacity: true)
+            mark[k] = k
+            column.append(Int32(k))
+            for t in colCounts[k]..<colCounts[k + 1] {
+                let i = Int(rowsOfColumn[t])
+                for e in matrix.rowOffsets[i]..<matrix.rowOffsets[i + 1] {
+                    let j = Int(matrix.columnIndices[e])
+                    if j > k { break }  // columns are sorted within a row
+                    if mark[j] != k { mark[j] = k; column.append(Int32(j)) }
+                }
+            }
+            column.sort()
+            rows.append(contentsOf: column)
+            total += column.count
+            guard total <= Int(Int32.max) else {
+                throw SparseStructureError("A^T A has more than \(Int32.max) upper-triangle entries; too large for CHOLMOD's int interface")
+            }
+            offsets[k + 1] = Int32(total)
+        }
+        columnOffsets = offsets
+        rowIndices = rows
+        isDense = total == denseCount
+    }
+
+    /// Position of entry (`row`, `column`), `row <= column`, in the value array; -1 if absent.
+    @inlinable
+    public func position(row: Int32, column: Int32, offsets: UnsafeBufferPointer<Int32>, rows: UnsafeBufferPointer<Int32>) -> Int {
+        if isDense { return Int(column) * (Int(column) + 1) / 2 + Int(row) }
+        var lo = Int(offsets[Int(column)]), hi = Int(offsets[Int(column) + 1])
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            let r = rows[mid]
+            if r == row { return mid }
+            if r < row { lo = mid + 1 } else { hi = mid }
+        }
+        return -1
+    }
+
+    /// The values of `K = A^T diag(weights) A` (upper triangle, pattern order), summed over
+    /// all rows, or only over `rows` when given (a subset, e.g. a sample of kept rows,
+    /// each listed once). `matrix` must be the matrix the pattern was computed from.
+    ///
+    /// Work: sum over the rows used of (nonzeros in row)^2 / 2 multiply-adds; one pass
+    /// over those rows of A.
+    public func assemble(_ matrix: CSRMatrix, weights: [Double], rows subset: [Int]? = nil) -> [Double] {
+        precondition(matrix.columnCount == dimension, "assemble: matrix does not match the pattern")
+        precondition(weights.count == matrix.rowCount, "assemble: \(weights.count) weights for \(matrix.rowCount) rows")
+        let m = entryCount
+        // Chunks: rows (or subset positions) split into at most `maxChunks` pieces, each with
+        // its own m-vector; bound the partial storage to about 256 MB.
+        let maxChunks = max(1, min(16, (1 << 25) / max(1, m)))
+        let itemCount = subset?.count ?? matrix.rowCount
+        let work = subset == nil ? matrix.nonzeroCount + matrix.rowCount : itemCount * 8
+        let chunks = max(1, min(maxChunks, work / (1 << 15)))
+        let partials = UnsafeMutableBufferPointer<Double>.allocate(capacity: chunks * m)
+        partials.initialize(repeating: 0)
+        defer { partials.deallocate() }
+        let shared = SharedBuffer(partials)
+        let pattern = self
+        let subsetRows = subset ?? []
+        let useSubset = subset != nil
+        columnOffsets.withUnsafeBufferPointer { offs in
+            rowIndices.withUnsafeBufferPointer { rws in
+                weights.withUnsafeBufferPointer { wts in
+                    let po = SharedReadBuffer(offs), pr = SharedReadBuffer(rws), pw = SharedReadBuffer(wts)
+                    let itemPartition = RowPartition(rowCount: itemCount, maxChunks: chunks, minimumRows: 1)
+                    matrix.withRowChunksIndexed(RowPartition(boundaries: itemPartition.boundaries)) { c, items, a in
+                        let out = shared.buffer.baseAddress! + c * m
+                        for item in items {
+                            let i = useSubset ? subsetRows[item] : item
+                            let s = pw.buffer[i]
+                            if s == 0 { continue }
+                            let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
+                            for bIndex in start..<end {
+                                let k = a.columnIndices[bIndex]
+                                let sk = s * a.values[bIndex]
+                                for aIndex in start...bIndex {
+                                    let pos = pattern.position(row: a.columnIndices[aIndex], column: k, offsets: po.buffer, rows: pr.buffer)
+                                    out[pos] += sk * a.values[aIndex]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var result = [Double](repeating: 0, count: m)
+        result.withUnsafeMutableBufferPointer { r in
+            for c in 0..<chunks {
+                let block = partials.baseAddress! + c * m
+                for t in 0..<m { r[t] += block[t] }
+            }
+        }
+        return result
+    }
+
+    /// Positions of the diagonal entries (k, k) in the value array.
+    public var diagonalPositions: [Int] {
+        (0..<dimension).map { k in Int(columnOffsets[k + 1]) - 1 }  // the diagonal is the last entry of its column
+    }
+
+    /// Dense symmetric d x d row-major expansion of `values` (for tests and small d).
+    public func denseSymmetric(_ values: [Double]) -> [Double] {
+        var out = [Double](repeating: 0, count: dimension * dimension)
+        for k in 0..<dimension {
+            for t in Int(columnOffsets[k])..<Int(columnOffsets[k + 1]) {
+                let j = Int(rowIndices[t])
+                out[j * dimension + k] = values[t]
+                out[k * dimension + j] = values[t]
+            }
+        }
+        return out
+    }
+
+    /// `y = K x` for the symmetric K whose upper triangle is `values`.
+    public func multiply(_ values: [Double], _ x: [Double]) -> [Double] {
+        var y = [Double](repeating: 0, count: dimension)
+        for k in 0..<dimension {
+            for t in Int(columnOffsets[k])..<Int(columnOffsets[k + 1]) {
+                let j = Int(rowIndices[t])
+                y[j] += values[t] * x[k]
+                if j != k { y[k] += values[t] * x[j] }
+            }
+        }
+        return y
+    }
+}
+
+extension RowPartition {
+    /// A partition with the given chunk boundaries (first 0, last the row or item count).
+    public init(boundaries: [Int]) {
+        precondition(boundaries.count >= 2 && boundaries.first == 0, "RowPartition: bad boundaries")
+        self.boundaries = boundaries
+    }
+}

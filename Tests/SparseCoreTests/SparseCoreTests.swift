@@ -1,0 +1,137 @@
+import HyperRegTestSupport
+import Testing
+@testable import SparseCore
+
+@Suite("CSR matrix and builder")
+struct CSRTests {
+    @Test func builderSumsDuplicatesAndSortsColumns() {
+        var b = CoordinateBuilder(rowCount: 2, columnCount: 3)
+        b.append(row: 1, column: 2, value: 1)
+        b.append(row: 0, column: 1, value: 2)
+        b.append(row: 1, column: 0, value: 3)
+        b.append(row: 1, column: 2, value: 4)   // duplicate of (1, 2)
+        b.append(row: 0, column: 0, value: 0)   // explicit zero kept
+        let m = b.build()
+        #expect(m.rowOffsets == [0, 2, 4])
+        #expect(m.columnIndices == [0, 1, 0, 2])
+        #expect(m.values == [0, 2, 3, 5])
+        #expect(m.value(row: 1, column: 2) == 5)
+        #expect(m.value(row: 1, column: 1) == 0)
+    }
+
+    @Test func checkedInitRejectsBrokenInvariants() {
+        #expect(throws: SparseStructureError.self) {
+            try CSRMatrix(rowCount: 1, columnCount: 2, rowOffsets: [0, 2], columnIndices: [1, 0], values: [1, 1])
+        }
+        #expect(throws: SparseStructureError.self) {
+            try CSRMatrix(rowCount: 1, columnCount: 2, rowOffsets: [0, 1], columnIndices: [2], values: [1])
+        }
+        #expect(throws: SparseStructureError.self) {
+            try CSRMatrix(rowCount: 2, columnCount: 2, rowOffsets: [0, 1], columnIndices: [0], values: [1])
+        }
+    }
+
+    @Test func transposeMatchesDense() {
+        let a = randomCSR(rows: 13, columns: 7, density: 0.3, seed: 3)
+        let t = a.transposed()
+        for i in 0..<13 { for j in 0..<7 { #expect(a.value(row: i, column: j) == t.value(row: j, column: i)) } }
+    }
+}
+
+@Suite("Streaming kernels")
+struct KernelTests {
+    // Tolerance: sums of at most d (or n) products of O(1) numbers in a different order than the
+    // dense reference; 1e-12 relative is ~1e4 ulps of slack, far above reordering error and far
+    // below any indexing mistake (which gives O(1) differences).
+    let tol = 1e-12
+
+    @Test func multiplyAndTransposeMatchDense() {
+        let n = 300, d = 40
+        let a = randomCSR(rows: n, columns: d, density: 0.1, seed: 11)
+        let dense = a.denseRowMajor()
+        var rng = FixtureRandom(seed: 5)
+        let x = (0..<d).map { _ in rng.uniform(-1, 1) }
+        let y = (0..<n).map { _ in rng.uniform(-1, 1) }
+        #expect(relativeMaxDifference(a.multiply(x), Dense.multiply(dense, rows: n, columns: d, x)) < tol)
+        #expect(relativeMaxDifference(a.transposeMultiply(y), Dense.transposeMultiply(dense, rows: n, columns: d, y)) < tol)
+        let y2 = y.map { $0 * $0 }
+        let both = a.transposeMultiply([y, y2])
+        #expect(relativeMaxDifference(both[1], Dense.transposeMultiply(dense, rows: n, columns: d, y2)) < tol)
+    }
+
+    @Test func resultsDoNotDependOnThreadCount() {
+        // Large enough for many chunks (about 2e5 nonzeros).
+        let a = randomCSR(rows: 20000, columns: 100, density: 0.1, seed: 7)
+        #expect(a.partition.count > 4)
+        var rng = FixtureRandom(seed: 9)
+        let x = (0..<100).map { _ in rng.uniform(-1, 1) }
+        let y = (0..<20000).map { _ in rng.uniform(-1, 1) }
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        Parallelism.threadCount = 1
+        let z1 = a.multiply(x), g1 = a.transposeMultiply(y)
+        Parallelism.threadCount = 2
+        let z2 = a.multiply(x), g2 = a.transposeMultiply(y)
+        Parallelism.threadCount = 3
+        let g3 = a.transposeMultiply(y)
+        #expect(z1 == z2)   // bit-identical
+        #expect(g1 == g2)
+        #expect(g1 == g3)
+    }
+
+    @Test func partitionCoversAllRowsInOrder() {
+        let a = randomCSR(rows: 5000, columns: 50, density: 0.3, seed: 1)
+        let p = RowPartition(matrix: a, maxChunks: 16, minimumWork: 1000)
+        #expect(p.boundaries.first == 0)
+        #expect(p.boundaries.last == 5000)
+        #expect(zip(p.boundaries, p.boundaries.dropFirst()).allSatisfy { $0 < $1 })
+        #expect(p.count == 16)
+    }
+}
+
+@Suite("A^T diag(s) A assembly")
+struct NormalMatrixTests {
+    @Test(arguments: [(0.05, UInt64(1)), (0.3, UInt64(2)), (1.0, UInt64(3))])
+    func assemblyMatchesDenseWithSignedWeights(density: Double, seed: UInt64) throws {
+        let n = 200, d = 30
+        let a = randomCSR(rows: n, columns: d, density: density, seed: seed)
+        let pattern = try NormalMatrixPattern(matrix: a)
+        var rng = FixtureRandom(seed: seed + 100)
+        let s = (0..<n).map { _ in rng.uniform(-1, 2) }  // negative weights included
+        let k = pattern.denseSymmetric(pattern.assemble(a, weights: s))
+        let reference = Dense.weightedGram(a.denseRowMajor(), rows: n, columns: d, weights: s)
+        // Same products summed in another order: 1e-12 relative to the largest entry.
+        #expect(relativeMaxDifference(k, reference) < 1e-12)
+        // Full rows give a full pattern; 1.5 entries per row on average leave most pairs absent.
+        if density == 1.0 { #expect(pattern.isDense) }
+        if density < 0.1 { #expect(!pattern.isDense && pattern.entryCount < d * (d + 1) / 2) }
+        // Every diagonal entry is in the pattern and is the last of its column.
+        for (j, pos) in pattern.diagonalPositions.enumerated() { #expect(pattern.rowIndices[pos] == Int32(j)) }
+    }
+
+    @Test func subsetAssemblyUsesOnlyListedRows() throws {
+        let n = 120, d = 15
+        let a = randomCSR(rows: n, columns: d, density: 0.2, seed: 4)
+        let pattern = try NormalMatrixPattern(matrix: a)
+        let s = [Double](repeating: 1.5, count: n)
+        let rows = Array(stride(from: 0, to: n, by: 3))
+        var masked = [Double](repeating: 0, count: n)
+        for i in rows { masked[i] = 1.5 }
+        let k = pattern.denseSymmetric(pattern.assemble(a, weights: s, rows: rows))
+        let reference = Dense.weightedGram(a.denseRowMajor(), rows: n, columns: d, weights: masked)
+        #expect(relativeMaxDifference(k, reference) < 1e-12)
+    }
+
+    @Test func assemblyIsThreadCountIndependent() throws {
+        let a = randomCSR(rows: 40000, columns: 60, density: 0.08, seed: 8)
+        let pattern = try NormalMatrixPattern(matrix: a)
+        let s = (0..<40000).map { Double($0 % 7) - 2.5 }
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        Parallelism.threadCount = 1
+        let k1 = pattern.assemble(a, weights: s)
+        Parallelism.threadCount = 2
+        let k2 = pattern.assemble(a, weights: s)
+        #expect(k1 == k2)
+    }
+}
