@@ -247,7 +247,9 @@ public struct NewtonSolver {
             }
             timings.total = elapsed()
             warnings += degenerateWarnings(problem, fx, fe)
-            return SolverResult(termination: t, message: message, x: fx, initialLoss: loss0, finalLoss: fe.loss,
+            var text = message
+            if trace.count > 1 { text += " (recomputed from the returned x: relative gradient norm \(fmt(fg / g0)))" }
+            return SolverResult(termination: t, message: text, x: fx, initialLoss: loss0, finalLoss: fe.loss,
                                 initialGradientNorm: g0, finalGradientNorm: fg, iterations: trace.count - 1,
                                 trace: trace, timings: timings, passes: passes, warnings: warnings,
                                 hessianPatternEntries: system?.pattern.entryCount ?? 0,
@@ -277,7 +279,7 @@ public struct NewtonSolver {
         var iteration = 0
         while true {
             if gNorm <= options.tolerance * g0 {
-                return result(.converged, "relative gradient norm \(fmt(gNorm / g0)) <= tolerance \(fmt(options.tolerance))", system: system)
+                return result(.converged, "relative gradient norm \(fmt(gNorm / g0)) <= tolerance \(fmt(options.tolerance)) at iteration \(iteration)", system: system)
             }
             if iteration >= options.maxIterations {
                 return result(.iterationLimit, "stopped after \(iteration) iterations at relative gradient norm \(fmt(gNorm / g0)) (tolerance \(fmt(options.tolerance)))", system: system)

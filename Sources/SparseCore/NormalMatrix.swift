@@ -53,6 +53,7 @@ public struct NormalMatrixPattern: Sendable {
             mark[k] = k
             column.append(Int32(k))
             for t in colCounts[k]..<colCounts[k + 1] {
+                if column.count == k + 1 { break }  // column k of the triangle is already full
                 let i = Int(rowsOfColumn[t])
                 for e in matrix.rowOffsets[i]..<matrix.rowOffsets[i + 1] {
                     let j = Int(matrix.columnIndices[e])
