@@ -20,10 +20,11 @@ public struct SolverOptions: Sendable {
     /// Round-off regime: when the predicted decrease `-<g, s>` is below
     /// `roundoffFactor * eps * max(1, |L|)`, a decrease of L can no longer be seen in
     /// Double arithmetic; the full step is then accepted if it does not raise L by more than
-    /// that noise, and kept only if it reduces `||g||`. Default 100.
+    /// that noise, and kept only if it at least halves `||g||` (a Newton step in its quadratic
+    /// regime does far better; steps among round-off do not). Default 100.
     public var roundoffFactor: Double = 100
-    /// Called after every iteration with its record; return `false` to stop (status
-    /// `stopped_by_callback`). Default none.
+    /// Called with the start point's record (iteration 0) and after every iteration; return
+    /// `false` to stop (status `stopped_by_callback`). Default none.
     public var onIteration: (@Sendable (IterationRecord) -> Bool)? = nil
 
     /// The defaults.
@@ -256,6 +257,9 @@ public struct NewtonSolver {
                                 supernodal: system?.factor.isSupernodal ?? false)
         }
 
+        if let callback = options.onIteration, !callback(trace[0]) {
+            return result(.stoppedByCallback, "stopped by the iteration callback at the start point", system: nil)
+        }
         if g0 == 0 {
             return result(.stationaryStart, stationaryStartMessage(problem, x0), system: nil)
         }
@@ -360,8 +364,8 @@ public struct NewtonSolver {
             let newPieces = timed { objective.gradientPieces(step.e) }
             passes.transpose += 1
             let newNorm = norm2(newPieces.gradient)
-            if step.roundoff && !(newNorm < gNorm) {
-                return result(.stalled, "reached the round-off floor: the predicted decrease is below Double precision of L = \(fmt(e.loss)) and a full step no longer reduces the gradient; relative gradient norm \(fmt(gNorm / g0)) (tolerance \(fmt(options.tolerance)) is below what the arithmetic allows here)", system: system)
+            if step.roundoff && !(newNorm <= 0.5 * gNorm) {
+                return result(.stalled, "reached the round-off floor: the predicted decrease is below Double precision of L = \(fmt(e.loss)) and a full step no longer halves the gradient norm; relative gradient norm \(fmt(gNorm / g0)) (tolerance \(fmt(options.tolerance)) is below what the arithmetic allows here)", system: system)
             }
             let stepNorm = norm2(zip(step.x, x).map { $0 - $1 })
             x = step.x

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import HyperReg
+import MatrixMarket
+import SparseCore
+
+/// `hyperreg generate`: a planted problem written as A.mtx, b.mtx, w.mtx, x_true.mtx.
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate a reproducible planted problem (A, b, w, x_true) in a directory.",
+        discussion: """
+        A has each entry present with probability --density, standard normal values (|N(0,1)| for sinh);
+        x_true is scaled so that (A x_true)_i has standard deviation about --scale; b = f(A x_true) / sum f(A x_true),
+        times exp(--noise * N(0,1)) entrywise and renormalised when --noise > 0. The same options give the same files.
+        """
+    )
+
+    @Option(name: .long, help: "n, the number of rows of A.")
+    var rows: Int
+
+    @Option(name: .long, help: "d, the number of columns of A.")
+    var cols: Int
+
+    @Option(name: .long, help: "Probability that an entry of A is stored, in (0, 1].")
+    var density: Double
+
+    @Option(name: .long, help: "The function u: exp, cosh or sinh.")
+    var function: FunctionKind = .exp
+
+    @Option(name: .long, help: "The weight w_i of every row (written to w.mtx).")
+    var weight: Double = 1
+
+    @Option(name: .long, help: "Random seed.")
+    var seed: UInt64 = 1
+
+    @Option(name: .long, help: "Log-normal noise level on b (0 = noiseless).")
+    var noise: Double = 0
+
+    @Option(name: .long, help: "Standard deviation of (A x_true)_i, about.")
+    var scale: Double = 0.5
+
+    @Option(name: .long, help: "Directory for A.mtx, b.mtx, w.mtx, x_true.mtx (created if missing).")
+    var outputDir: String
+
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        if rows < 1 || cols < 1 { throw ValidationError("--rows and --cols must be >= 1") }
+        if !(density > 0 && density <= 1) { throw ValidationError("--density must be in (0, 1], got \(density)") }
+        if !(weight.isFinite && weight >= 0) { throw ValidationError("--weight must be finite and >= 0") }
+        if !(noise.isFinite && noise >= 0) { throw ValidationError("--noise must be finite and >= 0") }
+        if !(scale.isFinite && scale > 0) { throw ValidationError("--scale must be finite and > 0") }
+    }
+
+    func run() throws {
+        threadOptions.apply()
+        var settings = PlantedProblem.Settings(rows: rows, columns: cols, density: density)
+        settings.function = function
+        settings.weight = weight
+        settings.seed = seed
+        settings.noise = noise
+        settings.scale = scale
+        let planted: PlantedProblem
+        do { planted = try PlantedProblem.generate(settings) } catch { throw CLIError("\(error)") }
+        do {
+            try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
+        } catch {
+            throw CLIError("\(outputDir): cannot create the directory: \(error.localizedDescription)")
+        }
+        let command = "hyperreg generate --rows \(rows) --cols \(cols) --density \(density) --function \(function.rawValue) --weight \(weight) --seed \(seed) --noise \(noise) --scale \(scale)"
+        let dir = URL(fileURLWithPath: outputDir)
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        do {
+            try MatrixMarket.writeCoordinate(planted.matrix, to: path("A.mtx"), comments: ["A of a planted problem: \(command)"])
+            try MatrixMarket.writeArray(planted.target, rowCount: rows, columnCount: 1, to: path("b.mtx"), comments: ["b = f(A x_true)/sum: \(command)"])
+            try MatrixMarket.writeArray(planted.weights, rowCount: rows, columnCount: 1, to: path("w.mtx"), comments: ["w: \(command)"])
+            try MatrixMarket.writeArray(planted.xTrue, rowCount: cols, columnCount: 1, to: path("x_true.mtx"), comments: ["x_true: \(command)"])
+        } catch {
+            throw CLIError("\(error)")
+        }
+        print("wrote \(path("A.mtx")) (\(rows) x \(cols), \(planted.matrix.nonzeroCount) nonzeros), b.mtx, w.mtx, x_true.mtx")
+    }
+}

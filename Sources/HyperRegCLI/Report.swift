@@ -1,0 +1,120 @@
+import Foundation
+import HyperReg
+
+/// The JSON report of `hyperreg solve`. Keys are a public interface (docs/cli.md): add,
+/// never rename. Non-finite numbers are written as null.
+struct SolveReport: Encodable {
+    struct Inputs: Encodable {
+        var matrix: String
+        var target: String
+        var weights: String?
+        var weight: Double?
+        var x0: String?
+    }
+    struct ProblemInfo: Encodable {
+        var rows: Int
+        var columns: Int
+        var nonzeros: Int
+        var function: String
+    }
+    struct Timings: Encodable {
+        var start_point: Double
+        var passes: Double
+        var assembly: Double
+        var analysis: Double
+        var factorization: Double
+        var solve: Double
+        var solver_total: Double
+    }
+    struct Passes: Encodable {
+        var forward: Int
+        var transpose: Int
+        var assembly: Int
+        var total: Int
+    }
+    struct TraceRow: Encodable {
+        var iteration: Int
+        var loss: Double?
+        var gradient_norm: Double?
+        var relative_gradient_norm: Double?
+        var step_length: Double?
+        var step_norm: Double?
+        var model: String?
+        var damping: Double?
+        var backtracks: Int
+        var rejected_models: [String]
+        var seconds: Double
+    }
+
+    var status: String
+    var message: String
+    var converged: Bool
+    var iterations: Int
+    var initial_loss: Double?
+    var final_loss: Double?
+    var initial_gradient_norm: Double?
+    var final_gradient_norm: Double?
+    var relative_gradient_norm: Double?
+    var tolerance: Double
+    var max_iterations: Int
+    var stopping_rule: String
+    var seconds: Double
+    var read_seconds: Double
+    var timings: Timings
+    var passes: Passes
+    var start: String
+    var seed: UInt64
+    var problem: ProblemInfo
+    var inputs: Inputs
+    var hessian_pattern_entries: Int
+    var supernodal: Bool
+    var warnings: [String]
+    var threads: Int
+    var version: String
+    var trace: [TraceRow]
+
+    init(result r: SolverResult, problem p: Problem, inputs: Inputs, start: String, seed: UInt64, tolerance: Double,
+         maxIterations: Int, seconds: Double, startSeconds: Double, readSeconds: Double, threads: Int, version: String) {
+        func f(_ v: Double) -> Double? { v.isFinite ? v : nil }
+        status = r.termination.rawValue
+        message = r.message
+        converged = r.termination == .converged
+        iterations = r.iterations
+        initial_loss = f(r.initialLoss)
+        final_loss = f(r.finalLoss)
+        initial_gradient_norm = f(r.initialGradientNorm)
+        final_gradient_norm = f(r.finalGradientNorm)
+        relative_gradient_norm = f(r.relativeGradientNorm)
+        self.tolerance = tolerance
+        max_iterations = maxIterations
+        stopping_rule = "||g(x)||_2 <= tolerance * ||g(x0)||_2 (Euclidean norm of the gradient of L)"
+        self.seconds = seconds
+        read_seconds = readSeconds
+        timings = Timings(start_point: startSeconds, passes: r.timings.passes, assembly: r.timings.assembly, analysis: r.timings.analysis,
+                          factorization: r.timings.factorization, solve: r.timings.solve, solver_total: r.timings.total)
+        passes = Passes(forward: r.passes.forward, transpose: r.passes.transpose, assembly: r.passes.assembly, total: r.passes.total)
+        self.start = start
+        self.seed = seed
+        problem = ProblemInfo(rows: p.rowCount, columns: p.columnCount, nonzeros: p.matrix.nonzeroCount, function: p.function.rawValue)
+        self.inputs = inputs
+        hessian_pattern_entries = r.hessianPatternEntries
+        supernodal = r.supernodal
+        warnings = r.warnings
+        self.threads = threads
+        self.version = version
+        trace = r.trace.map { t in
+            TraceRow(iteration: t.iteration, loss: f(t.loss), gradient_norm: f(t.gradientNorm), relative_gradient_norm: f(t.relativeGradientNorm),
+                     step_length: f(t.stepLength), step_norm: f(t.stepNorm), model: t.model?.rawValue, damping: f(t.damping),
+                     backtracks: t.backtracks, rejected_models: t.rejectedModels, seconds: t.seconds)
+        }
+    }
+}
+
+/// Pretty, key-sorted JSON bytes with a final newline.
+func reportJSON<T: Encodable>(_ value: T) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    var data = try encoder.encode(value)
+    data.append(0x0A)
+    return data
+}

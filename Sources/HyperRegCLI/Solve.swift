@@ -1,0 +1,180 @@
+import ArgumentParser
+import Foundation
+import HyperReg
+import MatrixMarket
+import SparseCore
+
+extension FunctionKind: ExpressibleByArgument {}
+extension StartStrategy: ExpressibleByArgument {}
+
+/// `hyperreg solve`.
+struct Solve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Solve min_x 0.5||u(Ax) - <u(Ax),1> b||^2 + 0.5||diag(w) A x||^2 by exact Newton.",
+        discussion: """
+        A is read as a sparse matrix (any Matrix Market matrix file, .gz, or - for stdin), b, w and
+        x0 as vectors. The per-iteration table goes to stderr; x is written as a Matrix Market array
+        to --output (or stdout when --output is -); the JSON report to --report.
+        Stopping rule: ||g(x)||_2 <= tolerance * ||g(x0)||_2 (Euclidean norm of the gradient).
+        Exit status: 0 when a solution was produced (converged, iteration_limit, stalled: see the
+        report's status), 1 on input errors, overflow, stationary or degenerate starts.
+        """
+    )
+
+    @Argument(help: "The matrix A (n x d), Matrix Market.")
+    var matrix: String
+
+    @Argument(help: "The target b (n x 1), Matrix Market.")
+    var target: String
+
+    @Option(name: .long, help: "Row weights w (n x 1), Matrix Market. Excludes --weight.")
+    var weights: String?
+
+    @Option(name: .long, help: "The same weight w_i = W for every row (default 1).")
+    var weight: Double?
+
+    @Option(name: .long, help: "The function u: exp, cosh or sinh.")
+    var function: FunctionKind = .exp
+
+    @Option(name: .long, help: "Start point x0 (d x 1), Matrix Market. Excludes --start.")
+    var x0: String?
+
+    @Option(name: .long, help: "Start strategy when no --x0: auto (exp: log-fit, cosh/sinh: random), log-fit, random, zero.")
+    var start: StartStrategy = .automatic
+
+    @Option(name: .long, help: "Seed for the random start.")
+    var seed: UInt64 = 1
+
+    @Option(name: .long, help: "Relative gradient tolerance: stop when ||g||_2 <= T ||g(x0)||_2.")
+    var tolerance: Double = 1e-10
+
+    @Option(name: .long, help: "Maximum Newton iterations.")
+    var maxIterations: Int = 100
+
+    @Option(name: .long, help: "Write x here (Matrix Market array; - for stdout).")
+    var output: String?
+
+    @Option(name: .long, help: "Write the JSON report here (- for stdout).")
+    var report: String?
+
+    @Flag(name: .long, help: "No per-iteration table on stderr.")
+    var quiet = false
+
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        if weights != nil && weight != nil { throw ValidationError("--weights and --weight exclude each other") }
+        if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(w)") }
+        if !(tolerance.isFinite && tolerance >= 0) { throw ValidationError("--tolerance must be finite and >= 0") }
+        if maxIterations < 0 { throw ValidationError("--max-iterations must be >= 0") }
+        if x0 != nil && start != .automatic { throw ValidationError("--x0 and --start exclude each other") }
+        if output == "-" && report == "-" { throw ValidationError("--output and --report cannot both be stdout") }
+        let stdinUsers = [matrix, target, weights, x0].compactMap { $0 }.filter { $0 == "-" }
+        if stdinUsers.count > 1 { throw ValidationError("only one input can be read from stdin (-)") }
+    }
+
+    func run() throws {
+        threadOptions.apply()
+        // 1. Read (timed separately from the solve).
+        let readStart = ContinuousClock.now
+        let a: CSRMatrix
+        let b: [Double]
+        var w: [Double]
+        var givenX0: [Double]?
+        do {
+            a = try MatrixMarket.readMatrix(from: matrix).matrix
+            b = try MatrixMarket.readVector(from: target)
+            if let path = weights {
+                w = try MatrixMarket.readVector(from: path)
+            } else {
+                w = [Double](repeating: weight ?? 1, count: a.rowCount)
+            }
+            if let path = x0 { givenX0 = try MatrixMarket.readVector(from: path) }
+        } catch {
+            throw CLIError("\(error)")
+        }
+        let readSeconds = secondsSince(readStart)
+        guard b.count == a.rowCount else { throw CLIError("\(target): b has \(b.count) entries but \(matrix) has \(a.rowCount) rows") }
+        if let path = weights, w.count != a.rowCount { throw CLIError("\(path): w has \(w.count) entries but \(matrix) has \(a.rowCount) rows") }
+        if let path = x0, let v = givenX0, v.count != a.columnCount { throw CLIError("\(path): x0 has \(v.count) entries but \(matrix) has \(a.columnCount) columns") }
+        let problem: Problem
+        do { problem = try Problem(matrix: a, target: b, weights: w, function: function) } catch {
+            throw CLIError("\(error)")
+        }
+
+        // 2. Start point and solve.
+        let solveStart = ContinuousClock.now
+        let startVector: [Double]
+        let startUsed: String
+        if let v = givenX0 { startVector = v; startUsed = "file" } else {
+            do {
+                let s = try StartPoint.compute(for: problem, strategy: start, seed: seed)
+                startVector = s.x0; startUsed = s.used.rawValue
+            } catch { throw CLIError("\(error)") }
+        }
+        let startSeconds = secondsSince(solveStart)
+        var options = SolverOptions()
+        options.tolerance = tolerance
+        options.maxIterations = maxIterations
+        let table = IterationTable(enabled: !quiet)
+        table.header(problem: problem, matrixPath: matrix, start: startUsed)
+        options.onIteration = { record in table.row(record); return true }
+        let result: SolverResult
+        do {
+            result = try NewtonSolver(options: options).solve(problem, from: startVector)
+        } catch {
+            throw CLIError("\(matrix): \(error)")
+        }
+        let solveSeconds = secondsSince(solveStart)
+        table.footer(result)
+
+        // 3. Outputs (each atomic). x only when usable.
+        let summary = SolveReport(result: result, problem: problem, inputs: .init(matrix: matrix, target: target, weights: weights, weight: weights == nil ? (weight ?? 1) : nil, x0: x0),
+                                 start: startUsed, seed: seed, tolerance: tolerance, maxIterations: maxIterations,
+                                 seconds: solveSeconds, startSeconds: startSeconds, readSeconds: readSeconds,
+                                 threads: Parallelism.threadCount, version: HyperRegVersion.string)
+        let produced = result.termination != .stationaryStart && result.termination != .degenerate && result.isSolutionUsable
+        do {
+            if produced, let path = output {
+                try MatrixMarket.writeArray(result.x, rowCount: result.x.count, columnCount: 1, to: path,
+                                            comments: ["hyperreg \(HyperRegVersion.string) solve: function \(function.rawValue), status \(result.termination.rawValue)",
+                                                       "final loss \(result.finalLoss), relative gradient norm \(result.relativeGradientNorm)"])
+            }
+            if let path = report { try AtomicFile.write(Array(try reportJSON(summary)), to: path) }
+        } catch {
+            throw CLIError("\(error)")
+        }
+        if !produced { throw CLIError("\(matrix): \(result.termination.rawValue): \(result.message)") }
+    }
+}
+
+/// The per-iteration table on stderr.
+final class IterationTable: @unchecked Sendable {
+    let enabled: Bool
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func header(problem: Problem, matrixPath: String, start: String) {
+        guard enabled else { return }
+        printError("hyperreg solve: \(matrixPath): n = \(problem.rowCount), d = \(problem.columnCount), nnz = \(problem.matrix.nonzeroCount), function \(problem.function.rawValue), start \(start)")
+        printError(leftPad("iter", 5) + " " + leftPad("loss", 23) + " " + leftPad("||g||_2", 12) + " " + leftPad("rel ||g||", 10) + " "
+                   + leftPad("step", 9) + " " + "model".padding(toLength: 13, withPad: " ", startingAt: 0) + " " + leftPad("seconds", 9))
+    }
+
+    func row(_ r: IterationRecord) {
+        guard enabled else { return }
+        let model = (r.model?.rawValue ?? "-").padding(toLength: 13, withPad: " ", startingAt: 0)
+        printError(String(format: "%5d %23.16e %12.5e %10.3e %9.3e ", r.iteration, r.loss, r.gradientNorm, r.relativeGradientNorm, r.stepLength)
+                   + model + String(format: " %9.3f", r.seconds))
+    }
+
+    func footer(_ result: SolverResult) {
+        guard enabled else { return }
+        printError("status: \(result.termination.rawValue): \(result.message)")
+        for w in result.warnings { printError("warning: \(w)") }
+    }
+}
+
+/// `text` right-aligned in `width` columns.
+func leftPad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is missing, builds hyperreg (release) and solves a
+# bundled problem, printing the per-iteration table (stderr) and the report (stdout).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+swift build -c release --product hyperreg
+problem=${1:-Data/planted-exp-2000x50}
+out=$(mktemp -d)
+.build/release/hyperreg solve "$problem/A.mtx" "$problem/b.mtx" --weights "$problem/w.mtx" \
+  --function "$(cat "$problem/function")" --output "$out/x.mtx" --report "$out/report.json"
+cat "$out/report.json" | head -40
+echo "solution written to $out/x.mtx" >&2

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command of the README and of CI: installs what is missing, builds, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+swift build
+swift test 2>&1 | tee /tmp/hyperreg-test.log
