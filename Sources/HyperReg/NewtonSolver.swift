@@ -307,7 +307,7 @@ public struct NewtonSolver {
                         if !sol.isPositiveDefinite { rejected.append("\(model.rawValue): indefinite (rank-2 part)"); continue modelLoop }
                         step = sol.solution
                     } catch .notPositiveDefinite(let column) {
-                        rejected.append("\(model.rawValue): not positive definite at column \(column)")
+                        rejected.append("\(model.rawValue): not positive definite (CHOLMOD pivot \(column))")
                         continue modelLoop
                     } catch {
                         throw .factorization(String(describing: error))
