@@ -1,1 +1,185 @@
 // MatrixMarket: reading and writing Matrix Market files (see docs/matrix-market.md).
+//
+// Reading maps the file (or decompresses a `.gz` file, or reads standard input for `-`)
+// into one byte buffer, parses the header line by line, then parses the data section in
+// fixed chunks split at newlines, in parallel with `Parallelism.forEachChunk`. The chunk
+// list depends only on the bytes, and chunk results are combined in chunk order, so the
+// result (and the first error reported) never depends on the thread count. Every error
+// names the file and, when it concerns a line, its 1-based line number.
+//
+// Accepted: the NIST format (`%%MatrixMarket matrix coordinate|array real|integer|pattern
+// general|symmetric|skew-symmetric`), banner words in any case, `%MatrixMarket` with one
+// `%`, blank lines and `%` comment lines anywhere after line 1, blanks/tabs/CRLF, no final
+// newline. Rejected with a message: everything else (see the table in the doc).
+//
+// Writing produces `matrix array real general` or `matrix coordinate real general` with
+// shortest round-trip numbers, atomically (temporary file, fsync, rename).
+
+import SparseCore
+
+/// The storage layout named by the banner's second word.
+public enum MatrixMarketFormat: String, Sendable, CaseIterable {
+    /// Sparse: a size line `M N L`, then L lines `i j [value]` (1-based).
+    case coordinate
+    /// Dense: a size line `M N`, then the values one per line, column-major.
+    case array
+}
+
+/// The value type named by the banner's third word.
+public enum MatrixMarketField: String, Sendable, CaseIterable {
+    /// One decimal floating-point value per entry.
+    case real
+    /// One decimal integer per entry (read as `Double`).
+    case integer
+    /// Two values per entry (recognised by `readHeader`, rejected by the data readers).
+    case complex
+    /// No value: every listed entry is 1 (coordinate format only).
+    case pattern
+}
+
+/// The symmetry named by the banner's fourth word.
+public enum MatrixMarketSymmetry: String, Sendable, CaseIterable {
+    /// Every entry is stored.
+    case general
+    /// Only the lower triangle is stored (an upper-triangle entry is mirrored the same way).
+    case symmetric
+    /// Only the strict lower triangle is stored; the mirror of `v` is `-v`.
+    case skewSymmetric = "skew-symmetric"
+    /// Complex Hermitian (only legal with the `complex` field).
+    case hermitian
+}
+
+/// The banner, comments and size line of a Matrix Market file.
+public struct MatrixMarketHeader: Sendable, Equatable {
+    /// `coordinate` or `array`.
+    public var format: MatrixMarketFormat
+    /// `real`, `integer`, `complex` or `pattern`.
+    public var field: MatrixMarketField
+    /// `general`, `symmetric`, `skew-symmetric` or `hermitian`.
+    public var symmetry: MatrixMarketSymmetry
+    /// M, the number of rows.
+    public var rowCount: Int
+    /// N, the number of columns.
+    public var columnCount: Int
+    /// L for coordinate files; for array files the number of stored values
+    /// (M*N, n(n+1)/2 for symmetric/hermitian, n(n-1)/2 for skew-symmetric).
+    public var storedEntryCount: Int
+    /// The comment lines between the banner and the size line, without the leading `%`.
+    public var comments: [String]
+
+    /// Creates a header value.
+    public init(format: MatrixMarketFormat, field: MatrixMarketField, symmetry: MatrixMarketSymmetry,
+                rowCount: Int, columnCount: Int, storedEntryCount: Int, comments: [String] = []) {
+        self.format = format
+        self.field = field
+        self.symmetry = symmetry
+        self.rowCount = rowCount
+        self.columnCount = columnCount
+        self.storedEntryCount = storedEntryCount
+        self.comments = comments
+    }
+}
+
+/// A reading or writing failure. Its description is `PATH:LINE: message` when the
+/// problem is on a line (1-based), else `PATH: message`. Standard input and output are
+/// named `<stdin>` and `<stdout>`.
+public struct MatrixMarketError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The file concerned, as given by the caller (`<stdin>`/`<stdout>` for `-`).
+    public let path: String
+    /// The 1-based line number, when the error concerns a line.
+    public let line: Int?
+    /// What is wrong, in words.
+    public let message: String
+
+    /// Creates an error.
+    public init(path: String, line: Int? = nil, message: String) {
+        self.path = path
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String {
+        if let line { return "\(path):\(line): \(message)" }
+        return "\(path): \(message)"
+    }
+}
+
+/// Options for `MatrixMarket.readMatrix` and `MatrixMarket.readVector`.
+public struct MatrixMarketReadOptions: Sendable {
+    /// Accept `nan`, `inf`, `infinity` (any case, optional sign) and decimal values that
+    /// overflow a double (read as infinity). Off by default: such values are errors.
+    public var allowNonFinite: Bool = false
+
+    /// Creates options; by default non-finite values are rejected.
+    public init(allowNonFinite: Bool = false) {
+        self.allowNonFinite = allowNonFinite
+    }
+}
+
+/// Reading and writing Matrix Market files.
+///
+/// Paths ending in `.gz` are decompressed with zlib; `-` reads standard input (plain or
+/// gzip, detected from the bytes) or writes standard output.
+public enum MatrixMarket {
+    /// Reads only the banner, comments and size line (and decompresses or reads no
+    /// further than that). A `complex` header is returned, not rejected.
+    ///
+    /// - Parameter path: a file path, a `.gz` path, or `-` for standard input.
+    /// - Throws: `MatrixMarketError` for an unreadable file or a malformed or illegal header.
+    public static func readHeader(from path: String) throws(MatrixMarketError) -> MatrixMarketHeader {
+        try Reader.readHeader(path: path)
+    }
+
+    /// Reads any legal real, integer or pattern file as a CSR matrix: symmetric and
+    /// skew-symmetric storage expanded, pattern entries read as 1.0, duplicates summed
+    /// (in file order), explicit zeros kept; array files become a CSR matrix of their
+    /// nonzero values.
+    ///
+    /// - Parameters:
+    ///   - path: a file path, a `.gz` path, or `-` for standard input.
+    ///   - options: whether to accept non-finite values.
+    /// - Returns: the header as written in the file, and the matrix.
+    /// - Throws: `MatrixMarketError` naming the file and line of the first problem.
+    public static func readMatrix(from path: String, options: MatrixMarketReadOptions = .init()) throws(MatrixMarketError) -> (header: MatrixMarketHeader, matrix: CSRMatrix) {
+        try Reader.readMatrix(path: path, options: options)
+    }
+
+    /// Reads a vector: an `n x 1` or `1 x n` file, either `array` or `coordinate`
+    /// (missing entries are 0, duplicates summed).
+    ///
+    /// - Parameters:
+    ///   - path: a file path, a `.gz` path, or `-` for standard input.
+    ///   - options: whether to accept non-finite values.
+    /// - Throws: `MatrixMarketError`; a file of any other shape is an error naming the shape.
+    public static func readVector(from path: String, options: MatrixMarketReadOptions = .init()) throws(MatrixMarketError) -> [Double] {
+        try Reader.readVector(path: path, options: options)
+    }
+
+    /// Writes `matrix array real general`: the values column-major, one per line, as
+    /// shortest round-trip decimals (reading back gives identical bits; non-finite values
+    /// are written `nan`, `inf`, `-inf`, readable with `allowNonFinite`). Atomic.
+    ///
+    /// - Parameters:
+    ///   - columnMajorValues: `rowCount * columnCount` values, column by column.
+    ///   - rowCount: M.
+    ///   - columnCount: N.
+    ///   - path: destination, or `-` for standard output.
+    ///   - comments: one `%` line each (a comment containing newlines gives several lines).
+    /// - Throws: `MatrixMarketError` on a count mismatch or an I/O failure (then nothing at
+    ///   `path` has changed).
+    public static func writeArray(_ columnMajorValues: [Double], rowCount: Int, columnCount: Int, to path: String, comments: [String] = []) throws(MatrixMarketError) {
+        try Writer.writeArray(columnMajorValues, rowCount: rowCount, columnCount: columnCount, to: path, comments: comments)
+    }
+
+    /// Writes `matrix coordinate real general`: `M N nnz`, then one `i j value` line per
+    /// stored entry (1-based, row by row), shortest round-trip values. Atomic.
+    ///
+    /// - Parameters:
+    ///   - matrix: the matrix (explicit zeros are written).
+    ///   - path: destination, or `-` for standard output.
+    ///   - comments: one `%` line each.
+    /// - Throws: `MatrixMarketError` on an I/O failure (then nothing at `path` has changed).
+    public static func writeCoordinate(_ matrix: CSRMatrix, to path: String, comments: [String] = []) throws(MatrixMarketError) {
+        try Writer.writeCoordinate(matrix, to: path, comments: comments)
+    }
+}

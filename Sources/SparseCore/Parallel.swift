@@ -6,19 +6,20 @@
 // and the combine step is the one place a row-partitioned (MPI) run would allreduce.
 
 import Dispatch
+import Synchronization
 
 /// Process-wide parallelism settings for SparseCore kernels.
 public enum Parallelism {
-    nonisolated(unsafe) private static var configuredThreads: Int = 0
+    private static let configuredThreads = Atomic<Int>(0)
 
     /// The number of threads kernels use: `HYPERREG_THREADS` if set, else the number of
     /// active processors. Results never depend on it.
     public static var threadCount: Int {
         get {
-            if configuredThreads > 0 { return configuredThreads }
-            return defaultThreadCount
+            let configured = configuredThreads.load(ordering: .relaxed)
+            return configured > 0 ? configured : defaultThreadCount
         }
-        set { configuredThreads = max(0, newValue) }
+        set { configuredThreads.store(max(0, newValue), ordering: .relaxed) }
     }
 
     private static let defaultThreadCount: Int = {

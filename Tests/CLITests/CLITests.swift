@@ -68,7 +68,7 @@ struct CLITests {
         #expect((json["relative_gradient_norm"] as? Double ?? 1) <= 1e-10)
         let solution = try MatrixMarket.readVector(from: x)
         #expect(solution.count == 20)
-        #expect(solution.allSatisfy(\.isFinite))
+        #expect(solution.allSatisfy { $0.isFinite })
     }
 
     @Test func usageErrorsExit64() throws {

@@ -1,0 +1,194 @@
+// The readers: header only, whole matrix (CSR), vector.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SparseCore
+
+enum Reader {
+    /// What the caller will build from the data.
+    enum Purpose { case matrix, vector }
+
+    static func readHeader(path: String) throws(MatrixMarketError) -> MatrixMarketHeader {
+        let name = displayName(path)
+        switch try InputSource.open(path) {
+        case .bytes(let bytes):
+            guard case .complete(let info) = try parseHeader(bytes.buffer, isComplete: true, path: name) else {
+                throw MatrixMarketError(path: name, message: "internal error: incomplete header")
+            }
+            return info.header
+        case .stream(let stream):
+            var bytes = GrowableBytes()
+            defer { bytes.discard() }
+            var done = false
+            while true {
+                if !done { done = try stream.read(into: &bytes, limit: 1 << 16) == 0 }
+                let view = UnsafeBufferPointer(start: bytes.base, count: bytes.count)
+                if case .complete(let info) = try parseHeader(view, isComplete: done, path: name) { return info.header }
+            }
+        }
+    }
+
+    static func readMatrix(path: String, options: MatrixMarketReadOptions) throws(MatrixMarketError) -> (header: MatrixMarketHeader, matrix: CSRMatrix) {
+        let (info, data) = try load(path: path, options: options, purpose: .matrix)
+        let h = info.header
+        let matrix: CSRMatrix
+        if h.format == .coordinate {
+            matrix = assembleCoordinate(data, h)
+        } else {
+            matrix = assembleArray(data, h)
+        }
+        return (h, matrix)
+    }
+
+    static func readVector(path: String, options: MatrixMarketReadOptions) throws(MatrixMarketError) -> [Double] {
+        let (info, data) = try load(path: path, options: options, purpose: .vector)
+        let h = info.header
+        let n = max(h.rowCount, h.columnCount)
+        if h.rowCount == 0 || h.columnCount == 0 { return [] }
+        if h.format == .array {
+            // General n x 1 or 1 x n, or a 1 x 1 symmetric: the values in order.
+            var result = [Double]()
+            result.reserveCapacity(n)
+            for case let chunk? in data.chunks where chunk.count > 0 {
+                result.append(contentsOf: UnsafeBufferPointer(start: chunk.values, count: chunk.count))
+            }
+            // A 1 x 1 skew-symmetric array stores no value: its entry is 0.
+            if result.count < n { result += [Double](repeating: 0, count: n - result.count) }
+            return result
+        }
+        var result = [Double](repeating: 0, count: n)
+        var seen = [Bool](repeating: false, count: n)
+        let byColumn = h.rowCount == 1 && h.columnCount != 1
+        for case let chunk? in data.chunks {
+            for k in 0 ..< chunk.count {
+                let i = Int(byColumn ? chunk.columns![k] : chunk.rows![k])
+                let v = chunk.values.map { $0[k] } ?? 1
+                // The first value is stored as is (keeps -0.0), later ones are added.
+                result[i] = seen[i] ? result[i] + v : v
+                seen[i] = true
+            }
+        }
+        return result
+    }
+
+    /// Reads the bytes, the header, checks what is supported, parses the data. The input
+    /// bytes are released on return (before the caller assembles its result).
+    private static func load(path: String, options: MatrixMarketReadOptions, purpose: Purpose) throws(MatrixMarketError) -> (HeaderInfo, ParsedData) {
+        let name = displayName(path)
+        let input = try InputSource.readAll(path)
+        guard case .complete(let info) = try parseHeader(input.buffer, isComplete: true, path: name) else {
+            throw MatrixMarketError(path: name, message: "internal error: incomplete header")
+        }
+        let h = info.header
+        if h.field == .complex {
+            throw MatrixMarketError(path: name, line: 1, message: "complex matrices are not supported: the banner declares the complex field (only real, integer and pattern files can be read)")
+        }
+        func fail(_ message: String) -> MatrixMarketError { MatrixMarketError(path: name, line: info.sizeLine, message: message) }
+        switch purpose {
+        case .vector:
+            guard h.rowCount == 1 || h.columnCount == 1 else {
+                throw fail("expected a vector (an n x 1 or 1 x n matrix), found a \(h.rowCount) x \(h.columnCount) matrix")
+            }
+            if h.format == .coordinate {
+                try checkIndexLimits(h, fail)
+            }
+        case .matrix:
+            try checkIndexLimits(h, fail)
+        }
+        // Fail fast when the declared storage cannot fit in physical memory.
+        let perEntry = h.format == .coordinate ? 28 : 8
+        let (entryBytes, o1) = h.storedEntryCount.multipliedReportingOverflow(by: perEntry)
+        let (rowBytes, o2) = purpose == .matrix ? h.rowCount.multipliedReportingOverflow(by: 16) : (0, false)
+        let (needed, o3) = entryBytes.addingReportingOverflow(rowBytes)
+        let overflow = o1 || o2 || o3
+        let physical = physicalMemoryBytes()
+        if overflow || (physical > 0 && needed > physical) {
+            let what = h.format == .coordinate ? "\(h.storedEntryCount) entries (about \(perEntry) bytes each)" : "\(h.storedEntryCount) values (8 bytes each)"
+            let size = overflow ? "more than 2^63 bytes" : "about \(formatBytes(needed))"
+            throw fail("the size line declares \(what) for a \(h.rowCount) x \(h.columnCount) matrix, which needs \(size), more than this machine's \(formatBytes(physical)) of physical memory")
+        }
+        let layout = DataLayout(format: h.format, field: h.field, symmetry: h.symmetry, rowCount: h.rowCount,
+                                columnCount: h.columnCount, allowNonFinite: options.allowNonFinite)
+        let data = try parseDataSection(input, info, layout, path: name)
+        return (info, data)
+    }
+
+    /// Coordinate indices are stored as Int32; CSR column indices are Int32.
+    private static func checkIndexLimits(_ h: MatrixMarketHeader, _ fail: (String) -> MatrixMarketError) throws(MatrixMarketError) {
+        let limit = Int(Int32.max)
+        if h.columnCount > limit { throw fail("\(h.columnCount) columns: more than \(limit) columns is not supported") }
+        if h.format == .coordinate && h.rowCount > limit { throw fail("\(h.rowCount) rows: more than \(limit) rows is not supported in coordinate files") }
+    }
+
+    /// Builds a CSR matrix of the nonzero values of an array file (column-major values;
+    /// symmetric storage holds the lower triangle by columns, mirrored).
+    static func assembleArray(_ data: ParsedData, _ h: MatrixMarketHeader) -> CSRMatrix {
+        let m = h.rowCount, n = h.columnCount
+        let mirror = h.symmetry != .general
+        let negate = h.symmetry == .skewSymmetric
+        /// Calls `body(row, column, value)` for each stored value in file order.
+        func forEachValue(_ body: (Int, Int, Double) -> Void) {
+            var i = 0, j = 0
+            // First row of column j: general 0, symmetric j, skew j + 1.
+            let firstRowOffset = h.symmetry == .general ? -1 : (h.symmetry == .skewSymmetric ? 1 : 0)
+            func firstRow(_ j: Int) -> Int { firstRowOffset < 0 ? 0 : j + firstRowOffset }
+            i = firstRow(0)
+            for case let chunk? in data.chunks {
+                guard let values = chunk.values else { continue }
+                for k in 0 ..< chunk.count {
+                    while i >= m { j += 1; i = firstRow(j) }
+                    body(i, j, values[k])
+                    i += 1
+                }
+            }
+        }
+        var offsets = [Int](repeating: 0, count: m + 1)
+        forEachValue { i, j, v in
+            guard v != 0 else { return }
+            offsets[i + 1] += 1
+            if mirror && i != j { offsets[j + 1] += 1 }
+        }
+        for i in 0 ..< m { offsets[i + 1] += offsets[i] }
+        let total = offsets[m]
+        var next = offsets
+        var columnIndices = [Int32](repeating: 0, count: total)
+        var values = [Double](repeating: 0, count: total)
+        // Column-major traversal puts every row's columns in increasing order, mirrored
+        // entries included (row r receives its mirrored entries while column r is read).
+        forEachValue { i, j, v in
+            guard v != 0 else { return }
+            columnIndices[next[i]] = Int32(truncatingIfNeeded: j)
+            values[next[i]] = v
+            next[i] += 1
+            if mirror && i != j {
+                columnIndices[next[j]] = Int32(truncatingIfNeeded: i)
+                values[next[j]] = negate ? -v : v
+                next[j] += 1
+            }
+        }
+        return CSRMatrix(uncheckedRowCount: m, columnCount: n, rowOffsets: offsets, columnIndices: columnIndices, values: values)
+    }
+}
+
+/// Physical memory in bytes (`_SC_PHYS_PAGES * _SC_PAGESIZE`), or 0 if unknown.
+func physicalMemoryBytes() -> Int {
+    let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+    guard pages > 0, size > 0 else { return 0 }
+    return pages.multipliedReportingOverflow(by: size).overflow ? Int.max : pages * size
+}
+
+/// `1234567` -> `1.2 MB` (decimal units).
+func formatBytes(_ bytes: Int) -> String {
+    let units = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
+    if unit == 0 { return "\(bytes) bytes" }
+    let tenths = (value * 10).rounded() / 10
+    return "\(tenths) \(units[unit])"
+}

@@ -1,0 +1,114 @@
+// Multi-chunk files: results and error lines do not depend on the thread count.
+
+import Foundation
+import MatrixMarket
+import SparseCore
+import Testing
+
+/// Runs `body` with `Parallelism.threadCount` set to `threads`, restoring it after.
+func withThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
+    let saved = Parallelism.threadCount
+    Parallelism.threadCount = threads
+    defer { Parallelism.threadCount = saved }
+    return try body()
+}
+
+@Suite("Parallel parsing", .serialized)
+struct ParallelTests {
+    /// A coordinate file of several MiB (several chunks), unsorted, with duplicates.
+    static func makeFile(_ s: Scratch, symmetry: String = "general", entries: Int = 250_000) throws -> (String, CSRMatrix) {
+        var g = SplitMix(seed: 11)
+        let n = 5000
+        var builder = CoordinateBuilder(rowCount: n, columnCount: n, reservingCapacity: entries * 2)
+        var text = "%%MatrixMarket matrix coordinate real \(symmetry)\n% multi-chunk test\n\(n) \(n) \(entries)\n"
+        text.reserveCapacity(entries * 32)
+        for k in 0 ..< entries {
+            var i = Int.random(in: 0 ..< n, using: &g), j = Int.random(in: 0 ..< n, using: &g)
+            if k % 10 == 0 { i = k % 7; j = k % 5 }  // many duplicates
+            if symmetry == "symmetric" && i < j { swap(&i, &j) }
+            let v = Double.random(in: -1 ... 1, using: &g)
+            text += "\(i + 1) \(j + 1) \(v)\n"
+            if k % 1000 == 0 { text += "\n% a comment line\n" }
+            builder.append(row: i, column: j, value: v)
+            if symmetry == "symmetric" && i != j { builder.append(row: j, column: i, value: v) }
+        }
+        let path = try s.write("big-\(symmetry).mtx", text)
+        return (path, builder.build())
+    }
+
+    @Test(arguments: ["general", "symmetric"])
+    func sameMatrixWithOneAndTwoThreads(symmetry: String) throws {
+        let s = try Scratch()
+        let (path, reference) = try Self.makeFile(s, symmetry: symmetry)
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        #expect(size > 4 << 20, "the file must span several 1 MiB chunks")
+        let one = try withThreads(1) { try MatrixMarket.readMatrix(from: path).matrix }
+        let two = try withThreads(2) { try MatrixMarket.readMatrix(from: path).matrix }
+        #expect(one.rowOffsets == two.rowOffsets)
+        #expect(one.columnIndices == two.columnIndices)
+        #expect(bitsEqual(one.values, two.values))
+        // CoordinateBuilder sums duplicates in append (= file) order, as the reader does.
+        #expect(one.rowOffsets == reference.rowOffsets)
+        #expect(one.columnIndices == reference.columnIndices)
+        #expect(bitsEqual(one.values, reference.values))
+    }
+
+    @Test func errorLineDeepInALaterChunk() throws {
+        let s = try Scratch()
+        var lines = ["%%MatrixMarket matrix array real general", "300000 1"]
+        for k in 0 ..< 300_000 { lines.append(k == 250_000 ? "1.5D+02" : "\(Double(k) * 0.001)") }
+        let path = try s.write("deep.mtx", lines.joined(separator: "\n"))
+        for threads in [1, 2] {
+            let error = withThreads(threads) { caught { try MatrixMarket.readVector(from: path) } }
+            #expect(error?.line == 250_003)
+            #expect(error?.message.contains("1.5D+02") == true)
+        }
+        // The first error in file order wins, even when a later chunk also fails.
+        lines[250_002] = "0.5"
+        lines[10] = "bad"
+        lines[299_000] = "worse"
+        let two = try s.write("two.mtx", lines.joined(separator: "\n"))
+        for threads in [1, 2] {
+            #expect(withThreads(threads) { caught { try MatrixMarket.readVector(from: two) } }?.line == 11)
+        }
+    }
+
+    @Test func extraAndMissingEntriesAcrossChunks() throws {
+        let s = try Scratch()
+        let count = 200_000
+        var body = ""
+        for k in 0 ..< count { body += "\(k % 1000 + 1) 1 \(k)\n" }
+        let extra = try s.write("extra.mtx", "%%MatrixMarket matrix coordinate real general\n1000 1 \(count - 1)\n" + body)
+        let short = try s.write("short.mtx", "%%MatrixMarket matrix coordinate real general\n1000 1 \(count + 1)\n" + body + "\n")
+        for threads in [1, 2] {
+            let e1 = withThreads(threads) { caught { try MatrixMarket.readMatrix(from: extra) } }
+            #expect(e1?.line == count + 2)
+            #expect(e1?.message.contains("too many entries") == true)
+            let e2 = withThreads(threads) { caught { try MatrixMarket.readMatrix(from: short) } }
+            #expect(e2?.line == count + 3)
+            #expect(e2?.message == "truncated: expected \(count + 1) entries, found \(count)")
+        }
+    }
+
+    /// The row-sorted fast path and the bucket path give the same matrix.
+    @Test(arguments: ["real", "pattern"])
+    func rowSortedAndShuffledFilesAgree(field: String) throws {
+        let s = try Scratch()
+        var g = SplitMix(seed: 13)
+        let n = 40_000
+        var keys = Set<Int>()
+        while keys.count < 150_000 { keys.insert(Int.random(in: 0 ..< n, using: &g) * n + Int.random(in: 0 ..< n, using: &g)) }
+        let sorted = keys.sorted()
+        let lines = sorted.map { key in "\(key / n + 1) \(key % n + 1)" + (field == "real" ? " \(Double(key % 977) - 488.5)" : "") }
+        let header = "%%MatrixMarket matrix coordinate \(field) general\n\(n) \(n) \(lines.count)\n"
+        let inOrder = try s.write("sorted.mtx", header + lines.joined(separator: "\n") + "\n")
+        let shuffled = try s.write("shuffled.mtx", header + lines.shuffled(using: &g).joined(separator: "\n") + "\n")
+        for threads in [1, 2] {
+            let a = try withThreads(threads) { try MatrixMarket.readMatrix(from: inOrder).matrix }
+            let b = try withThreads(threads) { try MatrixMarket.readMatrix(from: shuffled).matrix }
+            #expect(a == b)
+            #expect(a.nonzeroCount == keys.count)
+            #expect(a.value(row: sorted[0] / n, column: sorted[0] % n) == (field == "real" ? Double(sorted[0] % 977) - 488.5 : 1))
+        }
+    }
+}
