@@ -8,17 +8,11 @@ import Testing
 /// halving otherwise, until the step stalls. Meant to start near a minimiser.
 func denseNewtonReference(_ p: Problem, from x0: [Double]) -> [Double]? {
     let obj = Objective(problem: p)
-    let d = p.columnCount
-    let dense = p.matrix.denseRowMajor()
     var x = x0
     var e = obj.evaluate(x)
     for _ in 0..<100 {
         let pieces = obj.gradientPieces(e)
-        let k = Dense.weightedGram(dense, rows: p.rowCount, columns: d, weights: obj.hessianWeights(e))
-        var h = k
-        for i in 0..<d { for j in 0..<d {
-            h[i * d + j] += p.targetSquaredNorm * pieces.p[i] * pieces.p[j] - pieces.p[i] * pieces.q[j] - pieces.q[i] * pieces.p[j]
-        } }
+        let h = denseHessian(p, at: x)
         guard let s = Dense.choleskySolve(h, pieces.gradient.map { -$0 }) else { return nil }
         if norm2(s) <= 1e-15 * max(norm2(x), 1e-300) { return x }
         var t = 1.0
@@ -58,15 +52,7 @@ struct NewtonTests {
         // Hessian, so ||x - x*|| <= ||g|| / lambda_min: 1e-8 relative leaves ~100x slack.
         #expect(relativeDistance(result.x, reference) < 1e-8)
         // Second-order check: the dense Hessian at the solution is positive definite.
-        let obj = Objective(problem: p)
-        let e = obj.evaluate(result.x)
-        let pieces = obj.gradientPieces(e)
-        let d = p.columnCount
-        var h = Dense.weightedGram(p.matrix.denseRowMajor(), rows: p.rowCount, columns: d, weights: obj.hessianWeights(e))
-        for i in 0..<d { for j in 0..<d {
-            h[i * d + j] += p.targetSquaredNorm * pieces.p[i] * pieces.p[j] - pieces.p[i] * pieces.q[j] - pieces.q[i] * pieces.p[j]
-        } }
-        #expect(Dense.symmetricEigenvalues(h, d)[0] > 0)
+        #expect(Dense.symmetricEigenvalues(denseHessian(p, at: result.x), p.columnCount)[0] > 0)
     }
 
     @Test func recoversPlantedSolutionExp() throws {

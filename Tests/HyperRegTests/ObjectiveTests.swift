@@ -26,6 +26,20 @@ func denseLoss(_ p: Problem, _ x: [Double]) -> Double {
     return l
 }
 
+/// The full Hessian, dense (d x d, row-major), from the formulas of docs/math.md written
+/// with dense A: `A^T diag(delta) A + ||b||^2 p p^T - p q^T - q p^T`.
+func denseHessian(_ p: Problem, at x: [Double]) -> [Double] {
+    let obj = Objective(problem: p)
+    let e = obj.evaluate(x)
+    let pieces = obj.gradientPieces(e)
+    let d = p.columnCount
+    var h = Dense.weightedGram(p.matrix.denseRowMajor(), rows: p.rowCount, columns: d, weights: obj.hessianWeights(e))
+    for i in 0..<d { for j in 0..<d {
+        h[i * d + j] += p.targetSquaredNorm * pieces.p[i] * pieces.p[j] - pieces.p[i] * pieces.q[j] - pieces.q[i] * pieces.p[j]
+    } }
+    return h
+}
+
 @Suite("Objective: loss, gradient, Hessian against finite differences")
 struct ObjectiveTests {
     @Test(arguments: FunctionKind.allCases)
