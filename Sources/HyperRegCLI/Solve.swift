@@ -96,6 +96,9 @@ struct Solve: ParsableCommand {
         let readSeconds = secondsSince(readStart)
         guard b.count == a.rowCount else { throw CLIError("\(target): b has \(b.count) entries but \(matrix) has \(a.rowCount) rows") }
         if let path = weights, w.count != a.rowCount { throw CLIError("\(path): w has \(w.count) entries but \(matrix) has \(a.rowCount) rows") }
+        if let path = weights, let i = w.firstIndex(where: { !($0 >= 0) }) {
+            throw CLIError("\(path): entry \(i + 1) (row \(i + 1) of w) is \(w[i]); weights must be >= 0")
+        }
         if let path = x0, let v = givenX0, v.count != a.columnCount { throw CLIError("\(path): x0 has \(v.count) entries but \(matrix) has \(a.columnCount) columns") }
         let problem: Problem
         do { problem = try Problem(matrix: a, target: b, weights: w, function: function) } catch {

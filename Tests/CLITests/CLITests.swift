@@ -105,6 +105,22 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: x))
     }
 
+    @Test func negativeWeightNamesTheFileAndEntry() throws {
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try generateProblem(dir)
+        var w = [Double](repeating: 1, count: 2000)
+        w[41] = -0.5
+        let wPath = dir.appendingPathComponent("bad-w.mtx").path
+        try MatrixMarket.writeArray(w, rowCount: 2000, columnCount: 1, to: wPath)
+        let x = dir.appendingPathComponent("x.mtx").path
+        let r = try hyperreg(["solve", dir.appendingPathComponent("A.mtx").path, dir.appendingPathComponent("b.mtx").path,
+                              "--weights", wPath, "--output", x])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("bad-w.mtx: entry 42"))
+        #expect(!FileManager.default.fileExists(atPath: x))
+    }
+
     @Test func stationaryZeroStartIsExplainedAndExits1() throws {
         let dir = try TestPaths.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
