@@ -102,6 +102,38 @@ struct NewtonTests {
         #expect(r.message.contains("x0 = 0"))
     }
 
+    @Test func indefiniteHessianFallsBackToGaussNewton() throws {
+        // cosh with w = 0 near x = 0: delta_i ~ n (||b||^2 - b_i) is negative where b_i is
+        // above average, so K = A^T diag(delta) A is indefinite and CHOLMOD's LL^T fails.
+        var s = PlantedProblem.Settings(rows: 400, columns: 10, density: 0.3)
+        s.function = .cosh; s.weight = 0; s.seed = 2
+        let p = try PlantedProblem.generate(s).problem()
+        let x0 = try StartPoint.compute(for: p, strategy: .random, seed: 3).x0.map { $0 * 0.01 }
+        let r = try NewtonSolver().solve(p, from: x0)
+        #expect(r.trace[1].model == .gaussNewton)
+        #expect(r.trace[1].rejectedModels.contains { $0.hasPrefix("exact: not positive definite") })
+        #expect(r.trace.last?.model == .exact)   // exact Newton takes over near the minimiser
+        #expect(r.termination == .converged)
+    }
+
+    @Test func singularHessianFallsBackToDamping() throws {
+        // An all-zero column makes every A^T diag(.) A singular, so exact and Gauss-Newton
+        // both fail; Gauss-Newton + mu I must carry the iteration.
+        var s = PlantedProblem.Settings(rows: 500, columns: 8, density: 0.3)
+        s.function = .exp; s.weight = 0.5; s.seed = 4; s.noise = 0.1
+        let planted = try PlantedProblem.generate(s)
+        let a = planted.matrix
+        let widened = CSRMatrix(uncheckedRowCount: a.rowCount, columnCount: a.columnCount + 1, rowOffsets: a.rowOffsets,
+                                columnIndices: a.columnIndices, values: a.values)
+        let p = try Problem(matrix: widened, target: planted.target, weights: planted.weights, function: .exp)
+        let r = try NewtonSolver().solve(p, from: [Double](repeating: 0, count: 9))
+        #expect(r.trace[1].model == .damped)
+        #expect(r.trace[1].damping > 0)
+        #expect(r.trace[1].rejectedModels.count == 2)
+        #expect(r.termination == .converged)
+        #expect(r.x[8] == 0)   // the empty column's coefficient never moves
+    }
+
     @Test func overflowingStartThrows() throws {
         let (p, _) = try smallProblem(.exp)
         #expect(throws: SolverError.self) {
