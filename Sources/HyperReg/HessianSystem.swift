@@ -29,8 +29,6 @@ final class HessianSystem {
     private(set) var factorSeconds = 0.0
     private(set) var solveSeconds = 0.0
     private(set) var assemblyCount = 0
-    /// Mean diagonal entry of the last assembled K (before the shift): a scale for damping.
-    private(set) var meanDiagonal = 0.0
 
     init(matrix: CSRMatrix, context: CholmodContext) throws {
         self.matrix = matrix
@@ -46,9 +44,14 @@ final class HessianSystem {
         let values = pattern.assemble(matrix, weights: weights)
         assembleSeconds += seconds(clock.now - start)
         assemblyCount += 1
-        let diagonal = pattern.diagonalPositions
-        meanDiagonal = diagonal.reduce(0.0) { $0 + Swift.abs(values[$1]) } / Double(max(1, diagonal.count))
         return values
+    }
+
+    /// Mean |diagonal entry| of an assembled K: the scale for damping and ridges.
+    func meanDiagonal(_ values: [Double]) -> Double {
+        var total = 0.0
+        for k in 0..<pattern.dimension { total += Swift.abs(values[Int(pattern.columnOffsets[k + 1]) - 1]) }
+        return total / Double(max(1, pattern.dimension))
     }
 
     /// Numeric factorisation of K + shift I.

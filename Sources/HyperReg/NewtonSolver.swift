@@ -294,10 +294,18 @@ public struct NewtonSolver {
             var accepted: (x: [Double], e: Evaluation, t: Double, model: StepModel, backtracks: Int, mu: Double, roundoff: Bool)? = nil
 
             let models: [StepModel] = [.exact, .gaussNewton, .damped]
+            var gaussNewtonMatrix: [Double]? = nil  // assembled once, shared by gaussNewton and damped
             modelLoop: for model in models {
                 // 1. Factor K (+ mu I for damping), solve the Newton system.
-                let weights = model == .exact ? objective.hessianWeights(e) : objective.gaussNewtonWeights(e)
-                let k = system.assemble(weights: weights)
+                let k: [Double]
+                if model == .exact {
+                    k = system.assemble(weights: objective.hessianWeights(e))
+                } else if let cached = gaussNewtonMatrix {
+                    k = cached
+                } else {
+                    k = system.assemble(weights: objective.gaussNewtonWeights(e))
+                    gaussNewtonMatrix = k
+                }
                 var mu = 0.0
                 var step: [Double]? = nil
                 if model != .damped {
@@ -313,7 +321,7 @@ public struct NewtonSolver {
                         throw .factorization(String(describing: error))
                     }
                 } else {
-                    let scale = max(system.meanDiagonal, Double.leastNormalMagnitude)
+                    let scale = max(system.meanDiagonal(k), Double.leastNormalMagnitude)
                     mu = max(damping / 10, 1e-8 * scale)
                     var tries = 0
                     while step == nil && tries < 30 {

@@ -136,7 +136,7 @@ struct LeastSquares {
         self.matrix = matrix
         system = try HessianSystem(matrix: matrix, context: try CholmodContext())
         let k = system.assemble(weights: [Double](repeating: 1, count: matrix.rowCount))
-        try system.factorize(values: k, shift: 1e-10 * max(system.meanDiagonal, Double.leastNormalMagnitude))
+        try system.factorize(values: k, shift: 1e-10 * max(system.meanDiagonal(k), Double.leastNormalMagnitude))
     }
 
     private func solve(_ rhs: [Double]) throws -> [Double] { try system.factor.solve(rhs) }
