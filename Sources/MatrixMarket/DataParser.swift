@@ -175,6 +175,19 @@ func parseChunk(_ chunk: ByteRange, _ layout: DataLayout, _ tables: ParseTables,
 }
 
 /// The message for a value token that did not scan as `.ok`.
+/// Scans one value token of either data layout into `value`; returns the problem in words,
+/// or nil when the token is acceptable (including non-finite values the options allow).
+@inline(__always)
+private func scanValue(_ p: inout UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>, _ tables: ParseTables, _ layout: DataLayout,
+                       isInteger: Bool, into value: inout Double) -> String? {
+    let valueStart = p
+    var integerSyntax = true
+    let scanned = scanReal(&p, end, tables, &value, &integerSyntax)
+    if scanned != .ok { return valueProblem(scanned, tokenText(valueStart), layout) }
+    if isInteger && !integerSyntax { return "the integer field holds a non-integer value '\(tokenText(valueStart))'" }
+    return nil
+}
+
 private func valueProblem(_ scan: NumberScan, _ token: String, _ layout: DataLayout) -> String? {
     switch scan {
     case .ok: return nil
@@ -246,15 +259,7 @@ private func parseCoordinateChunk(_ chunk: ByteRange, _ layout: DataLayout, _ ta
         var value = 1.0
         if storeValues {
             if c == 0x0A { failure = "missing value: a \(layout.field.rawValue) entry is 'row column value'"; break scan }
-            let valueStart = p
-            var integerSyntax = true
-            let scanned = scanReal(&p, end, tables, &value, &integerSyntax)
-            if scanned != .ok {
-                if let problem = valueProblem(scanned, tokenText(valueStart), layout) { failure = problem; break scan }
-            } else if isInteger && !integerSyntax {
-                failure = "the integer field holds a non-integer value '\(tokenText(valueStart))'"
-                break scan
-            }
+            if let problem = scanValue(&p, end, tables, layout, isInteger: isInteger, into: &value) { failure = problem; break scan }
             c = p.pointee
             while isBlank(c) { p += 1; c = p.pointee }
         }
@@ -324,15 +329,7 @@ private func parseArrayChunk(_ chunk: ByteRange, _ layout: DataLayout, _ tables:
         }
         if n == stopAtEntry { out.stopLine = line; return }
         var value = 0.0
-        let valueStart = p
-        var integerSyntax = true
-        let scanned = scanReal(&p, end, tables, &value, &integerSyntax)
-        if scanned != .ok {
-            if let problem = valueProblem(scanned, tokenText(valueStart), layout) { failure = problem; break scan }
-        } else if isInteger && !integerSyntax {
-            failure = "the integer field holds a non-integer value '\(tokenText(valueStart))'"
-            break scan
-        }
+        if let problem = scanValue(&p, end, tables, layout, isInteger: isInteger, into: &value) { failure = problem; break scan }
         c = p.pointee
         while isBlank(c) { p += 1; c = p.pointee }
         if c != 0x0A {
