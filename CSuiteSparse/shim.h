@@ -20,4 +20,15 @@ static inline int CSuiteSparse_cholmodLibraryVersion(void) {
     return v[0] * 10000 + v[1] * 100 + v[2];
 }
 
+/// LAPACK (reference interface, Fortran symbols) from the BLAS/LAPACK that libopenblas
+/// provides; Debian's OpenBLAS ships no LAPACKE, so the two routines hyperreg calls are
+/// declared here. Column-major storage; every argument by pointer.
+/// dgeqrf: QR factorisation of an m x n matrix (R in the upper triangle on return).
+void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
+             double *work, const int *lwork, int *info);
+/// dtrtrs: solves op(T) X = B for a triangular T with nrhs right-hand sides.
+void dtrtrs_(const char *uplo, const char *trans, const char *diag, const int *n,
+             const int *nrhs, const double *a, const int *lda, double *b, const int *ldb,
+             int *info);
+
 #endif

@@ -29,6 +29,7 @@ final class HessianSystem {
     private(set) var factorSeconds = 0.0
     private(set) var solveSeconds = 0.0
     private(set) var assemblyCount = 0
+    private(set) var sampledAssemblyCount = 0
 
     init(matrix: CSRMatrix, context: CholmodContext) throws {
         self.matrix = matrix
@@ -37,14 +38,23 @@ final class HessianSystem {
                                      columnOffsets: pattern.columnOffsets, rowIndices: pattern.rowIndices)
     }
 
-    /// Assembles `A^T diag(weights) A` (one pass over A) and keeps the values.
-    func assemble(weights: [Double]) -> [Double] {
+    /// Assembles `A^T diag(weights) A` (one pass over A), or the sum over `rows` only (a
+    /// leverage-score sample: no pass over A, only the kept rows are read).
+    func assemble(weights: [Double], rows: [Int]? = nil) -> [Double] {
         let clock = ContinuousClock()
         let start = clock.now
-        let values = pattern.assemble(matrix, weights: weights)
+        let values = pattern.assemble(matrix, weights: weights, rows: rows)
         assembleSeconds += seconds(clock.now - start)
-        assemblyCount += 1
+        if rows == nil { assemblyCount += 1 } else { sampledAssemblyCount += 1 }
         return values
+    }
+
+    /// Solves K s = r on the current factor of K alone (no rank-2 part).
+    func solvePlain(_ r: [Double]) throws(CholmodError) -> [Double] {
+        let clock = ContinuousClock()
+        let start = clock.now
+        defer { solveSeconds += seconds(clock.now - start) }
+        return try factor.solve(r)
     }
 
     /// Mean |diagonal entry| of an assembled K: the scale for damping and ridges.

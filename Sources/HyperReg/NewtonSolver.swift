@@ -1,7 +1,11 @@
-// The exact Newton driver (issue 2): CHOLMOD factor of A^T diag(delta) A, Woodbury for
+// The Newton driver: CHOLMOD factor of A^T diag(delta) A (exact, issue 2) or of a
+// leverage-score sample of it (sketch and the paper's Algorithm 1, issue 3), Woodbury for
 // the rank-2 part, Armijo backtracking on z(t) = z + t A s (no pass over A per trial),
-// fall-backs Gauss-Newton then damping, and an honest stopping rule.
+// fall-backs (Gauss-Newton or the sample alone, then damping), and an honest stopping rule.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import Cholmod
 import SparseCore
 
@@ -26,6 +30,18 @@ public struct SolverOptions: Sendable {
     /// Called with the start point's record (iteration 0) and after every iteration; return
     /// `false` to stop (status `stopped_by_callback`). Default none.
     public var onIteration: (@Sendable (IterationRecord) -> Bool)? = nil
+    /// Which Hessian to factor. Default `.automatic` (the cost model picks exact or sketch).
+    public var hessian: HessianStrategy = .automatic
+    /// Leverage-score sampling settings for `sketch` and `paper`.
+    public var sketch = SketchOptions()
+    /// The cost model of `.automatic`.
+    public var costModel = HessianCostModel()
+    /// A reference solution x*: the trace then records `||x_t - x*||_2` and the contraction.
+    /// Without it, a converged run measures distances to its own final iterate. Default nil.
+    public var reference: [Double]? = nil
+    /// Time one extra `A x` pass at the start so that iteration times can be given in passes.
+    /// Default true.
+    public var measurePass = true
 
     /// The defaults.
     public init() {}
@@ -38,6 +54,8 @@ public struct SolverOptions: Sendable {
         guard armijo > 0, armijo < 0.5 else { throw .invalidOptions("armijo must be in (0, 0.5), got \(armijo)") }
         guard maxBacktracks >= 0 else { throw .invalidOptions("maxBacktracks must be >= 0, got \(maxBacktracks)") }
         guard roundoffFactor.isFinite, roundoffFactor >= 0 else { throw .invalidOptions("roundoffFactor must be finite and >= 0") }
+        try sketch.validate()
+        if let r = reference, let j = r.firstIndex(where: { !$0.isFinite }) { throw .invalidOptions("reference[\(j + 1)] = \(r[j]) is not finite") }
     }
 }
 
@@ -57,6 +75,11 @@ public enum Termination: String, Sendable, Codable {
     case degenerate
     /// The per-iteration callback asked to stop.
     case stoppedByCallback = "stopped_by_callback"
+    /// `paper` only: an assumption of the paper's Algorithm 1 fails (some `D_ii <= 0`, which
+    /// Lemma 6.4 excludes); the message names the row and iteration. No x is produced.
+    case assumptionViolated = "assumption_violated"
+    /// `paper` only: a full step made u(Ax) overflow (no line search in Algorithm 1).
+    case diverged
 }
 
 /// Which matrix the Newton step of an iteration used.
@@ -65,8 +88,31 @@ public enum StepModel: String, Sendable, Codable {
     case exact
     /// The Gauss-Newton matrix `A^T diag(v o v + w o w) A + rank-2 part` (always PSD).
     case gaussNewton = "gauss_newton"
-    /// Gauss-Newton plus `mu I` (Levenberg-Marquardt damping).
+    /// The fall-back matrix (Gauss-Newton for `exact`, the sample for `sketch`) plus `mu I`
+    /// (Levenberg-Marquardt damping), with the rank-2 part.
     case damped
+    /// The leverage-score sample `A^T D~ A` plus the exact rank-2 part (`--hessian sketch`).
+    case sketch
+    /// The sample `A^T D~ A` alone (positive definite when the sample spans A's columns).
+    case sketchDiagonal = "sketch_diagonal"
+    /// The paper's Algorithm 1 matrix: the sample of `A^T (B_diag + W^2) A`, full step.
+    case paper
+}
+
+/// Seconds spent in each part of one iteration.
+public struct IterationTimes: Sendable, Codable, Equatable {
+    /// Streaming passes over A and vector passes.
+    public var passes = 0.0
+    /// Leverage scores (embedding pass, QR, projection pass) and drawing the sample.
+    public var sketch = 0.0
+    /// Assembling `A^T diag(.) A` (over all rows or over the sample).
+    public var assembly = 0.0
+    /// CHOLMOD numeric factorisations.
+    public var factorization = 0.0
+    /// Triangular solves and Woodbury.
+    public var solve = 0.0
+    /// Zero times.
+    public init() {}
 }
 
 /// One row of the per-iteration trace.
@@ -94,6 +140,16 @@ public struct IterationRecord: Sendable, Codable {
     public var rejectedModels: [String]
     /// Seconds since the solve started (input reading excluded).
     public var seconds: Double
+    /// Rows kept by the leverage-score sample (nil for exact models).
+    public var rowsKept: Int? = nil
+    /// True when the sample re-used rescaled leverage scores of an earlier iteration.
+    public var leverageReused: Bool? = nil
+    /// Where this iteration's time went.
+    public var times = IterationTimes()
+    /// `||x_t - x*||_2` for the reference x* (given, or the final iterate of a converged run).
+    public var referenceDistance: Double? = nil
+    /// `||x_t - x*|| / ||x_{t-1} - x*||`.
+    public var contraction: Double? = nil
 }
 
 /// Errors that stop the solver before it can return a result.
@@ -131,6 +187,10 @@ public struct SolveTimings: Sendable, Codable {
     public var factorization = 0.0
     /// Triangular solves and Woodbury.
     public var solve = 0.0
+    /// Leverage scores and sampling.
+    public var sketch = 0.0
+    /// One `A x` pass timed on its own at the start (0 when not measured).
+    public var onePass = 0.0
 }
 
 /// What a solve returns.
@@ -163,6 +223,18 @@ public struct SolverResult: Sendable {
     public var hessianPatternEntries: Int
     /// Whether CHOLMOD chose a supernodal factorisation.
     public var supernodal: Bool
+    /// The strategy used (`automatic` resolved to exact or sketch).
+    public var strategy: HessianStrategy = .exact
+    /// Why that strategy (the cost model's prediction for `automatic`).
+    public var strategyReason = ""
+    /// Leverage-score estimates computed (two passes over A each) and re-used.
+    public var leverageEstimates = 0, leverageReuses = 0
+    /// "given" when distances in the trace are to `SolverOptions.reference`,
+    /// "final_iterate" when to the returned x of a converged run, nil when not recorded.
+    public var referenceSource: String? = nil
+    /// Theorem F.1's iteration count `T = ln(r_0 / r_T)` for the distances recorded (r_T the
+    /// last distance; nil without distances or when r_T = 0).
+    public var predictedIterations: Double? = nil
 
     /// ||g(x)|| / ||g(x0)||.
     public var relativeGradientNorm: Double {
@@ -170,11 +242,13 @@ public struct SolverResult: Sendable {
     }
     /// True when x can be used as an answer (finite; converged or at least improved).
     public var isSolutionUsable: Bool {
-        finalLoss.isFinite && x.allSatisfy(\.isFinite) && termination != .degenerate
+        finalLoss.isFinite && x.allSatisfy(\.isFinite)
+            && ![.degenerate, .stationaryStart, .assumptionViolated, .diverged].contains(termination)
     }
 }
 
-/// Exact Newton's method with globalisation for a `Problem` (issue 2).
+/// Newton's method with globalisation for a `Problem`: exact (issue 2), leverage-score
+/// sketched, or the paper's Algorithm 1 (issue 3), by `SolverOptions.hessian`.
 public struct NewtonSolver {
     /// Settings.
     public var options: SolverOptions
@@ -184,18 +258,22 @@ public struct NewtonSolver {
 
     /// Solves from `x0`.
     ///
-    /// Each iteration: one transpose pass (g, p, q together), one assembly of
-    /// A^T diag(delta) A, a CHOLMOD numeric factorisation, one forward pass A s; trial
-    /// points of the line search cost vector work only.
+    /// Each iteration: one transpose pass (g, p, q together), the Hessian model (exact: one
+    /// assembly of A^T diag(delta) A; sketch/paper: leverage scores, two passes unless re-used,
+    /// and an assembly over the sampled rows only), a CHOLMOD numeric factorisation, one
+    /// forward pass A s; trial points of the line search cost vector work only.
     ///
     /// - Throws: `SolverError` for bad options, a start that overflows, or an
-    ///   unrecoverable CHOLMOD failure.
+    ///   unrecoverable CHOLMOD or LAPACK failure.
     public func solve(_ problem: Problem, from x0: [Double]) throws(SolverError) -> SolverResult {
         try options.validate()
         guard x0.count == problem.columnCount else {
             throw .invalidProblem("x0 has \(x0.count) entries but A has \(problem.columnCount) columns")
         }
         if let j = x0.firstIndex(where: { !$0.isFinite }) { throw .invalidProblem("x0[\(j + 1)] = \(x0[j]) is not finite") }
+        if let r = options.reference, r.count != problem.columnCount {
+            throw .invalidProblem("the reference solution has \(r.count) entries but A has \(problem.columnCount) columns")
+        }
         let clock = ContinuousClock()
         let started = clock.now
         var timings = SolveTimings()
@@ -209,6 +287,30 @@ public struct NewtonSolver {
             let r = body()
             timings.passes += seconds(clock.now - t0)
             return r
+        }
+
+        // The strategy.
+        var strategy = options.hessian
+        var strategyReason = "requested"
+        if strategy == .automatic {
+            (strategy, strategyReason) = options.costModel.choose(matrix: a, sketch: options.sketch)
+        }
+        let sampler = LeverageSampler(matrix: a, options: options.sketch)
+        if strategy == .sketch || strategy == .paper, sampler.sketchBytes > (1 << 33) {
+            throw .invalidOptions("--hessian \(strategy.rawValue) needs a dense \(sampler.embeddingRows) x \(a.columnCount) sketch (\(sampler.sketchBytes >> 20) MB); use --hessian exact for d = \(a.columnCount)")
+        }
+        // The paper's iteration budget T and per-sample failure probability delta / T.
+        let paperT = max(1, Int((Glibc.log(1 / max(options.tolerance, 1e-300)) / Glibc.log(2.5)).rounded(.up)))
+        let maxIterations = strategy == .paper ? min(options.maxIterations, paperT) : options.maxIterations
+        let beta = strategy == .paper
+            ? options.sketch.oversampling(dimension: a.columnCount, delta: options.sketch.delta / Double(paperT))
+            : options.sketch.oversampling(dimension: a.columnCount)
+
+        if options.measurePass {
+            let t0 = clock.now
+            _ = a.multiply(x0)
+            timings.onePass = seconds(clock.now - t0)
+            passes.forward += 1
         }
 
         var x = x0
@@ -225,9 +327,15 @@ public struct NewtonSolver {
         var trace = [IterationRecord(iteration: 0, loss: e.loss, gradientNorm: gNorm, relativeGradientNorm: 1,
                                      stepLength: 0, stepNorm: 0, model: nil, damping: 0, backtracks: 0,
                                      rejectedModels: [], seconds: elapsed())]
+        if let r = options.reference { trace[0].referenceDistance = norm2(zip(x0, r).map { $0 - $1 }) }
+        // Iterates, kept (up to a memory bound) to measure distances to the final x afterwards.
+        var iterates: [[Double]] = [x0]
+        let keepIterates = options.reference == nil && problem.columnCount * (maxIterations + 1) <= 50_000_000
         var warnings: [String] = []
+        var leverageEstimates = 0, leverageReuses = 0
+        var system: HessianSystem? = nil
 
-        func result(_ t: Termination, _ message: String, system: HessianSystem?) -> SolverResult {
+        func result(_ t: Termination, _ message: String) -> SolverResult {
             // Report the loss and gradient recomputed exactly from x (z was updated incrementally).
             var fx = x, fe = e, fg = gNorm
             if trace.count > 1 {
@@ -236,7 +344,7 @@ public struct NewtonSolver {
                 passes.forward += 1
                 passes.transpose += 1
             }
-            if !(fe.loss <= loss0) {  // never worse than the start
+            if !(fe.loss <= loss0) && strategy != .paper {  // never worse than the start
                 fx = x0; fe = timed { objective.evaluate(x0) }; fg = g0
                 warnings.append("the final point was not better than x0, so x0 is returned")
             }
@@ -245,135 +353,220 @@ public struct NewtonSolver {
                 timings.factorization = s.factorSeconds
                 timings.solve = s.solveSeconds
                 passes.assembly = s.assemblyCount
+                passes.sampledAssembly = s.sampledAssemblyCount
             }
             timings.total = elapsed()
             warnings += degenerateWarnings(problem, fx, fe)
             var text = message
             if trace.count > 1 { text += " (recomputed from the returned x: relative gradient norm \(fmt(fg / g0)))" }
+            // Distances to the final iterate of a converged run, when no reference was given.
+            var source: String? = options.reference == nil ? nil : "given"
+            if options.reference == nil, t == .converged, keepIterates, iterates.count == trace.count, trace.count > 1 {
+                source = "final_iterate"
+                for k in trace.indices { trace[k].referenceDistance = norm2(zip(iterates[k], fx).map { $0 - $1 }) }
+            }
+            var predicted: Double? = nil
+            if source != nil {
+                for k in trace.indices.dropFirst() {
+                    if let r = trace[k].referenceDistance, let q = trace[k - 1].referenceDistance, q > 0 { trace[k].contraction = r / q }
+                }
+                let distances = trace.compactMap(\.referenceDistance).filter { $0 > 0 }
+                if let r0 = distances.first, let rT = distances.last, rT < r0 { predicted = Glibc.log(r0 / rT) }
+            }
             return SolverResult(termination: t, message: text, x: fx, initialLoss: loss0, finalLoss: fe.loss,
                                 initialGradientNorm: g0, finalGradientNorm: fg, iterations: trace.count - 1,
                                 trace: trace, timings: timings, passes: passes, warnings: warnings,
                                 hessianPatternEntries: system?.pattern.entryCount ?? 0,
-                                supernodal: system?.factor.isSupernodal ?? false)
+                                supernodal: system?.factor.isSupernodal ?? false,
+                                strategy: strategy, strategyReason: strategyReason,
+                                leverageEstimates: leverageEstimates, leverageReuses: leverageReuses,
+                                referenceSource: source, predictedIterations: predicted)
         }
 
         if let callback = options.onIteration, !callback(trace[0]) {
-            return result(.stoppedByCallback, "stopped by the iteration callback at the start point", system: nil)
+            return result(.stoppedByCallback, "stopped by the iteration callback at the start point")
         }
         if g0 == 0 {
-            return result(.stationaryStart, stationaryStartMessage(problem, x0), system: nil)
+            return result(.stationaryStart, stationaryStartMessage(problem, x0))
         }
-        if options.tolerance >= 1 || gNorm <= options.tolerance * g0 && options.maxIterations == 0 {
-            return result(.converged, "the start point already satisfies the tolerance", system: nil)
+        if options.tolerance >= 1 || gNorm <= options.tolerance * g0 && maxIterations == 0 {
+            return result(.converged, "the start point already satisfies the tolerance")
         }
 
         // Symbolic analysis once.
         let analysisStart = clock.now
-        let system: HessianSystem
+        let sys: HessianSystem
         do {
             let context = try CholmodContext()
-            system = try HessianSystem(matrix: a, context: context)
+            sys = try HessianSystem(matrix: a, context: context)
         } catch {
             throw .factorization("could not set up CHOLMOD for A^T A (d = \(problem.columnCount)): \(error)")
         }
+        system = sys
         timings.analysis = seconds(clock.now - analysisStart)
         let alpha0 = e.alpha
         var damping = 0.0
+        var scores: LeverageScores? = nil
+
+        func snapshot() -> IterationTimes {
+            var t = IterationTimes()
+            t.passes = timings.passes; t.sketch = timings.sketch
+            t.assembly = sys.assembleSeconds; t.factorization = sys.factorSeconds; t.solve = sys.solveSeconds
+            return t
+        }
+        /// A leverage-score sample of A^T diag(d) A: (values, rows kept, re-used?).
+        func sampled(_ d: [Double], iteration: Int) throws(SolverError) -> ([Double], Int, Bool) {
+            let t0 = clock.now
+            var reused = false
+            if let old = scores, let re = sampler.rescale(old, to: d) {
+                scores = re; reused = true; leverageReuses += 1
+            } else {
+                scores = try sampler.estimate(diagonal: d, salt: UInt64(iteration))
+                leverageEstimates += 1
+                passes.leverage += 2
+            }
+            let pick = sampler.sample(scores!, beta: beta, salt: UInt64(iteration))
+            timings.sketch += seconds(clock.now - t0)
+            return (sys.assemble(weights: pick.weights, rows: pick.rows), pick.rows.count, reused)
+        }
 
         var iteration = 0
         while true {
             if gNorm <= options.tolerance * g0 {
-                return result(.converged, "relative gradient norm \(fmt(gNorm / g0)) <= tolerance \(fmt(options.tolerance)) at iteration \(iteration)", system: system)
+                return result(.converged, "relative gradient norm \(fmt(gNorm / g0)) <= tolerance \(fmt(options.tolerance)) at iteration \(iteration)")
             }
-            if iteration >= options.maxIterations {
-                return result(.iterationLimit, "stopped after \(iteration) iterations at relative gradient norm \(fmt(gNorm / g0)) (tolerance \(fmt(options.tolerance)))", system: system)
+            if iteration >= maxIterations {
+                let why = strategy == .paper && maxIterations == paperT && paperT < options.maxIterations
+                    ? "the paper's T = ceil(ln(1/tolerance)/ln 2.5) = \(paperT) iterations" : "\(iteration) iterations"
+                return result(.iterationLimit, "stopped after \(why) at relative gradient norm \(fmt(gNorm / g0)) (tolerance \(fmt(options.tolerance)))")
             }
             iteration += 1
+            let before = snapshot()
             let g = pieces.gradient
             var rejected: [String] = []
             var accepted: (x: [Double], e: Evaluation, t: Double, model: StepModel, backtracks: Int, mu: Double, roundoff: Bool)? = nil
+            var rowsKept: Int? = nil
+            var reusedScores: Bool? = nil
 
-            let models: [StepModel] = [.exact, .gaussNewton, .damped]
-            var gaussNewtonMatrix: [Double]? = nil  // assembled once, shared by gaussNewton and damped
-            modelLoop: for model in models {
-                // 1. Factor K (+ mu I for damping), solve the Newton system.
-                let k: [Double]
-                if model == .exact {
-                    k = system.assemble(weights: objective.hessianWeights(e))
-                } else if let cached = gaussNewtonMatrix {
-                    k = cached
-                } else {
-                    k = system.assemble(weights: objective.gaussNewtonWeights(e))
-                    gaussNewtonMatrix = k
+            if strategy == .paper {
+                // Algorithm 1 as printed: D = B_diag + W^2 must be positive; full step.
+                let d = objective.hessianWeights(e)
+                let bad = d.indices.filter { !(d[$0] > 0) }
+                if let first = bad.first {
+                    return result(.assumptionViolated, "the paper's Algorithm 1 needs D = B_diag(x) + diag(w o w) > 0 (Lemma 6.4 samples D^{1/2} A), but at iteration \(iteration) D_ii <= 0 in \(bad.count) of \(d.count) rows (first: row \(first + 1), D = \(fmt(d[first]))). Use --hessian sketch or exact, or larger weights (Theorem F.1 assumes w_i^2 >= 100 + l / sigma_min(A)^2).")
                 }
-                var mu = 0.0
-                var step: [Double]? = nil
-                if model != .damped {
-                    do {
-                        try system.factorize(values: k, shift: 0)
-                        let sol = try system.solve(g.map { -$0 }, p: pieces.p, q: pieces.q, targetSquaredNorm: bb)
-                        if !sol.isPositiveDefinite { rejected.append("\(model.rawValue): indefinite (rank-2 part)"); continue modelLoop }
-                        step = sol.solution
-                    } catch .notPositiveDefinite(let column) {
-                        rejected.append("\(model.rawValue): not positive definite (CHOLMOD pivot \(column))")
-                        continue modelLoop
-                    } catch {
-                        throw .factorization(String(describing: error))
+                let (k, kept, reused) = try sampled(d, iteration: iteration)
+                rowsKept = kept; reusedScores = reused
+                let s: [Double]
+                do {
+                    try sys.factorize(values: k, shift: 0)
+                    s = try sys.solvePlain(g.map { -$0 })
+                } catch .notPositiveDefinite(let column) {
+                    return result(.stalled, "the sampled Hessian A^T D~ A (\(kept) rows kept) is not positive definite (CHOLMOD pivot \(column)) at iteration \(iteration): the sample does not span A's columns")
+                } catch {
+                    throw .factorization(String(describing: error))
+                }
+                let As = timed { a.multiply(s) }
+                passes.forward += 1
+                let zt = zip(e.z, As).map { $0 + $1 }
+                let et = timed { objective.evaluate(z: zt) }
+                guard et.isFinite else {
+                    return result(.diverged, "the full step of iteration \(iteration) makes u(Ax) overflow (|(Ax)_i| up to \(fmt(et.maxAbsZ))); Algorithm 1 has no line search. Use --hessian sketch or exact, or a start closer to the solution.")
+                }
+                accepted = (zip(x, s).map { $0 + $1 }, et, 1, .paper, 0, 0, false)
+            } else {
+                let models: [StepModel] = strategy == .exact ? [.exact, .gaussNewton, .damped] : [.sketch, .sketchDiagonal, .damped]
+                var fallbackMatrix: [Double]? = nil  // assembled once, shared by the fall-backs
+                modelLoop: for model in models {
+                    // 1. Factor K (+ mu I for damping), solve the Newton system.
+                    let k: [Double]
+                    switch model {
+                    case .exact:
+                        k = sys.assemble(weights: objective.hessianWeights(e))
+                    case .sketch:
+                        let (values, kept, reused) = try sampled(objective.sketchWeights(e), iteration: iteration)
+                        k = values; rowsKept = kept; reusedScores = reused
+                        fallbackMatrix = values
+                    default:
+                        if let cached = fallbackMatrix { k = cached } else {
+                            k = sys.assemble(weights: objective.gaussNewtonWeights(e))
+                            fallbackMatrix = k
+                        }
                     }
-                } else {
-                    let scale = max(system.meanDiagonal(k), Double.leastNormalMagnitude)
-                    mu = max(damping / 10, 1e-8 * scale)
-                    var tries = 0
-                    while step == nil && tries < 30 {
-                        tries += 1
+                    var mu = 0.0
+                    var step: [Double]? = nil
+                    if model != .damped {
                         do {
-                            try system.factorize(values: k, shift: mu)
-                            let sol = try system.solve(g.map { -$0 }, p: pieces.p, q: pieces.q, targetSquaredNorm: bb)
-                            if sol.isPositiveDefinite && dot(g, sol.solution) < 0 { step = sol.solution } else { mu *= 10 }
-                        } catch .notPositiveDefinite {
-                            mu *= 10
+                            try sys.factorize(values: k, shift: 0)
+                            if model == .sketchDiagonal {
+                                step = try sys.solvePlain(g.map { -$0 })
+                            } else {
+                                let sol = try sys.solve(g.map { -$0 }, p: pieces.p, q: pieces.q, targetSquaredNorm: bb)
+                                if !sol.isPositiveDefinite { rejected.append("\(model.rawValue): indefinite (rank-2 part)"); continue modelLoop }
+                                step = sol.solution
+                            }
+                        } catch .notPositiveDefinite(let column) {
+                            rejected.append("\(model.rawValue): not positive definite (CHOLMOD pivot \(column))")
+                            continue modelLoop
                         } catch {
                             throw .factorization(String(describing: error))
                         }
+                    } else {
+                        let scale = max(sys.meanDiagonal(k), Double.leastNormalMagnitude)
+                        mu = max(damping / 10, 1e-8 * scale)
+                        var tries = 0
+                        while step == nil && tries < 30 {
+                            tries += 1
+                            do {
+                                try sys.factorize(values: k, shift: mu)
+                                let sol = try sys.solve(g.map { -$0 }, p: pieces.p, q: pieces.q, targetSquaredNorm: bb)
+                                if sol.isPositiveDefinite && dot(g, sol.solution) < 0 { step = sol.solution } else { mu *= 10 }
+                            } catch .notPositiveDefinite {
+                                mu *= 10
+                            } catch {
+                                throw .factorization(String(describing: error))
+                            }
+                        }
+                        guard step != nil else { rejected.append("damped: no positive definite shift up to \(fmt(mu))"); break modelLoop }
+                        damping = mu
                     }
-                    guard step != nil else { rejected.append("damped: no positive definite shift up to \(fmt(mu))"); break modelLoop }
-                    damping = mu
-                }
-                guard let s = step, s.allSatisfy(\.isFinite) else { rejected.append("\(model.rawValue): non-finite step"); continue modelLoop }
-                let slope = dot(g, s)
-                guard slope < 0 else { rejected.append("\(model.rawValue): not a descent direction"); continue modelLoop }
+                    guard let s = step, s.allSatisfy(\.isFinite) else { rejected.append("\(model.rawValue): non-finite step"); continue modelLoop }
+                    let slope = dot(g, s)
+                    guard slope < 0 else { rejected.append("\(model.rawValue): not a descent direction"); continue modelLoop }
 
-                // 2. Line search along z(t) = z + t A s.
-                let As = timed { a.multiply(s) }
-                passes.forward += 1
-                let noise = options.roundoffFactor * Double.ulpOfOne * max(1, Swift.abs(e.loss))
-                var t = 1.0
-                for backtrack in 0...options.maxBacktracks {
-                    let zt = zip(e.z, As).map { $0 + t * $1 }
-                    let et = timed { objective.evaluate(z: zt) }
-                    if et.isFinite {
-                        if et.loss <= e.loss + options.armijo * t * slope {
-                            accepted = (zip(x, s).map { $0 + t * $1 }, et, t, model, backtrack, mu, false)
-                            break modelLoop
+                    // 2. Line search along z(t) = z + t A s.
+                    let As = timed { a.multiply(s) }
+                    passes.forward += 1
+                    let noise = options.roundoffFactor * Double.ulpOfOne * max(1, Swift.abs(e.loss))
+                    var t = 1.0
+                    for backtrack in 0...options.maxBacktracks {
+                        let zt = zip(e.z, As).map { $0 + t * $1 }
+                        let et = timed { objective.evaluate(z: zt) }
+                        if et.isFinite {
+                            if et.loss <= e.loss + options.armijo * t * slope {
+                                accepted = (zip(x, s).map { $0 + t * $1 }, et, t, model, backtrack, mu, false)
+                                break modelLoop
+                            }
+                            if t == 1, -slope <= noise, et.loss <= e.loss + noise {
+                                accepted = (zip(x, s).map { $0 + $1 }, et, 1, model, 0, mu, true)
+                                break modelLoop
+                            }
                         }
-                        if t == 1, -slope <= noise, et.loss <= e.loss + noise {
-                            accepted = (zip(x, s).map { $0 + $1 }, et, 1, model, 0, mu, true)
-                            break modelLoop
-                        }
+                        t *= 0.5
                     }
-                    t *= 0.5
+                    rejected.append("\(model.rawValue): line search found no decrease in \(options.maxBacktracks) halvings")
                 }
-                rejected.append("\(model.rawValue): line search found no decrease in \(options.maxBacktracks) halvings")
             }
 
             guard let step = accepted else {
-                return result(.stalled, "no model (exact, Gauss-Newton, damped) gave an acceptable step at iteration \(iteration): \(rejected.joined(separator: "; ")); relative gradient norm \(fmt(gNorm / g0))", system: system)
+                let names = strategy == .exact ? "exact, Gauss-Newton, damped" : "sketch, sketch without rank-2 part, damped"
+                return result(.stalled, "no model (\(names)) gave an acceptable step at iteration \(iteration): \(rejected.joined(separator: "; ")); relative gradient norm \(fmt(gNorm / g0))")
             }
             let newPieces = timed { objective.gradientPieces(step.e) }
             passes.transpose += 1
             let newNorm = norm2(newPieces.gradient)
             if step.roundoff && !(newNorm <= 0.5 * gNorm) {
-                return result(.stalled, "reached the round-off floor: the predicted decrease is below Double precision of L = \(fmt(e.loss)) and a full step no longer halves the gradient norm; relative gradient norm \(fmt(gNorm / g0)) (tolerance \(fmt(options.tolerance)) is below what the arithmetic allows here)", system: system)
+                return result(.stalled, "reached the round-off floor: the predicted decrease is below Double precision of L = \(fmt(e.loss)) and a full step no longer halves the gradient norm; relative gradient norm \(fmt(gNorm / g0)) (tolerance \(fmt(options.tolerance)) is below what the arithmetic allows here)")
             }
             let stepNorm = norm2(zip(step.x, x).map { $0 - $1 })
             x = step.x
@@ -381,15 +574,30 @@ public struct NewtonSolver {
             pieces = newPieces
             gNorm = newNorm
             if step.model != .damped { damping = 0 }
-            let record = IterationRecord(iteration: iteration, loss: e.loss, gradientNorm: gNorm, relativeGradientNorm: gNorm / g0,
+            let after = snapshot()
+            var times = IterationTimes()
+            times.passes = after.passes - before.passes
+            times.sketch = after.sketch - before.sketch
+            times.assembly = after.assembly - before.assembly
+            times.factorization = after.factorization - before.factorization
+            times.solve = after.solve - before.solve
+            var record = IterationRecord(iteration: iteration, loss: e.loss, gradientNorm: gNorm, relativeGradientNorm: gNorm / g0,
                                          stepLength: step.t, stepNorm: stepNorm, model: step.model, damping: step.mu,
                                          backtracks: step.backtracks, rejectedModels: rejected, seconds: elapsed())
+            record.rowsKept = rowsKept
+            record.leverageReused = reusedScores
+            record.times = times
+            if let r = options.reference {
+                record.referenceDistance = norm2(zip(x, r).map { $0 - $1 })
+                if let previous = trace.last?.referenceDistance, previous > 0 { record.contraction = record.referenceDistance! / previous }
+            }
             trace.append(record)
+            if keepIterates { iterates.append(x) }
             if problem.function == .exp, problem.hasZeroWeights, alpha0 > 0, e.alpha < 1e-8 * alpha0 {
-                return result(.degenerate, "exp with w = 0 is degenerate here: the iterates drive u(Ax) towards 0 (sum of u fell from \(fmt(alpha0)) to \(fmt(e.alpha))), so L tends to 0 without a minimiser. Use a positive weight w.", system: system)
+                return result(.degenerate, "exp with w = 0 is degenerate here: the iterates drive u(Ax) towards 0 (sum of u fell from \(fmt(alpha0)) to \(fmt(e.alpha))), so L tends to 0 without a minimiser. Use a positive weight w.")
             }
             if let callback = options.onIteration, !callback(record) {
-                return result(.stoppedByCallback, "stopped by the iteration callback after \(iteration) iterations", system: system)
+                return result(.stoppedByCallback, "stopped by the iteration callback after \(iteration) iterations")
             }
         }
     }

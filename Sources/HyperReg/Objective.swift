@@ -55,8 +55,13 @@ public struct PassCounter: Sendable {
     public var transpose = 0
     /// Hessian assemblies (one pass over A, heavier per row).
     public var assembly = 0
-    /// Total passes over A.
-    public var total: Int { forward + transpose + assembly }
+    /// Passes for leverage scores (two per estimate: the sparse embedding and the projection).
+    public var leverage = 0
+    /// Assemblies over a leverage-score sample: they read only the kept rows, so they are not
+    /// counted as passes (their time is in the timings).
+    public var sampledAssembly = 0
+    /// Total passes over A (forward, transpose, full assemblies, leverage).
+    public var total: Int { forward + transpose + assembly + leverage }
 }
 
 /// The objective of a `Problem` and its derivatives, computed by streaming passes.
@@ -203,6 +208,18 @@ public struct Objective: Sendable {
         let w2 = problem.squaredWeights
         var d = [Double](repeating: 0, count: e.z.count)
         for i in 0..<d.count { d[i] = e.v[i] * e.v[i] + w2[i] }
+        return d
+    }
+
+    /// The diagonal the `sketch` strategy samples: `delta_i` where it is positive, else the
+    /// Gauss-Newton weight `v_i^2 + w_i^2` (never negative), so `D >= 0` as Lemma 6.4 needs.
+    public func sketchWeights(_ e: Evaluation) -> [Double] {
+        let w2 = problem.squaredWeights
+        var d = [Double](repeating: 0, count: e.z.count)
+        for i in 0..<d.count {
+            let delta = e.v[i] * e.v[i] + e.c[i] * e.u[i] - e.bDotC * e.u[i] + w2[i]
+            d[i] = delta > 0 ? delta : e.v[i] * e.v[i] + w2[i]
+        }
         return d
     }
 

@@ -10,6 +10,25 @@ struct SolveReport: Encodable {
         var weights: String?
         var weight: Double?
         var x0: String?
+        var reference: String?
+    }
+    struct SketchInfo: Encodable {
+        var epsilon: Double
+        var delta: Double
+        var oversampling: Double
+        var embedding_rows: Int
+        var embedding_nonzeros: Int
+        var gaussian_columns: Int
+        var seed: UInt64
+        var reuse_ratio: Double
+        var safety_factor: Double
+    }
+    struct IterationTimesRow: Encodable {
+        var passes: Double
+        var sketch: Double
+        var assembly: Double
+        var factorization: Double
+        var solve: Double
     }
     struct ProblemInfo: Encodable {
         var rows: Int
@@ -24,12 +43,15 @@ struct SolveReport: Encodable {
         var analysis: Double
         var factorization: Double
         var solve: Double
+        var sketch: Double
         var solver_total: Double
     }
     struct Passes: Encodable {
         var forward: Int
         var transpose: Int
         var assembly: Int
+        var leverage: Int
+        var sampled_assembly: Int
         var total: Int
     }
     struct TraceRow: Encodable {
@@ -44,6 +66,13 @@ struct SolveReport: Encodable {
         var backtracks: Int
         var rejected_models: [String]
         var seconds: Double
+        var iteration_seconds: Double
+        var iteration_passes: Double?
+        var rows_kept: Int?
+        var leverage_reused: Bool?
+        var times: IterationTimesRow
+        var reference_distance: Double?
+        var contraction: Double?
     }
 
     var status: String
@@ -71,9 +100,17 @@ struct SolveReport: Encodable {
     var warnings: [String]
     var threads: Int
     var version: String
+    var hessian: String
+    var hessian_reason: String
+    var sketch: SketchInfo?
+    var leverage_estimates: Int
+    var leverage_reuses: Int
+    var pass_seconds: Double?
+    var reference_source: String?
+    var predicted_iterations: Double?
     var trace: [TraceRow]
 
-    init(result r: SolverResult, problem p: Problem, inputs: Inputs, start: String, seed: UInt64, tolerance: Double,
+    init(result r: SolverResult, problem p: Problem, inputs: Inputs, sketch options: SketchOptions, start: String, seed: UInt64, tolerance: Double,
          maxIterations: Int, seconds: Double, startSeconds: Double, readSeconds: Double, threads: Int, version: String) {
         func f(_ v: Double) -> Double? { v.isFinite ? v : nil }
         status = r.termination.rawValue
@@ -91,8 +128,24 @@ struct SolveReport: Encodable {
         self.seconds = seconds
         read_seconds = readSeconds
         timings = Timings(start_point: startSeconds, passes: r.timings.passes, assembly: r.timings.assembly, analysis: r.timings.analysis,
-                          factorization: r.timings.factorization, solve: r.timings.solve, solver_total: r.timings.total)
-        passes = Passes(forward: r.passes.forward, transpose: r.passes.transpose, assembly: r.passes.assembly, total: r.passes.total)
+                          factorization: r.timings.factorization, solve: r.timings.solve, sketch: r.timings.sketch, solver_total: r.timings.total)
+        passes = Passes(forward: r.passes.forward, transpose: r.passes.transpose, assembly: r.passes.assembly,
+                        leverage: r.passes.leverage, sampled_assembly: r.passes.sampledAssembly, total: r.passes.total)
+        hessian = r.strategy.rawValue
+        hessian_reason = r.strategyReason
+        if r.strategy == .sketch || r.strategy == .paper {
+            let sampler = LeverageSampler(matrix: p.matrix, options: options)
+            sketch = SketchInfo(epsilon: options.epsilon, delta: options.delta, oversampling: options.oversampling(dimension: p.columnCount),
+                                embedding_rows: sampler.embeddingRows, embedding_nonzeros: options.embeddingNonzeros,
+                                gaussian_columns: options.projectionColumns(rows: p.rowCount), seed: options.seed,
+                                reuse_ratio: options.reuseRatio, safety_factor: options.safetyFactor)
+        }
+        leverage_estimates = r.leverageEstimates
+        leverage_reuses = r.leverageReuses
+        let onePass = r.timings.onePass
+        pass_seconds = onePass > 0 ? onePass : nil
+        reference_source = r.referenceSource
+        predicted_iterations = r.predictedIterations.flatMap(f)
         self.start = start
         self.seed = seed
         problem = ProblemInfo(rows: p.rowCount, columns: p.columnCount, nonzeros: p.matrix.nonzeroCount, function: p.function.rawValue)
@@ -102,10 +155,18 @@ struct SolveReport: Encodable {
         warnings = r.warnings
         self.threads = threads
         self.version = version
+        var previousSeconds = 0.0
         trace = r.trace.map { t in
-            TraceRow(iteration: t.iteration, loss: f(t.loss), gradient_norm: f(t.gradientNorm), relative_gradient_norm: f(t.relativeGradientNorm),
-                     step_length: f(t.stepLength), step_norm: f(t.stepNorm), model: t.model?.rawValue, damping: f(t.damping),
-                     backtracks: t.backtracks, rejected_models: t.rejectedModels, seconds: t.seconds)
+            let own = t.iteration == 0 ? t.seconds : t.seconds - previousSeconds
+            previousSeconds = t.seconds
+            return TraceRow(iteration: t.iteration, loss: f(t.loss), gradient_norm: f(t.gradientNorm), relative_gradient_norm: f(t.relativeGradientNorm),
+                            step_length: f(t.stepLength), step_norm: f(t.stepNorm), model: t.model?.rawValue, damping: f(t.damping),
+                            backtracks: t.backtracks, rejected_models: t.rejectedModels, seconds: t.seconds,
+                            iteration_seconds: own, iteration_passes: onePass > 0 && t.iteration > 0 ? own / onePass : nil,
+                            rows_kept: t.rowsKept, leverage_reused: t.leverageReused,
+                            times: IterationTimesRow(passes: t.times.passes, sketch: t.times.sketch, assembly: t.times.assembly,
+                                                     factorization: t.times.factorization, solve: t.times.solve),
+                            reference_distance: t.referenceDistance.flatMap(f), contraction: t.contraction.flatMap(f))
         }
     }
 }

@@ -6,18 +6,22 @@ import SparseCore
 
 extension FunctionKind: ExpressibleByArgument {}
 extension StartStrategy: ExpressibleByArgument {}
+extension HessianStrategy: ExpressibleByArgument {}
 
 /// `hyperreg solve`.
 struct Solve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Solve min_x 0.5||u(Ax) - <u(Ax),1> b||^2 + 0.5||diag(w) A x||^2 by exact Newton.",
+        abstract: "Solve min_x 0.5||u(Ax) - <u(Ax),1> b||^2 + 0.5||diag(w) A x||^2 by (sketched) Newton.",
         discussion: """
         A is read as a sparse matrix (any Matrix Market matrix file, .gz, or - for stdin), b, w and
         x0 as vectors. The per-iteration table goes to stderr; x is written as a Matrix Market array
         to --output (or stdout when --output is -); the JSON report to --report.
         Stopping rule: ||g(x)||_2 <= tolerance * ||g(x0)||_2 (Euclidean norm of the gradient).
+        Hessian strategies (--hessian): exact, sketch (leverage-score sampled, globalised), paper
+        (the paper's Algorithm 1 as printed), auto (a cost model picks exact or sketch).
         Exit status: 0 when a solution was produced (converged, iteration_limit, stalled: see the
-        report's status), 1 on input errors, overflow, stationary or degenerate starts.
+        report's status), 1 on input errors, overflow, stationary or degenerate starts, and the
+        paper strategy's assumption_violated and diverged.
         """
     )
 
@@ -51,6 +55,24 @@ struct Solve: ParsableCommand {
     @Option(name: .long, help: "Maximum Newton iterations.")
     var maxIterations: Int = 100
 
+    @Option(name: .long, help: "Hessian strategy: exact, sketch, paper or auto (cost model picks exact or sketch).")
+    var hessian: HessianStrategy = .automatic
+
+    @Option(name: .long, help: "Sketch accuracy eps in (0,1): (1-eps) A^T D A <= A^T D~ A <= (1+eps) A^T D A w.p. 1-delta.")
+    var epsilon: Double = SketchOptions().epsilon
+
+    @Option(name: .long, help: "Failure probability delta of one leverage-score sample, in (0,1).")
+    var delta: Double = SketchOptions().delta
+
+    @Option(name: .long, help: "Seed of the sketch's random choices (embedding, projection, sample).")
+    var sketchSeed: UInt64 = SketchOptions().seed
+
+    @Option(name: .long, help: "Re-use leverage scores while D changes by at most this ratio spread (1 disables).")
+    var reuseRatio: Double = SketchOptions().reuseRatio
+
+    @Option(name: .long, help: "Reference solution x* (d x 1, Matrix Market): the trace records ||x_t - x*||_2 and the contraction.")
+    var reference: String?
+
     @Option(name: .long, help: "Write x here (Matrix Market array; - for stdout).")
     var output: String?
 
@@ -67,9 +89,12 @@ struct Solve: ParsableCommand {
         if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(w)") }
         if !(tolerance.isFinite && tolerance >= 0) { throw ValidationError("--tolerance must be finite and >= 0") }
         if maxIterations < 0 { throw ValidationError("--max-iterations must be >= 0") }
+        if !(epsilon > 0 && epsilon < 1) { throw ValidationError("--epsilon must be in (0, 1), got \(epsilon)") }
+        if !(delta > 0 && delta < 1) { throw ValidationError("--delta must be in (0, 1), got \(delta)") }
+        if !(reuseRatio.isFinite && reuseRatio >= 1) { throw ValidationError("--reuse-ratio must be >= 1, got \(reuseRatio)") }
         if x0 != nil && start != .automatic { throw ValidationError("--x0 and --start exclude each other") }
         if output == "-" && report == "-" { throw ValidationError("--output and --report cannot both be stdout") }
-        let stdinUsers = [matrix, target, weights, x0].compactMap { $0 }.filter { $0 == "-" }
+        let stdinUsers = [matrix, target, weights, x0, reference].compactMap { $0 }.filter { $0 == "-" }
         if stdinUsers.count > 1 { throw ValidationError("only one input can be read from stdin (-)") }
     }
 
@@ -81,6 +106,7 @@ struct Solve: ParsableCommand {
         let b: [Double]
         var w: [Double]
         var givenX0: [Double]?
+        var referenceX: [Double]?
         do {
             a = try MatrixMarket.readMatrix(from: matrix).matrix
             b = try MatrixMarket.readVector(from: target)
@@ -90,6 +116,7 @@ struct Solve: ParsableCommand {
                 w = [Double](repeating: weight ?? 1, count: a.rowCount)
             }
             if let path = x0 { givenX0 = try MatrixMarket.readVector(from: path) }
+            if let path = reference { referenceX = try MatrixMarket.readVector(from: path) }
         } catch {
             throw CLIError("\(error)")
         }
@@ -100,6 +127,10 @@ struct Solve: ParsableCommand {
             throw CLIError("\(path): entry \(i + 1) (row \(i + 1) of w) is \(w[i]); weights must be >= 0")
         }
         if let path = x0, let v = givenX0, v.count != a.columnCount { throw CLIError("\(path): x0 has \(v.count) entries but \(matrix) has \(a.columnCount) columns") }
+        if let path = reference, let v = referenceX {
+            if v.count != a.columnCount { throw CLIError("\(path): the reference has \(v.count) entries but \(matrix) has \(a.columnCount) columns") }
+            if let j = v.firstIndex(where: { !$0.isFinite }) { throw CLIError("\(path): entry \(j + 1) of the reference is \(v[j])") }
+        }
         let problem: Problem
         do { problem = try Problem(matrix: a, target: b, weights: w, function: function) } catch {
             throw CLIError("\(error)")
@@ -119,6 +150,12 @@ struct Solve: ParsableCommand {
         var options = SolverOptions()
         options.tolerance = tolerance
         options.maxIterations = maxIterations
+        options.hessian = hessian
+        options.sketch.epsilon = epsilon
+        options.sketch.delta = delta
+        options.sketch.seed = sketchSeed
+        options.sketch.reuseRatio = reuseRatio
+        options.reference = referenceX
         let table = IterationTable(enabled: !quiet)
         table.header(problem: problem, matrixPath: matrix, start: startUsed)
         options.onIteration = { record in table.row(record); return true }
@@ -132,11 +169,12 @@ struct Solve: ParsableCommand {
         table.footer(result)
 
         // 3. Outputs (each atomic). x only when usable.
-        let summary = SolveReport(result: result, problem: problem, inputs: .init(matrix: matrix, target: target, weights: weights, weight: weights == nil ? (weight ?? 1) : nil, x0: x0),
+        let summary = SolveReport(result: result, problem: problem, inputs: .init(matrix: matrix, target: target, weights: weights, weight: weights == nil ? (weight ?? 1) : nil, x0: x0, reference: reference),
+                                 sketch: options.sketch,
                                  start: startUsed, seed: seed, tolerance: tolerance, maxIterations: maxIterations,
                                  seconds: solveSeconds, startSeconds: startSeconds, readSeconds: readSeconds,
                                  threads: Parallelism.threadCount, version: HyperRegVersion.string)
-        let produced = result.termination != .stationaryStart && result.termination != .degenerate && result.isSolutionUsable
+        let produced = result.isSolutionUsable
         do {
             if produced, let path = output {
                 try MatrixMarket.writeArray(result.x, rowCount: result.x.count, columnCount: 1, to: path,
@@ -160,18 +198,21 @@ final class IterationTable: @unchecked Sendable {
         guard enabled else { return }
         printError("hyperreg solve: \(matrixPath): n = \(problem.rowCount), d = \(problem.columnCount), nnz = \(problem.matrix.nonzeroCount), function \(problem.function.rawValue), start \(start)")
         printError(leftPad("iter", 5) + " " + leftPad("loss", 23) + " " + leftPad("||g||_2", 12) + " " + leftPad("rel ||g||", 10) + " "
-                   + leftPad("step", 9) + " " + "model".padding(toLength: 13, withPad: " ", startingAt: 0) + " " + leftPad("seconds", 9))
+                   + leftPad("step", 9) + " " + "model".padding(toLength: 15, withPad: " ", startingAt: 0) + " " + leftPad("rows kept", 10) + " "
+                   + leftPad("seconds", 9))
     }
 
     func row(_ r: IterationRecord) {
         guard enabled else { return }
-        let model = (r.model?.rawValue ?? "-").padding(toLength: 13, withPad: " ", startingAt: 0)
+        let model = (r.model?.rawValue ?? "-").padding(toLength: 15, withPad: " ", startingAt: 0)
+        let kept = r.rowsKept.map { "\($0)" + (r.leverageReused == true ? "*" : "") } ?? "-"
         printError(String(format: "%5d %23.16e %12.5e %10.3e %9.3e ", r.iteration, r.loss, r.gradientNorm, r.relativeGradientNorm, r.stepLength)
-                   + model + String(format: " %9.3f", r.seconds))
+                   + model + " " + leftPad(kept, 10) + String(format: " %9.3f", r.seconds))
     }
 
     func footer(_ result: SolverResult) {
         guard enabled else { return }
+        printError("hessian: \(result.strategy.rawValue) (\(result.strategyReason)); rows kept marked * re-used leverage scores")
         printError("status: \(result.termination.rawValue): \(result.message)")
         for w in result.warnings { printError("warning: \(w)") }
     }

@@ -1,0 +1,80 @@
+// Which Hessian the Newton iteration factors (issue 3, docs/solver.md "Hessian strategies"),
+// and the cost model that `auto` uses to pick one.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import SparseCore
+
+/// The Hessian strategy of `NewtonSolver`.
+public enum HessianStrategy: String, CaseIterable, Sendable, Codable {
+    /// The exact Hessian `A^T diag(delta) A` + rank-2 part, assembled over all rows
+    /// (falls back to Gauss-Newton, then damping). Quadratic convergence.
+    case exact
+    /// Leverage-score sampled `A^T D~ A` with `D = delta` where positive, else the
+    /// Gauss-Newton weight `v o v + w o w`; the exact rank-2 part by Woodbury; globalised
+    /// like `exact` (falls back to the sample without the rank-2 part, then damping).
+    case sketch
+    /// The paper's Algorithm 1 as printed: `D = B_diag + diag(w o w)` sampled, no rank-2
+    /// part, full steps, `T = ceil(ln(1/tolerance) / ln 2.5)` iterations at most; stops with
+    /// `assumption_violated` when some `D_ii <= 0` (Lemma 6.4 needs D > 0).
+    case paper
+    /// `exact` or `sketch`, whichever the cost model (`HessianCostModel`) predicts faster.
+    case automatic = "auto"
+}
+
+/// The per-iteration cost model behind `HessianStrategy.automatic`, with constants measured
+/// on the development machine (2 cores; docs/solver.md "Choosing the strategy"). Only
+/// ratios matter, so the unit is "seconds on that machine".
+public struct HessianCostModel: Sendable {
+    /// Seconds per nonzero of one streaming pass (A x or A^T y).
+    public var passPerNonzero = 2.5e-9
+    /// Seconds per row-pair product `a_ij a_ik` in assembly of `A^T diag(.) A`.
+    public var assemblyPerPair = 5.5e-9
+    /// Seconds per flop of dense LAPACK (QR of the sketch).
+    public var denseFlop = 4e-11
+    /// Iterations of `sketch` per iteration of `exact` to the same tolerance (measured on
+    /// planted problems: linear against quadratic convergence).
+    public var iterationRatio = 2.5
+    /// Fraction of iterations that re-use leverage scores (measured).
+    public var reuseFraction = 0.5
+
+    /// The measured defaults.
+    public init() {}
+
+    /// Predicted seconds per iteration of `exact` and of `sketch` for `matrix`, and the
+    /// expected number of sampled rows.
+    public func predict(matrix a: CSRMatrix, sketch: SketchOptions) -> (exact: Double, sketch: Double, expectedRows: Double) {
+        let n = a.rowCount, d = a.columnCount, nnz = a.nonzeroCount
+        var pairs = 0.0
+        for i in 0..<n {
+            let k = Double(a.rowOffsets[i + 1] - a.rowOffsets[i])
+            pairs += k * (k + 1) / 2
+        }
+        let passes = 3 * passPerNonzero * Double(nnz)  // transpose (g, p, q), A s, objective work
+        let exact = passes + assemblyPerPair * pairs
+        let beta = sketch.oversampling(dimension: d)
+        let kept = min(Double(n), beta * Double(d))
+        let m = LeverageSampler(matrix: a, options: sketch).embeddingRows
+        let k = Double(sketch.projectionColumns(rows: n))
+        let estimate = passPerNonzero * Double(nnz) * (Double(sketch.embeddingNonzeros) + k / 2)
+            + denseFlop * 2 * Double(m) * Double(d) * Double(d)
+        let sampled = assemblyPerPair * pairs * kept / Double(max(1, n))
+        let sketchCost = passes + (1 - reuseFraction) * estimate + sampled
+        return (exact, sketchCost, kept)
+    }
+
+    /// Picks `exact` or `sketch` for `matrix`, with the reason in words.
+    public func choose(matrix a: CSRMatrix, sketch: SketchOptions, memoryLimitBytes: Int = 1 << 31) -> (HessianStrategy, String) {
+        let sampler = LeverageSampler(matrix: a, options: sketch)
+        if sampler.sketchBytes > memoryLimitBytes {
+            return (.exact, "the dense sketch would need \(sampler.sketchBytes >> 20) MB (d = \(a.columnCount))")
+        }
+        let (exact, sketchCost, kept) = predict(matrix: a, sketch: sketch)
+        if kept >= 0.5 * Double(a.rowCount) {
+            return (.exact, "the sample would keep about \(Int(kept)) of \(a.rowCount) rows")
+        }
+        let ratioText = "predicted per-iteration cost exact \(fmt(exact)) s, sketch \(fmt(sketchCost)) s x \(iterationRatio) iterations"
+        return iterationRatio * sketchCost < exact ? (.sketch, ratioText) : (.exact, ratioText)
+    }
+}

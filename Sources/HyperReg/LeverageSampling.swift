@@ -1,0 +1,217 @@
+// Leverage-score row sampling of A^T D A (the paper's SUBSAMPLE, Lemma 6.4; MATH.md,
+// docs/math.md "Sketched Hessian").
+//
+//   1. sketch      S D^{1/2} A        sparse sign embedding, m = sketchFactor * d rows    (1 pass)
+//   2. QR          S D^{1/2} A = Q R  LAPACK dgeqrf on the dense m x d sketch          (O(m d^2))
+//   3. project     M = R^{-1} G       G: d x k Gaussian, k = O(log n)                  (O(d^2 k))
+//   4. scores      tau_i = D_i ||e_i^T A M||^2 / k                                      (1 pass)
+//   5. sample      keep row i with p_i = min(1, beta tau_i), weight D_i / p_i          (vector pass)
+//
+// beta = 3 ln(2 d / delta) / eps^2 is the matrix Chernoff constant (Tropp 2012, Thm 1.1)
+// for (1 - eps) A^T D A <= A^T D~ A <= (1 + eps) A^T D A with probability >= 1 - delta when
+// the tau_i are upper bounds of the true leverage scores; docs/math.md derives it.
+//
+// Re-use: while D changes by a bounded ratio, rescaled old scores remain valid upper bounds
+// (docs/math.md), so steps 1-4 (two passes over A and the QR) are skipped.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Cholmod
+import SparseCore
+
+/// Settings of the leverage-score estimate and the row sample.
+public struct SketchOptions: Sendable, Equatable {
+    /// Accuracy eps of the sampled matrix: `(1 - eps) A^T D A <= A^T D~ A <= (1 + eps) A^T D A`
+    /// with probability at least `1 - delta` (given upper-bound leverage scores). Default 0.5.
+    public var epsilon: Double = 0.5
+    /// Failure probability delta of one sample. Default 0.01.
+    public var delta: Double = 0.01
+    /// Rows of the sparse embedding per column of A: `m = sketchFactor * d` (rounded up to a
+    /// multiple of `embeddingNonzeros`). Default 4.
+    public var sketchFactor: Double = 4
+    /// Nonzeros per column of the sparse embedding S (its blocks). Default 4.
+    public var embeddingNonzeros: Int = 4
+    /// Columns k of the Gaussian projection; nil means `max(8, ceil(2 ln n))`. Default nil.
+    public var gaussianColumns: Int? = nil
+    /// Seed of every random choice (embedding, projection, sample). Default 1.
+    public var seed: UInt64 = 1
+    /// Re-use the leverage scores of an earlier D while the ratio spread
+    /// `max_i(D'_i / D_i) * max_i(D_i / D'_i)` stays at most this; 1 disables re-use.
+    /// Default 2.
+    public var reuseRatio: Double = 2
+    /// A safety factor multiplying beta, for leverage estimates that may fall short of the true
+    /// scores (the sketch's constant-factor error). Default 1.5 (measured, docs/solver.md).
+    public var safetyFactor: Double = 1.5
+
+    /// The defaults.
+    public init() {}
+
+    /// Checks every field.
+    public func validate() throws(SolverError) {
+        guard epsilon > 0, epsilon < 1 else { throw .invalidOptions("sketch epsilon must be in (0, 1), got \(epsilon)") }
+        guard delta > 0, delta < 1 else { throw .invalidOptions("sketch delta must be in (0, 1), got \(delta)") }
+        guard sketchFactor.isFinite, sketchFactor >= 1 else { throw .invalidOptions("sketchFactor must be >= 1, got \(sketchFactor)") }
+        guard embeddingNonzeros >= 1 else { throw .invalidOptions("embeddingNonzeros must be >= 1") }
+        if let k = gaussianColumns, k < 1 { throw .invalidOptions("gaussianColumns must be >= 1, got \(k)") }
+        guard reuseRatio.isFinite, reuseRatio >= 1 else { throw .invalidOptions("reuseRatio must be >= 1, got \(reuseRatio)") }
+        guard safetyFactor.isFinite, safetyFactor >= 1 else { throw .invalidOptions("safetyFactor must be >= 1, got \(safetyFactor)") }
+    }
+
+    /// The oversampling factor beta = safetyFactor * 3 ln(2 d / delta) / eps^2 for dimension d
+    /// and failure probability `delta` (the paper's Algorithm 1 passes delta / T).
+    public func oversampling(dimension d: Int, delta: Double? = nil) -> Double {
+        let dl = delta ?? self.delta
+        return safetyFactor * 3 * Glibc.log(2 * Double(max(1, d)) / dl) / (epsilon * epsilon)
+    }
+
+    /// Gaussian columns k for n rows.
+    public func projectionColumns(rows n: Int) -> Int {
+        gaussianColumns ?? max(8, Int((2 * Glibc.log(Double(max(2, n)))).rounded(.up)))
+    }
+}
+
+/// Leverage-score estimates of the rows of `D^{1/2} A`.
+public struct LeverageScores: Sendable {
+    /// tau_i (n), approximately `D_i a_i^T (A^T D A)^+ a_i`; their sum is about rank(D^{1/2} A).
+    public var scores: [Double]
+    /// The diagonal D they were computed for.
+    public var diagonal: [Double]
+    /// True when computed exactly (n small: no embedding, no projection).
+    public var isExact: Bool
+}
+
+/// Computes leverage scores and row samples for one matrix A.
+public struct LeverageSampler: Sendable {
+    /// The matrix A.
+    public let matrix: CSRMatrix
+    /// Settings.
+    public let options: SketchOptions
+
+    /// A sampler for `matrix`.
+    public init(matrix: CSRMatrix, options: SketchOptions) {
+        self.matrix = matrix
+        self.options = options
+    }
+
+    /// Rows m of the sparse embedding (a multiple of the embedding's nonzeros per column).
+    public var embeddingRows: Int {
+        let s = options.embeddingNonzeros
+        let m = Int((options.sketchFactor * Double(matrix.columnCount)).rounded(.up))
+        return max(s, (m + s - 1) / s * s)
+    }
+
+    /// Bytes of the dense m x d sketch (the memory the estimate needs beyond A and O(n)).
+    public var sketchBytes: Int { embeddingRows * matrix.columnCount * 8 }
+
+    /// Estimates the leverage scores of `D^{1/2} A` (D >= 0, n entries): two passes over A
+    /// plus a dense QR of the m x d sketch. When `n <= m` the scores are exact (QR of
+    /// `D^{1/2} A` itself, projection by `R^{-1}`).
+    ///
+    /// Directions that `D^{1/2} A` does not reach (rank deficiency) are regularised: a
+    /// diagonal entry of R below `1e-12 * max |R_jj|` is raised to that floor.
+    ///
+    /// - Parameter salt: varies the random choices between calls (e.g. the iteration).
+    /// - Throws: `SolverError.factorization` if LAPACK fails.
+    public func estimate(diagonal d: [Double], salt: UInt64 = 0) throws(SolverError) -> LeverageScores {
+        let a = matrix
+        let n = a.rowCount, cols = a.columnCount
+        precondition(d.count == n, "estimate: D must have n entries")
+        let scales = d.map { $0 > 0 ? $0.squareRoot() : 0 }
+        let m = embeddingRows
+        let exact = n <= m
+        let seed = options.seed &+ 0x5851_F42D_4C95_7F2D &* (salt &+ 1)
+        var sketch: [Double]
+        let rows: Int
+        if exact {
+            // The dense D^{1/2} A itself, column-major.
+            rows = n
+            sketch = [Double](repeating: 0, count: n * cols)
+            for i in 0..<n where scales[i] != 0 {
+                for e in a.rowOffsets[i]..<a.rowOffsets[i + 1] { sketch[Int(a.columnIndices[e]) * n + i] += scales[i] * a.values[e] }
+            }
+        } else {
+            rows = m
+            sketch = a.sparseSignEmbedding(rowScales: scales, blocks: options.embeddingNonzeros,
+                                           blockRows: m / options.embeddingNonzeros, seed: seed)
+        }
+        var r: [Double]
+        do { r = try DenseLAPACK.qrUpperFactor(&sketch, rows: rows, columns: cols) } catch {
+            throw .factorization("leverage scores: \(error)")
+        }
+        var largest = 0.0
+        for j in 0..<cols { largest = max(largest, Swift.abs(r[j * cols + j])) }
+        guard largest > 0, largest.isFinite else {
+            // D^{1/2} A = 0: every score is 0.
+            return LeverageScores(scores: [Double](repeating: 0, count: n), diagonal: d, isExact: exact)
+        }
+        let floor = 1e-12 * largest
+        for j in 0..<cols where Swift.abs(r[j * cols + j]) < floor { r[j * cols + j] = r[j * cols + j] < 0 ? -floor : floor }
+        // M = R^{-1} G (exact: G = I), column-major d x k.
+        let k = exact ? cols : options.projectionColumns(rows: n)
+        var mm = [Double](repeating: 0, count: cols * k)
+        if exact {
+            for j in 0..<cols { mm[j * cols + j] = 1 }
+        } else {
+            var rng = SeededGenerator(seed: seed ^ 0x2545_F491_4F6C_DD1D)
+            for t in 0..<mm.count { mm[t] = rng.gaussian() }
+        }
+        do { try DenseLAPACK.solveUpperTriangular(r, dimension: cols, &mm, rightHandSides: k) } catch {
+            throw .factorization("leverage scores: \(error)")
+        }
+        // Row-major copy for the projection pass; 1/k folded into the scale.
+        var rowMajor = [Double](repeating: 0, count: cols * k)
+        for j in 0..<cols { for l in 0..<k { rowMajor[j * k + l] = mm[l * cols + j] } }
+        // 1/k for the projection; and (m - d - 1)/m, the inverse of the mean inflation of
+        // (A^T S^T S A)^{-1} over (A^T A)^{-1} for an m-row embedding (inverse Wishart mean:
+        // measured median ratio estimate/exact 1.5 at m = 4d without it, ~1.1 with it).
+        let bias = exact || rows <= cols + 1 ? 1.0 : Double(rows - cols - 1) / Double(rows)
+        let scaleK = exact ? 1.0 : (bias / Double(k)).squareRoot()
+        let tau = a.projectedRowNormsSquared(rowScales: scales.map { $0 * scaleK }, projection: rowMajor, columns: k)
+        return LeverageScores(scores: tau, diagonal: d, isExact: exact)
+    }
+
+    /// Rescales scores computed for an earlier diagonal to a new diagonal `d`, when that is
+    /// safe: with `rho_max = max_i d_i / old_i` and `rho_min = min_i d_i / old_i` over rows
+    /// where either is positive, `tau_i * (d_i / old_i) / rho_min` bounds the new scores
+    /// from above (docs/math.md). Returns nil when some row changes from 0 to positive or
+    /// `rho_max / rho_min` exceeds `options.reuseRatio`.
+    public func rescale(_ old: LeverageScores, to d: [Double]) -> LeverageScores? {
+        guard options.reuseRatio > 1 else { return nil }
+        var rhoMax = 0.0, rhoMin = Double.infinity
+        for i in 0..<d.count {
+            let o = old.diagonal[i], nw = d[i]
+            if o > 0 {
+                let ratio = nw / o
+                rhoMax = max(rhoMax, ratio); rhoMin = min(rhoMin, ratio)
+            } else if nw > 0 {
+                return nil
+            }
+        }
+        guard rhoMin > 0, rhoMin.isFinite, rhoMax / rhoMin <= options.reuseRatio else { return nil }
+        var tau = old.scores
+        for i in 0..<tau.count where old.diagonal[i] > 0 { tau[i] *= (d[i] / old.diagonal[i]) / rhoMin }
+        return LeverageScores(scores: tau, diagonal: d, isExact: false)
+    }
+
+    /// Draws the sample: row i kept with probability `p_i = min(1, beta * tau_i)` (independent
+    /// draws from `SketchHash`, so any row split gives the same sample), weight `D_i / p_i`.
+    ///
+    /// - Returns: the kept rows (increasing) and a length-n weight array whose kept entries
+    ///   are `D_i / p_i` (other entries are not used).
+    public func sample(_ scores: LeverageScores, beta: Double, salt: UInt64) -> (rows: [Int], weights: [Double]) {
+        let d = scores.diagonal
+        var weights = d
+        var rows: [Int] = []
+        let seed = options.seed &+ 0x9E6C_63D0_676A_9A99 &* (salt &+ 1)
+        for i in 0..<d.count where d[i] > 0 {
+            let p = min(1, beta * scores.scores[i])
+            if p <= 0 { continue }
+            if p >= 1 || SketchHash.uniform(seed: seed, row: i, salt: 0xA5A5) < p {
+                rows.append(i)
+                weights[i] = d[i] / p
+            }
+        }
+        return (rows, weights)
+    }
+}

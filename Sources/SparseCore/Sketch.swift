@@ -1,0 +1,133 @@
+// Streaming kernels for leverage-score sketching (issue 3, MATH.md "SUBSAMPLE").
+//
+//   sparse sign embedding   S diag(r) A   (m x d dense, one pass, each row of A added with
+//                                          a sign to `s` rows of the sketch)
+//   projected row norms     ||e_i^T diag(r) A M||^2 for a dense d x k M   (one pass)
+//
+// Randomness comes from `SketchHash`, a pure function of (seed, global row index, salt), so
+// the sketch does not depend on the thread count or on how rows are split: a row-partitioned
+// (MPI) run hashes its global row numbers and sums the partial sketches (the combine step).
+
+/// Stateless hashing that gives each row its own reproducible random numbers.
+public enum SketchHash {
+    /// A 64-bit hash of `(seed, row, salt)` (SplitMix64 finaliser applied twice).
+    @inlinable
+    public static func bits(seed: UInt64, row: Int, salt: UInt64) -> UInt64 {
+        var z = seed &+ 0x9E37_79B9_7F4A_7C15 &* (UInt64(truncatingIfNeeded: row) &+ 1)
+        z ^= salt &* 0xD6E8_FEB8_6659_FD93
+        for _ in 0..<2 {
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+        }
+        return z
+    }
+
+    /// A uniform number in [0, 1) with 53 random bits, from `bits(seed:row:salt:)`.
+    @inlinable
+    public static func uniform(seed: UInt64, row: Int, salt: UInt64) -> Double {
+        Double(bits(seed: seed, row: row, salt: salt) >> 11) * 0x1.0p-53
+    }
+}
+
+extension CSRMatrix {
+    /// The sketch `S diag(rowScales) A` for a sparse sign embedding S with `m = blocks *
+    /// blockRows` rows: row i of A lands, with a random sign and weight `1/sqrt(blocks)`, in
+    /// one random row of each of the `blocks` blocks of `blockRows` rows (OSNAP with block
+    /// structure: `blocks` nonzeros per column of S, never colliding).
+    ///
+    /// One streaming pass; work `blocks * nnz(A)`. Rows with `rowScales[i] == 0` are skipped.
+    /// Chunks accumulate into their own dense partial sketch (at most `maxPartialBytes` in
+    /// all), summed in chunk order: the same bits for any thread count.
+    ///
+    /// - Returns: the m x d sketch, **column-major** (entry (r, j) at `j * m + r`), as LAPACK
+    ///   wants it.
+    /// - Precondition: `rowScales.count == rowCount`, `blocks >= 1`, `blockRows >= 1`.
+    public func sparseSignEmbedding(rowScales: [Double], blocks: Int, blockRows: Int, seed: UInt64,
+                                    maxPartialBytes: Int = 1 << 28) -> [Double] {
+        precondition(rowScales.count == rowCount && blocks >= 1 && blockRows >= 1 && blockRows <= Int(UInt32.max), "sparseSignEmbedding: bad arguments")
+        let d = columnCount
+        let m = blocks * blockRows
+        let sketchSize = m * d
+        let byWork = max(1, (nonzeroCount * blocks + rowCount) / (1 << 16))
+        let byMemory = max(1, maxPartialBytes / max(1, sketchSize * 8))
+        let chunks = min(16, byWork, byMemory)
+        let partition = RowPartition(matrix: self, maxChunks: chunks, minimumWork: 1)
+        let parts = partition.count
+        let partials = UnsafeMutableBufferPointer<Double>.allocate(capacity: parts * sketchSize)
+        partials.initialize(repeating: 0)
+        defer { partials.deallocate() }
+        let shared = SharedBuffer(partials)
+        let weight = 1 / Double(blocks).squareRoot()
+        rowScales.withUnsafeBufferPointer { sp in
+            let scales = SharedReadBuffer(sp)
+            withRowChunksIndexed(partition) { c, rows, a in
+                // Row-major partial (r * d + j): a row of A is written contiguously.
+                let out = shared.buffer.baseAddress! + c * sketchSize
+                for i in rows {
+                    let scale = scales.buffer[i]
+                    if scale == 0 { continue }
+                    let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
+                    if start == end { continue }
+                    // One hash per row; each block's bucket and sign from a Weyl step of it
+                    // (multiply-shift range reduction on the high bits, sign from bit 31).
+                    var h = SketchHash.bits(seed: seed, row: i, salt: 0)
+                    for t in 0..<blocks {
+                        h = (h &+ 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
+                        h ^= h >> 29
+                        let r = t * blockRows + Int(((h >> 32) &* UInt64(blockRows)) >> 32)
+                        let sign: Double = (h >> 31) & 1 == 0 ? weight * scale : -weight * scale
+                        let target = out + r * d
+                        for e in start..<end { target[Int(a.columnIndices[e])] += sign * a.values[e] }
+                    }
+                }
+            }
+        }
+        // Sum the partials in chunk order and transpose to column-major.
+        var result = [Double](repeating: 0, count: sketchSize)
+        result.withUnsafeMutableBufferPointer { res in
+            for c in 0..<parts {
+                let block = partials.baseAddress! + c * sketchSize
+                for r in 0..<m {
+                    for j in 0..<d { res[j * m + r] += block[r * d + j] }
+                }
+            }
+        }
+        return result
+    }
+
+    /// `out[i] = rowScales[i]^2 * ||e_i^T A M||_2^2` for a dense d x k matrix M stored
+    /// row-major (`M[j, l]` at `j * k + l`): one streaming pass, `k * nnz(A)` multiply-adds.
+    /// Row-local, so no combine step: each chunk writes its own rows.
+    ///
+    /// - Precondition: `rowScales.count == rowCount`, `projection.count == columnCount * k`.
+    public func projectedRowNormsSquared(rowScales: [Double], projection: [Double], columns k: Int) -> [Double] {
+        precondition(rowScales.count == rowCount && k >= 1 && projection.count == columnCount * k, "projectedRowNormsSquared: bad arguments")
+        var out = [Double](repeating: 0, count: rowCount)
+        out.withUnsafeMutableBufferPointer { ob in
+            rowScales.withUnsafeBufferPointer { sp in
+                projection.withUnsafeBufferPointer { mp in
+                    let o = SharedBuffer(ob), scales = SharedReadBuffer(sp), proj = SharedReadBuffer(mp)
+                    withRowChunks(partition) { rows, a in
+                        let acc = UnsafeMutableBufferPointer<Double>.allocate(capacity: k)
+                        defer { acc.deallocate() }
+                        for i in rows {
+                            let scale = scales.buffer[i]
+                            if scale == 0 { o.buffer[i] = 0; continue }
+                            for l in 0..<k { acc[l] = 0 }
+                            for e in a.rowOffsets[i]..<a.rowOffsets[i + 1] {
+                                let v = a.values[e]
+                                let row = proj.buffer.baseAddress! + Int(a.columnIndices[e]) * k
+                                for l in 0..<k { acc[l] += v * row[l] }
+                            }
+                            var s = 0.0
+                            for l in 0..<k { s += acc[l] * acc[l] }
+                            o.buffer[i] = scale * scale * s
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
