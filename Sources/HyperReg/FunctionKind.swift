@@ -22,6 +22,18 @@ public enum FunctionKind: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// (u(z), u'(z)) together: one exp call for exp (u' = u), the library's cosh and sinh
+    /// otherwise (bit-identical to `value` and `derivative`).
+    @inlinable public func valueAndDerivative(_ z: Double) -> (Double, Double) {
+        switch self {
+        case .exp:
+            let e = Glibc.exp(z)
+            return (e, e)
+        case .cosh: return (Glibc.cosh(z), Glibc.sinh(z))
+        case .sinh: return (Glibc.sinh(z), Glibc.cosh(z))
+        }
+    }
+
     /// u'(z) (note u'' = u for all three).
     @inlinable public func derivative(_ z: Double) -> Double {
         switch self {

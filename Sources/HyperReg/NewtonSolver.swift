@@ -36,6 +36,10 @@ public struct SolverOptions: Sendable {
     public var sketch = SketchOptions()
     /// The cost model of `.automatic`.
     public var costModel = HessianCostModel()
+    /// `sketch` only: preconditioned refinement steps per iteration that move the sketched step
+    /// towards the exact Newton step, two passes over A each (docs/solver.md "Refinement").
+    /// Default 0.
+    public var refinementSteps = 0
     /// A reference solution x*: the trace then records `||x_t - x*||_2` and the contraction.
     /// Without it, a converged run measures distances to its own final iterate. Default nil.
     public var reference: [Double]? = nil
@@ -55,6 +59,7 @@ public struct SolverOptions: Sendable {
         guard maxBacktracks >= 0 else { throw .invalidOptions("maxBacktracks must be >= 0, got \(maxBacktracks)") }
         guard roundoffFactor.isFinite, roundoffFactor >= 0 else { throw .invalidOptions("roundoffFactor must be finite and >= 0") }
         try sketch.validate()
+        guard refinementSteps >= 0 else { throw .invalidOptions("refinementSteps must be >= 0, got \(refinementSteps)") }
         if let r = reference, let j = r.firstIndex(where: { !$0.isFinite }) { throw .invalidOptions("reference[\(j + 1)] = \(r[j]) is not finite") }
     }
 }
@@ -146,6 +151,10 @@ public struct IterationRecord: Sendable, Codable {
     public var leverageReused: Bool? = nil
     /// Where this iteration's time went.
     public var times = IterationTimes()
+    /// Refinement steps taken (sketch with `refinementSteps > 0`).
+    public var refinements: Int? = nil
+    /// `||H_D s + g|| / ||g||` of the step after refinement (sketch with refinement).
+    public var refinementResidual: Double? = nil
     /// `||x_t - x*||_2` for the reference x* (given, or the final iterate of a converged run).
     public var referenceDistance: Double? = nil
     /// `||x_t - x*|| / ||x_{t-1} - x*||`.
@@ -430,6 +439,37 @@ public struct NewtonSolver {
             return (sys.assemble(weights: pick.weights, rows: pick.rows), pick.rows.count, reused)
         }
 
+        /// Preconditioned iterative refinement of the sketched step towards the exact Newton
+        /// step (`diagonal` = delta): s <- s + P^{-1}(-g - H s) with P the factored sample plus
+        /// the rank-2 part; two passes over A per step (H s). Stops early when the residual
+        /// stops shrinking (H indefinite far from x*, or P too far from H). Returns the step,
+        /// the steps taken and ||H s + g|| / ||g||.
+        func refine(_ s0: [Double], g: [Double], diagonal: [Double]) throws(SolverError) -> ([Double], Int, Double) {
+            var s = s0
+            let gn = norm2(g)
+            func residual(_ s: [Double]) -> [Double] {
+                let hs = timed { objective.hessianVectorProduct(e, pieces: pieces, delta: diagonal, s) }
+                passes.forward += 1; passes.transpose += 1
+                return zip(hs, g).map { -($0 + $1) }
+            }
+            var r = residual(s)
+            var rn = norm2(r)
+            var taken = 0
+            for _ in 0..<options.refinementSteps {
+                let corr: RankTwoSolve
+                do { corr = try sys.solve(r, p: pieces.p, q: pieces.q, targetSquaredNorm: bb) } catch {
+                    throw .factorization(String(describing: error))
+                }
+                let trial = zip(s, corr.solution).map { $0 + $1 }
+                guard trial.allSatisfy(\.isFinite) else { break }
+                let rt = residual(trial)
+                let rtn = norm2(rt)
+                guard rtn < rn else { break }
+                s = trial; r = rt; rn = rtn; taken += 1
+            }
+            return (s, taken, gn > 0 ? rn / gn : 0)
+        }
+
         var iteration = 0
         while true {
             if gNorm <= options.tolerance * g0 {
@@ -447,6 +487,8 @@ public struct NewtonSolver {
             var accepted: (x: [Double], e: Evaluation, t: Double, model: StepModel, backtracks: Int, mu: Double, roundoff: Bool)? = nil
             var rowsKept: Int? = nil
             var reusedScores: Bool? = nil
+            var refinements: Int? = nil
+            var refinementResidual: Double? = nil
 
             if strategy == .paper {
                 // Algorithm 1 as printed: D = B_diag + W^2 must be positive; full step.
@@ -510,6 +552,9 @@ public struct NewtonSolver {
                             continue modelLoop
                         } catch {
                             throw .factorization(String(describing: error))
+                        }
+                        if model == .sketch, options.refinementSteps > 0, let s0 = step {
+                            (step, refinements, refinementResidual) = try refine(s0, g: g, diagonal: objective.hessianWeights(e))
                         }
                     } else {
                         let scale = max(sys.meanDiagonal(k), Double.leastNormalMagnitude)
@@ -586,6 +631,10 @@ public struct NewtonSolver {
                                          backtracks: step.backtracks, rejectedModels: rejected, seconds: elapsed())
             record.rowsKept = rowsKept
             record.leverageReused = reusedScores
+            if step.model == .sketch {
+                record.refinements = refinements
+                record.refinementResidual = refinementResidual
+            }
             record.times = times
             if let r = options.reference {
                 record.referenceDistance = norm2(zip(x, r).map { $0 - $1 })

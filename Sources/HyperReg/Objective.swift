@@ -94,8 +94,9 @@ public struct Objective: Sendable {
                             for i in rows {
                                 let zi = p.dot(row: i, xs.buffer)
                                 zs.buffer[i] = zi
-                                us.buffer[i] = kind.value(zi)
-                                vs.buffer[i] = kind.derivative(zi)
+                                let (ui, vi) = kind.valueAndDerivative(zi)
+                                us.buffer[i] = ui
+                                vs.buffer[i] = vi
                             }
                         }
                     }
@@ -118,8 +119,9 @@ public struct Objective: Sendable {
                     let us = SharedBuffer(ub), vs = SharedBuffer(vb), zs = SharedReadBuffer(zb)
                     Parallelism.forEachChunk(part.count) { ch in
                         for i in part.rows(ch) {
-                            us.buffer[i] = kind.value(zs.buffer[i])
-                            vs.buffer[i] = kind.derivative(zs.buffer[i])
+                            let (ui, vi) = kind.valueAndDerivative(zs.buffer[i])
+                            us.buffer[i] = ui
+                            vs.buffer[i] = vi
                         }
                     }
                 }

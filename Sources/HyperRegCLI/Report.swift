@@ -70,6 +70,8 @@ struct SolveReport: Encodable {
         var iteration_passes: Double?
         var rows_kept: Int?
         var leverage_reused: Bool?
+        var refinements: Int?
+        var refinement_residual: Double?
         var times: IterationTimesRow
         var reference_distance: Double?
         var contraction: Double?
@@ -164,6 +166,7 @@ struct SolveReport: Encodable {
                             backtracks: t.backtracks, rejected_models: t.rejectedModels, seconds: t.seconds,
                             iteration_seconds: own, iteration_passes: onePass > 0 && t.iteration > 0 ? own / onePass : nil,
                             rows_kept: t.rowsKept, leverage_reused: t.leverageReused,
+                            refinements: t.refinements, refinement_residual: t.refinementResidual.flatMap(f),
                             times: IterationTimesRow(passes: t.times.passes, sketch: t.times.sketch, assembly: t.times.assembly,
                                                      factorization: t.times.factorization, solve: t.times.solve),
                             reference_distance: t.referenceDistance.flatMap(f), contraction: t.contraction.flatMap(f))

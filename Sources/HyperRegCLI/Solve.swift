@@ -70,6 +70,9 @@ struct Solve: ParsableCommand {
     @Option(name: .long, help: "Re-use leverage scores while D changes by at most this ratio spread (1 disables).")
     var reuseRatio: Double = SketchOptions().reuseRatio
 
+    @Option(name: .long, help: "sketch: refinement steps per iteration towards the full-Hessian Newton step (2 passes over A each).")
+    var refine: Int = 0
+
     @Option(name: .long, help: "Reference solution x* (d x 1, Matrix Market): the trace records ||x_t - x*||_2 and the contraction.")
     var reference: String?
 
@@ -91,6 +94,7 @@ struct Solve: ParsableCommand {
         if maxIterations < 0 { throw ValidationError("--max-iterations must be >= 0") }
         if !(epsilon > 0 && epsilon < 1) { throw ValidationError("--epsilon must be in (0, 1), got \(epsilon)") }
         if !(delta > 0 && delta < 1) { throw ValidationError("--delta must be in (0, 1), got \(delta)") }
+        if refine < 0 { throw ValidationError("--refine must be >= 0, got \(refine)") }
         if !(reuseRatio.isFinite && reuseRatio >= 1) { throw ValidationError("--reuse-ratio must be >= 1, got \(reuseRatio)") }
         if x0 != nil && start != .automatic { throw ValidationError("--x0 and --start exclude each other") }
         if output == "-" && report == "-" { throw ValidationError("--output and --report cannot both be stdout") }
@@ -156,6 +160,7 @@ struct Solve: ParsableCommand {
         options.sketch.seed = sketchSeed
         options.sketch.reuseRatio = reuseRatio
         options.reference = referenceX
+        options.refinementSteps = refine
         let table = IterationTable(enabled: !quiet)
         table.header(problem: problem, matrixPath: matrix, start: startUsed)
         options.onIteration = { record in table.row(record); return true }

@@ -97,32 +97,44 @@ extension CSRMatrix {
     }
 
     /// `out[i] = rowScales[i]^2 * ||e_i^T A M||_2^2` for a dense d x k matrix M stored
-    /// row-major (`M[j, l]` at `j * k + l`): one streaming pass, `k * nnz(A)` multiply-adds.
+    /// row-major (`M[j, l]` at `j * k + l`): one streaming pass, `k * nnz(A)` multiply-adds,
+    /// eight columns at a time in SIMD registers (k a multiple of 8 is fastest).
     /// Row-local, so no combine step: each chunk writes its own rows.
     ///
     /// - Precondition: `rowScales.count == rowCount`, `projection.count == columnCount * k`.
     public func projectedRowNormsSquared(rowScales: [Double], projection: [Double], columns k: Int) -> [Double] {
         precondition(rowScales.count == rowCount && k >= 1 && projection.count == columnCount * k, "projectedRowNormsSquared: bad arguments")
         var out = [Double](repeating: 0, count: rowCount)
+        let blocks = k / 8, tail = k % 8
         out.withUnsafeMutableBufferPointer { ob in
             rowScales.withUnsafeBufferPointer { sp in
                 projection.withUnsafeBufferPointer { mp in
                     let o = SharedBuffer(ob), scales = SharedReadBuffer(sp), proj = SharedReadBuffer(mp)
                     withRowChunks(partition) { rows, a in
-                        let acc = UnsafeMutableBufferPointer<Double>.allocate(capacity: k)
-                        defer { acc.deallocate() }
+                        let base = UnsafeRawPointer(proj.buffer.baseAddress!)
+                        let stride = k * MemoryLayout<Double>.stride
                         for i in rows {
                             let scale = scales.buffer[i]
                             if scale == 0 { o.buffer[i] = 0; continue }
-                            for l in 0..<k { acc[l] = 0 }
-                            for e in a.rowOffsets[i]..<a.rowOffsets[i + 1] {
-                                let v = a.values[e]
-                                let row = proj.buffer.baseAddress! + Int(a.columnIndices[e]) * k
-                                for l in 0..<k { acc[l] += v * row[l] }
+                            let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
+                            var total = 0.0
+                            for blk in 0..<blocks {
+                                var acc = SIMD8<Double>()
+                                let offset = blk * 8 * MemoryLayout<Double>.stride
+                                for e in start..<end {
+                                    let row = base + Int(a.columnIndices[e]) * stride + offset
+                                    acc += a.values[e] * row.loadUnaligned(as: SIMD8<Double>.self)
+                                }
+                                total += (acc * acc).sum()
                             }
-                            var s = 0.0
-                            for l in 0..<k { s += acc[l] * acc[l] }
-                            o.buffer[i] = scale * scale * s
+                            if tail > 0 {
+                                for l in (blocks * 8)..<k {
+                                    var acc = 0.0
+                                    for e in start..<end { acc += a.values[e] * proj.buffer[Int(a.columnIndices[e]) * k + l] }
+                                    total += acc * acc
+                                }
+                            }
+                            o.buffer[i] = scale * scale * total
                         }
                     }
                 }
