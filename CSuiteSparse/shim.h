@@ -20,4 +20,13 @@ static inline int CSuiteSparse_cholmodLibraryVersion(void) {
     return v[0] * 10000 + v[1] * 100 + v[2];
 }
 
+#include <stddef.h>
+
+/// LAPACK's dsyevd (symmetric eigenvalues, divide and conquer), from OpenBLAS (linked by
+/// this module). Declared here because Debian's OpenBLAS ships no LAPACK header; the two
+/// trailing arguments are the hidden Fortran lengths of the character arguments (1 each).
+void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+             double *w, double *work, const int *lwork, int *iwork, const int *liwork,
+             int *info, size_t jobz_len, size_t uplo_len);
+
 #endif

@@ -1,0 +1,393 @@
+// Theory diagnostics: the quantities of the paper's guarantees (Lemma C.3/C.4, Lemma D.1,
+// Theorem F.1) measured at a point x (docs/theory.md).
+//
+//   ||A||          power iteration on A^T A (the assembled d x d normal matrix)
+//   sigma_min(A)   inverse iteration on A^T A with its CHOLMOD factor
+//   l              smallest eigenvalue of the dense Hessian H(x), LAPACK dsyevd (d <= limit)
+//   ||B(x)||       power iteration on the n x n matrix B(x) = diag + rank 2 (Lemma C.3)
+//   M_empirical    max over seeded y near x of ||H(x) - H(y)||_2 / ||x - y||, the spectral
+//                  norm from the dense difference's eigenvalues (LAPACK)
+//   M_theory       n^4 exp(20 R^2) (Lemma D.1), kept as log10 since it overflows Double
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Cholmod
+import SparseCore
+
+/// An error that stops the diagnostics (overflow at x, a dimension beyond the dense limit,
+/// a failed factorisation).
+public struct DiagnosticsError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong, in words.
+    public let message: String
+    /// Creates the error.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Settings of `TheoryDiagnostics.compute`.
+public struct DiagnosticsOptions: Sendable {
+    /// Largest d for which the Hessian is formed densely and its eigenvalues taken by LAPACK
+    /// (O(d^3) time, 8 d^2 bytes per copy). Above it `compute` throws.
+    public var denseLimit = 3000
+    /// Number of points y near x for the empirical Lipschitz estimate.
+    public var lipschitzSamples = 4
+    /// `||A (y - x)||_inf` of each sample, below Lemma D.1's 0.01.
+    public var lipschitzStep = 0.005
+    /// Seed of the sample directions.
+    public var seed: UInt64 = 1
+    /// Iteration cap of the power and inverse iterations.
+    public var maxIterations = 500
+    /// Relative change of an eigenvalue estimate at which an iteration stops.
+    public var iterationTolerance = 1e-12
+    /// Radius R to check the conditions against; nil: the smallest admissible one,
+    /// max(||A||, ||x||, ||b||).
+    public var radius: Double?
+    /// Creates the defaults.
+    public init() {}
+}
+
+/// A degenerate case of docs/math.md that applies at the diagnosed point.
+public struct DegenerateCase: Sendable, Equatable {
+    /// Stable identifier: `stationary_zero`, `sinh_trivial_minimiser`, `exp_unweighted_ones_in_range`,
+    /// `indefinite_hessian`, `rank_deficient_a`.
+    public let code: String
+    /// The case in words.
+    public let message: String
+}
+
+/// One condition of a lemma or theorem with its verdict.
+public struct ConditionCheck: Sendable {
+    /// Stable identifier (docs/cli.md).
+    public let code: String
+    /// The condition as the paper writes it.
+    public let statement: String
+    /// Whether it holds at the measured values.
+    public let holds: Bool
+}
+
+/// A positive number that may exceed Double's range: stored as log10, with the value when finite.
+public struct LargeNumber: Sendable {
+    /// log10 of the number.
+    public let log10Value: Double
+    /// The number, or nil when it overflows Double (above about 1.8e308).
+    public var value: Double? { log10Value < 308 ? Glibc.pow(10, log10Value) : nil }
+    /// Creates it from its natural logarithm.
+    public init(naturalLog: Double) { log10Value = naturalLog / Glibc.log(10.0) }
+    /// Creates it from log10.
+    public init(log10 v: Double) { log10Value = v }
+    /// `1.23e+45` when representable, else `10^1234.5`.
+    public var text: String {
+        if let v = value { return formatNumber(v) }
+        return "10^" + formatFixed(log10Value, digits: 1)
+    }
+}
+
+/// The measured quantities of the paper's guarantees at a point x.
+public struct TheoryDiagnostics: Sendable {
+    /// n, d.
+    public let rowCount: Int, columnCount: Int
+    /// The function.
+    public let function: FunctionKind
+    /// ||A||_2 (largest singular value, power iteration on A^T A).
+    public let normA: Double
+    /// ||x||_2.
+    public let normX: Double
+    /// ||b||_2.
+    public let normB: Double
+    /// R used for the conditions: the given radius or max(||A||, ||x||, ||b||).
+    public let radius: Double
+    /// True when R was given rather than measured.
+    public let radiusGiven: Bool
+    /// ||u(x)||_2, ||v(x)||_2, ||c(x)||_2.
+    public let normU: Double, normV: Double, normC: Double
+    /// R0 = max(||u||, ||v||, ||b||, ||c||, 1) (Lemma C.3/C.4).
+    public let r0: Double
+    /// ||B(x)||_2 of Lemma C.3 (B the n x n matrix with d^2 L_u / dx^2 = A^T B A), which the
+    /// lemma bounds by 10 R0^4.
+    public let normBMatrix: Double
+    /// sigma_min(A) (0 when A^T A is numerically singular).
+    public let sigmaMinA: Double
+    /// How sigma_min(A) was obtained.
+    public let sigmaMinMethod: String
+    /// Smallest and largest eigenvalues of H(x).
+    public let l: Double, hessianMaxEigenvalue: Double
+    /// How l was obtained.
+    public let lMethod: String
+    /// ||g(x)||_2 (Theorem F.1 asks g(x*) = 0).
+    public let gradientNorm: Double
+    /// L(x).
+    public let loss: Double
+    /// min_i w_i^2 and the number of rows.
+    public let minWeightSquared: Double
+    /// Lemma C.4 threshold 10 R0^4 + l / sigma_min^2 and the rows below it.
+    public let lemmaC4Threshold: Double, lemmaC4Violations: Int
+    /// Theorem F.1 threshold 100 + l / sigma_min^2 and the rows below it.
+    public let theoremF1Threshold: Double, theoremF1Violations: Int
+    /// The l that Lemma C.4 guarantees from the actual weights, sigma_min^2 (w_min^2 - 10 R0^4)
+    /// (negative: no guarantee).
+    public let lGuaranteedByC4: Double
+    /// M_theory = n^4 exp(20 R^2) (Lemma D.1).
+    public let lipschitzTheory: LargeNumber
+    /// Largest sampled ||H(x) - H(y)||_2 / ||x - y||.
+    public let lipschitzEmpirical: Double
+    /// The sampled ratios, one per y.
+    public let lipschitzSamples: [Double]
+    /// ||A (y - x)||_inf used for the samples.
+    public let lipschitzStep: Double
+    /// Theorem F.1's convergence radius 0.1 l / M with M = M_theory (nil when l <= 0).
+    public let radiusTheory: LargeNumber?
+    /// 0.1 l / M_empirical (nil when l <= 0 or M_empirical = 0).
+    public let radiusEmpirical: Double?
+    /// Relative residual of the least-squares fit of the all-ones vector on A,
+    /// ||A y - 1|| / sqrt(n) (0: 1 in range(A)).
+    public let onesResidual: Double
+    /// Every condition with its verdict: the w conditions, l > 0, R >= 4, the norms <= R.
+    public let conditions: [ConditionCheck]
+    /// The degenerate cases that apply.
+    public let degenerateCases: [DegenerateCase]
+
+    /// The condition with `code`, if present.
+    public func condition(_ code: String) -> ConditionCheck? { conditions.first { $0.code == code } }
+
+    /// Measures everything at x.
+    ///
+    /// - Throws: `DiagnosticsError` when u(Ax) overflows, d exceeds `options.denseLimit`, or
+    ///   CHOLMOD/LAPACK fail.
+    public static func compute(problem: Problem, at x: [Double], options: DiagnosticsOptions = DiagnosticsOptions()) throws(DiagnosticsError) -> TheoryDiagnostics {
+        let a = problem.matrix
+        let n = a.rowCount, d = a.columnCount
+        precondition(x.count == d, "x has \(x.count) entries for d = \(d)")
+        guard d <= options.denseLimit else {
+            throw DiagnosticsError("d = \(d) exceeds the dense limit \(options.denseLimit) for the Hessian's eigenvalues (raise it: O(d^3) time, 8 d^2 bytes)")
+        }
+        let objective = Objective(problem: problem)
+        let e = objective.evaluate(x)
+        guard e.isFinite, e.maxAbsZ <= problem.function.overflowThreshold else {
+            throw DiagnosticsError("overflow at x: |(Ax)_\(e.maxAbsZRow + 1)| = \(e.maxAbsZ) exceeds \(problem.function.overflowThreshold), where \(problem.function.rawValue) overflows Double")
+        }
+        let pieces = objective.gradientPieces(e)
+
+        // A^T A, its norm and smallest singular value.
+        let normal: (normA: Double, sigmaMin: Double, method: String, ones: Double)
+        normal = try normalMatrixFacts(a, options: options)
+        let normX = norm2(x), normB = problem.targetSquaredNorm.squareRoot()
+        let normU = norm2(e.u), normV = norm2(e.v), normC = norm2(e.c)
+        let r0 = Swift.max(normU, normV, normB, normC, 1)
+        let measuredR = Swift.max(normal.normA, normX, normB)
+        let radius = options.radius ?? measuredR
+
+        // The Hessian, dense, and its eigenvalues.
+        let delta = objective.hessianWeights(e)
+        let eig: [Double]
+        let hx = denseHessian(problem, delta: delta, pieces: pieces)
+        do { eig = try DenseSymmetricEigen.eigenvalues(hx, dimension: d) } catch {
+            throw DiagnosticsError("eigenvalues of the Hessian: \(error)")
+        }
+        let l = eig[0], lMax = eig[d - 1]
+
+        // ||B(x)||_2: B = diag(delta - w^2) + ||b||^2 v v^T - v (v o b)^T - (v o b) v^T (n x n).
+        let w2 = problem.squaredWeights, b = problem.target
+        let bDiag = (0..<n).map { delta[$0] - w2[$0] }
+        let vb = (0..<n).map { e.v[$0] * b[$0] }
+        let bb = problem.targetSquaredNorm
+        let normBMatrix = spectralNorm(dimension: n, seed: options.seed &+ 7, options: options) { s in
+            let vs = dot(e.v, s), vbs = dot(vb, s)
+            return (0..<n).map { i in bDiag[i] * s[i] + e.v[i] * (bb * vs - vbs) - vb[i] * vs }
+        }
+
+        // Empirical Lipschitz constant of H near x.
+        var rng = SeededGenerator(seed: options.seed)
+        var samples: [Double] = []
+        for _ in 0..<options.lipschitzSamples {
+            var s = (0..<d).map { _ in rng.gaussian() }
+            let As = a.multiply(s)
+            let inf = As.reduce(0) { Swift.max($0, Swift.abs($1)) }
+            guard inf > 0 else { continue }   // s in the null space of A: H(x + s) = H(x)
+            let scale = options.lipschitzStep / inf
+            for j in 0..<d { s[j] *= scale }
+            let y = zip(x, s).map { $0 + $1 }
+            let ey = objective.evaluate(y)
+            guard ey.isFinite else { continue }
+            let hy = denseHessian(problem, delta: objective.hessianWeights(ey), pieces: objective.gradientPieces(ey))
+            let difference = zip(hx, hy).map { $0 - $1 }
+            let diffEig: [Double]
+            do { diffEig = try DenseSymmetricEigen.eigenvalues(difference, dimension: d) } catch {
+                throw DiagnosticsError("eigenvalues of H(x) - H(y): \(error)")
+            }
+            let diff = Swift.max(Swift.abs(diffEig[0]), Swift.abs(diffEig[d - 1]))
+            samples.append(diff / norm2(s))
+        }
+        let mEmpirical = samples.max() ?? 0
+
+        // Theory: M = n^4 exp(20 R^2); radius 0.1 l / M.
+        let lnM = 4 * Glibc.log(Double(n)) + 20 * radius * radius
+        let mTheory = LargeNumber(naturalLog: lnM)
+        let radiusTheory = l > 0 ? LargeNumber(naturalLog: Glibc.log(0.1 * l) - lnM) : nil
+        let radiusEmpirical = (l > 0 && mEmpirical > 0) ? 0.1 * l / mEmpirical : nil
+
+        // The w conditions.
+        let sigma2 = normal.sigmaMin * normal.sigmaMin
+        let lOverSigma = sigma2 > 0 ? l / sigma2 : (l > 0 ? Double.infinity : 0)
+        let c4 = 10 * Glibc.pow(r0, 4) + lOverSigma
+        let f1 = 100 + lOverSigma
+        let c4Violations = w2.filter { !($0 >= c4) }.count
+        let f1Violations = w2.filter { !($0 >= f1) }.count
+        let wMin2 = w2.min() ?? 0
+        let lGuaranteed = sigma2 * (wMin2 - 10 * Glibc.pow(r0, 4))
+        let conditions = [
+            ConditionCheck(code: "lemma_c4_weights", statement: "w_i^2 >= 10 R0^4 + l / sigma_min(A)^2 for all i (Lemma C.4)",
+                           holds: l > 0 && c4Violations == 0),
+            ConditionCheck(code: "theorem_f1_weights", statement: "w_i^2 >= 100 + l / sigma_min(A)^2 for all i (Theorem F.1)",
+                           holds: l > 0 && f1Violations == 0),
+            ConditionCheck(code: "hessian_positive_definite", statement: "l > 0 (Lemma C.4 asks a positive l)", holds: l > 0),
+            ConditionCheck(code: "radius_at_least_4", statement: "R >= 4 (Lemma D.1, Theorem F.1)", holds: radius >= 4),
+            ConditionCheck(code: "norms_within_radius", statement: "||A||, ||x||, ||b|| <= R",
+                           holds: measuredR <= radius),
+        ]
+
+        // Degenerate cases.
+        var cases: [DegenerateCase] = []
+        let xIsZero = x.allSatisfy { $0 == 0 }
+        if xIsZero && problem.function != .exp {
+            cases.append(DegenerateCase(code: "stationary_zero", message: "x = 0 is a stationary point for \(problem.function.rawValue) (v(0) = sinh(0) = 0 for cosh, c(0) = 0 for sinh): Newton started here stops at once"))
+        }
+        if problem.function == .sinh {
+            cases.append(DegenerateCase(code: "sinh_trivial_minimiser", message: "for sinh, L(0) = 0 for every A, b, w: x = 0 is always a global minimiser; interesting solutions are local minimisers"))
+        }
+        if problem.function == .exp && problem.hasZeroWeights && normal.ones < 1e-6 {
+            cases.append(DegenerateCase(code: "exp_unweighted_ones_in_range", message: "exp with w = 0 and the all-ones vector in range(A) (least-squares residual \(formatNumber(normal.ones))): a direction with A s = -1 drives L -> 0 without attaining it; the problem has no minimiser, w > 0 makes it well posed"))
+        }
+        if !(l > 0) {
+            cases.append(DegenerateCase(code: "indefinite_hessian", message: "the Hessian at x is not positive definite (smallest eigenvalue \(formatNumber(l))): a Newton step need not descend, Lemma C.4's conclusion fails"))
+        }
+        if normal.sigmaMin == 0 {
+            cases.append(DegenerateCase(code: "rank_deficient_a", message: "A^T A is numerically singular (sigma_min(A) = 0): the w conditions cannot hold"))
+        }
+
+        return TheoryDiagnostics(
+            rowCount: n, columnCount: d, function: problem.function, normA: normal.normA, normX: normX, normB: normB,
+            radius: radius, radiusGiven: options.radius != nil, normU: normU, normV: normV, normC: normC, r0: r0,
+            normBMatrix: normBMatrix, sigmaMinA: normal.sigmaMin, sigmaMinMethod: normal.method,
+            l: l, hessianMaxEigenvalue: lMax, lMethod: "dense Hessian, LAPACK dsyevd (d <= \(options.denseLimit))",
+            gradientNorm: norm2(pieces.gradient), loss: e.loss, minWeightSquared: wMin2,
+            lemmaC4Threshold: c4, lemmaC4Violations: c4Violations, theoremF1Threshold: f1, theoremF1Violations: f1Violations,
+            lGuaranteedByC4: lGuaranteed, lipschitzTheory: mTheory, lipschitzEmpirical: mEmpirical, lipschitzSamples: samples,
+            lipschitzStep: options.lipschitzStep, radiusTheory: radiusTheory, radiusEmpirical: radiusEmpirical,
+            onesResidual: normal.ones, conditions: conditions, degenerateCases: cases)
+    }
+
+    /// The dense Hessian `A^T diag(delta) A + ||b||^2 p p^T - p q^T - q p^T` (d x d, row-major).
+    static func denseHessian(_ problem: Problem, delta: [Double], pieces: GradientPieces) -> [Double] {
+        let a = problem.matrix
+        let d = a.columnCount
+        var h: [Double]
+        if let pattern = try? NormalMatrixPattern(matrix: a) {
+            h = pattern.denseSymmetric(pattern.assemble(a, weights: delta))
+        } else {
+            h = [Double](repeating: 0, count: d * d)
+        }
+        let p = pieces.p, q = pieces.q, bb = problem.targetSquaredNorm
+        for i in 0..<d {
+            for j in 0..<d { h[i * d + j] += bb * p[i] * p[j] - p[i] * q[j] - q[i] * p[j] }
+        }
+        return h
+    }
+
+    /// ||A|| (power iteration), sigma_min(A) (inverse iteration on the CHOLMOD factor of
+    /// A^T A), and the relative least-squares residual of 1 on A.
+    static func normalMatrixFacts(_ a: CSRMatrix, options: DiagnosticsOptions) throws(DiagnosticsError) -> (normA: Double, sigmaMin: Double, method: String, ones: Double) {
+        let d = a.columnCount, n = a.rowCount
+        let pattern: NormalMatrixPattern
+        do { pattern = try NormalMatrixPattern(matrix: a) } catch { throw DiagnosticsError("A^T A: \(error)") }
+        let k = pattern.assemble(a, weights: [Double](repeating: 1, count: n))
+        let multiply = { (v: [Double]) in pattern.multiply(k, v) }
+        let lambdaMax = spectralNorm(dimension: d, seed: options.seed &+ 3, options: options, multiply)
+        let normA = lambdaMax.squareRoot()
+        let factor: SymmetricFactor
+        do {
+            factor = try SymmetricFactor(context: try CholmodContext(), dimension: d, columnOffsets: pattern.columnOffsets, rowIndices: pattern.rowIndices)
+        } catch { throw DiagnosticsError("CHOLMOD analysis of A^T A: \(error)") }
+        var sigmaMin = 0.0
+        var method = "inverse iteration on A^T A (CHOLMOD factor)"
+        var singular = false
+        do { try factor.factorize(values: k) } catch {
+            guard case .notPositiveDefinite = error else { throw DiagnosticsError("CHOLMOD factorisation of A^T A: \(error)") }
+            singular = true
+        }
+        if !singular {
+            // Inverse iteration with Rayleigh quotients.
+            var rng = SeededGenerator(seed: options.seed &+ 5)
+            var v = (0..<d).map { _ in rng.gaussian() }
+            var vn = norm2(v); v = v.map { $0 / vn }
+            var rho = Double.infinity
+            for _ in 0..<options.maxIterations {
+                var y: [Double]
+                do { y = try factor.solve(v) } catch { throw DiagnosticsError("CHOLMOD solve with A^T A: \(error)") }
+                vn = norm2(y)
+                guard vn.isFinite, vn > 0 else { singular = true; break }
+                y = y.map { $0 / vn }
+                let newRho = dot(y, multiply(y))
+                v = y
+                let done = Swift.abs(newRho - rho) <= options.iterationTolerance * Swift.abs(newRho)
+                rho = newRho
+                if done { break }
+            }
+            // Round-off can make a singular A^T A factor with a tiny pivot: treat rho below
+            // the arithmetic's resolution of lambda_max as zero.
+            if singular || rho <= 1e-14 * lambdaMax { singular = true } else { sigmaMin = rho.squareRoot() }
+        }
+        if singular { method = "A^T A numerically singular (CHOLMOD): sigma_min(A) = 0" }
+        // Least-squares fit of 1 on A: min ||A y - 1||; a tiny ridge keeps a singular A^T A factorable.
+        let ones = [Double](repeating: 1, count: n)
+        let rhs = a.transposeMultiply(ones)
+        var residual = 1.0
+        do {
+            try factor.factorize(values: k, shift: singular ? 1e-12 * Swift.max(lambdaMax, 1e-300) : 0)
+            let y = try factor.solve(rhs)
+            let r = a.multiply(y)
+            residual = (zip(r, ones).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }).squareRoot() / Double(n).squareRoot()
+        } catch {
+            residual = 1.0
+        }
+        return (normA, sigmaMin, method, residual)
+    }
+}
+
+/// Largest |eigenvalue| of the symmetric operator `multiply` by power iteration from a seeded
+/// start: the estimate is ||M v|| for the current unit v, which never exceeds the true value.
+func spectralNorm(dimension: Int, seed: UInt64, options: DiagnosticsOptions, _ multiply: ([Double]) -> [Double]) -> Double {
+    var rng = SeededGenerator(seed: seed)
+    var v = (0..<dimension).map { _ in rng.gaussian() }
+    var vn = norm2(v)
+    guard vn > 0 else { return 0 }
+    v = v.map { $0 / vn }
+    var estimate = 0.0
+    for _ in 0..<options.maxIterations {
+        let y = multiply(v)
+        vn = norm2(y)
+        guard vn > 0, vn.isFinite else { return vn.isFinite ? 0 : .infinity }
+        let done = Swift.abs(vn - estimate) <= options.iterationTolerance * vn
+        estimate = vn
+        v = y.map { $0 / vn }
+        if done { break }
+    }
+    return estimate
+}
+
+/// A number in `%.6g` style (no "inf" or "nan" reaches the user through it unless given one).
+public func formatNumber(_ v: Double) -> String {
+    cFormat("%.6g", v)
+}
+
+/// A number with `digits` decimals.
+func formatFixed(_ v: Double, digits: Int) -> String {
+    cFormat("%.\(digits)f", v)
+}
+
+/// printf-style formatting of one Double (Foundation-free).
+private func cFormat(_ format: String, _ v: Double) -> String {
+    var buffer = [CChar](repeating: 0, count: 64)
+    let count = withVaList([v]) { vsnprintf(&buffer, 64, format, $0) }
+    return String(decoding: buffer.prefix(Int(max(0, min(count, 63)))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
