@@ -66,12 +66,14 @@ public struct ConditionCheck: Sendable {
     public let holds: Bool
 }
 
-/// A positive number that may exceed Double's range: stored as log10, with the value when finite.
+/// A positive number that may leave Double's range (M_theory = n^4 e^{20 R^2}, 0.1 l / M):
+/// stored as log10, with the value when representable.
 public struct LargeNumber: Sendable {
     /// log10 of the number.
     public let log10Value: Double
-    /// The number, or nil when it overflows Double (above about 1.8e308).
-    public var value: Double? { log10Value < 308 ? Glibc.pow(10, log10Value) : nil }
+    /// The number, or nil when it is outside Double's normal range (above about 1.8e308 or
+    /// below about 2.2e-308).
+    public var value: Double? { (log10Value < 308 && log10Value > -307) ? Glibc.pow(10, log10Value) : nil }
     /// Creates it from its natural logarithm.
     public init(naturalLog: Double) { log10Value = naturalLog / Glibc.log(10.0) }
     /// Creates it from log10.
@@ -120,19 +122,26 @@ public struct TheoryDiagnostics: Sendable {
     public let loss: Double
     /// min_i w_i^2 and the number of rows.
     public let minWeightSquared: Double
-    /// Lemma C.4 threshold 10 R0^4 + l / sigma_min^2 and the rows below it.
+    /// Lemma C.4's threshold 10 R0^4 + l / sigma_min^2 evaluated at the measured l, and the
+    /// rows below it. Since the lemma proves l >= sigma_min^2 (w_min^2 - 10 R0^4), the weights
+    /// clear this threshold only where the lemma is tight; the verdict uses `lGuaranteedByC4`.
     public let lemmaC4Threshold: Double, lemmaC4Violations: Int
-    /// Theorem F.1 threshold 100 + l / sigma_min^2 and the rows below it.
+    /// Theorem F.1's threshold 100 + l / sigma_min^2 at the measured l, and the rows below it.
     public let theoremF1Threshold: Double, theoremF1Violations: Int
-    /// The l that Lemma C.4 guarantees from the actual weights, sigma_min^2 (w_min^2 - 10 R0^4)
-    /// (negative: no guarantee).
+    /// The largest l for which the weights satisfy Lemma C.4's condition,
+    /// sigma_min^2 (w_min^2 - 10 R0^4); the condition holds for some l > 0 exactly when it is
+    /// positive, and then the lemma promises H(x) >= lGuaranteedByC4 I.
     public let lGuaranteedByC4: Double
+    /// The same for Theorem F.1's condition, sigma_min^2 (w_min^2 - 100).
+    public let lGuaranteedByF1: Double
     /// M_theory = n^4 exp(20 R^2) (Lemma D.1).
     public let lipschitzTheory: LargeNumber
     /// Largest sampled ||H(x) - H(y)||_2 / ||x - y||.
     public let lipschitzEmpirical: Double
     /// The sampled ratios, one per y.
     public let lipschitzSamples: [Double]
+    /// The sampled points y (seeded, so a run repeats them).
+    public let lipschitzPoints: [[Double]]
     /// ||A (y - x)||_inf used for the samples.
     public let lipschitzStep: Double
     /// Theorem F.1's convergence radius 0.1 l / M with M = M_theory (nil when l <= 0).
@@ -198,7 +207,7 @@ public struct TheoryDiagnostics: Sendable {
 
         // Empirical Lipschitz constant of H near x.
         var rng = SeededGenerator(seed: options.seed)
-        var samples: [Double] = []
+        var samples: [Double] = [], points: [[Double]] = []
         for _ in 0..<options.lipschitzSamples {
             var s = (0..<d).map { _ in rng.gaussian() }
             let As = a.multiply(s)
@@ -207,16 +216,9 @@ public struct TheoryDiagnostics: Sendable {
             let scale = options.lipschitzStep / inf
             for j in 0..<d { s[j] *= scale }
             let y = zip(x, s).map { $0 + $1 }
-            let ey = objective.evaluate(y)
-            guard ey.isFinite else { continue }
-            let hy = denseHessian(problem, delta: objective.hessianWeights(ey), pieces: objective.gradientPieces(ey))
-            let difference = zip(hx, hy).map { $0 - $1 }
-            let diffEig: [Double]
-            do { diffEig = try DenseSymmetricEigen.eigenvalues(difference, dimension: d) } catch {
-                throw DiagnosticsError("eigenvalues of H(x) - H(y): \(error)")
-            }
-            let diff = Swift.max(Swift.abs(diffEig[0]), Swift.abs(diffEig[d - 1]))
-            samples.append(diff / norm2(s))
+            guard let ratio = try hessianLipschitzRatio(problem, x: x, hx: hx, y: y) else { continue }
+            samples.append(ratio)
+            points.append(y)
         }
         let mEmpirical = samples.max() ?? 0
 
@@ -235,11 +237,23 @@ public struct TheoryDiagnostics: Sendable {
         let f1Violations = w2.filter { !($0 >= f1) }.count
         let wMin2 = w2.min() ?? 0
         let lGuaranteed = sigma2 * (wMin2 - 10 * Glibc.pow(r0, 4))
-        let conditions = [
-            ConditionCheck(code: "lemma_c4_weights", statement: "w_i^2 >= 10 R0^4 + l / sigma_min(A)^2 for all i (Lemma C.4)",
-                           holds: l > 0 && c4Violations == 0),
-            ConditionCheck(code: "theorem_f1_weights", statement: "w_i^2 >= 100 + l / sigma_min(A)^2 for all i (Theorem F.1)",
-                           holds: l > 0 && f1Violations == 0),
+        let lGuaranteedF1 = sigma2 * (wMin2 - 100)
+        var conditions = [
+            ConditionCheck(code: "lemma_c4_weights", statement: "w_i^2 >= 10 R0^4 + l / sigma_min(A)^2 for all i, for some l > 0 (Lemma C.4): l_C4 = sigma_min^2 (min w_i^2 - 10 R0^4) > 0",
+                           holds: lGuaranteed > 0),
+            ConditionCheck(code: "theorem_f1_weights", statement: "w_i^2 >= 100 + l / sigma_min(A)^2 for all i, for some l > 0 (Theorem F.1): l_F1 = sigma_min^2 (min w_i^2 - 100) > 0",
+                           holds: lGuaranteedF1 > 0),
+        ]
+        // The lemmas' conclusions, checked where their conditions hold (relative slack 1e-9:
+        // l comes from LAPACK, accurate to about 1e-15 ||H||).
+        let slack = 1e-9 * Swift.max(Swift.abs(l), Swift.abs(lMax))
+        if lGuaranteed > 0 {
+            conditions.append(ConditionCheck(code: "lemma_c4_conclusion", statement: "H(x) >= l_C4 I (measured l >= l_C4; Lemma C.4's promise)", holds: l >= lGuaranteed - slack))
+        }
+        if lGuaranteedF1 > 0 {
+            conditions.append(ConditionCheck(code: "theorem_f1_conclusion", statement: "H(x) >= l_F1 I (measured l >= l_F1; what Theorem F.1 uses)", holds: l >= lGuaranteedF1 - slack))
+        }
+        conditions += [
             ConditionCheck(code: "hessian_positive_definite", statement: "l > 0 (Lemma C.4 asks a positive l)", holds: l > 0),
             ConditionCheck(code: "radius_at_least_4", statement: "R >= 4 (Lemma D.1, Theorem F.1)", holds: radius >= 4),
             ConditionCheck(code: "norms_within_radius", statement: "||A||, ||x||, ||b|| <= R",
@@ -272,9 +286,25 @@ public struct TheoryDiagnostics: Sendable {
             l: l, hessianMaxEigenvalue: lMax, lMethod: "dense Hessian, LAPACK dsyevd (d <= \(options.denseLimit))",
             gradientNorm: norm2(pieces.gradient), loss: e.loss, minWeightSquared: wMin2,
             lemmaC4Threshold: c4, lemmaC4Violations: c4Violations, theoremF1Threshold: f1, theoremF1Violations: f1Violations,
-            lGuaranteedByC4: lGuaranteed, lipschitzTheory: mTheory, lipschitzEmpirical: mEmpirical, lipschitzSamples: samples,
-            lipschitzStep: options.lipschitzStep, radiusTheory: radiusTheory, radiusEmpirical: radiusEmpirical,
+            lGuaranteedByC4: lGuaranteed, lGuaranteedByF1: lGuaranteedF1, lipschitzTheory: mTheory, lipschitzEmpirical: mEmpirical, lipschitzSamples: samples,
+            lipschitzPoints: points, lipschitzStep: options.lipschitzStep, radiusTheory: radiusTheory, radiusEmpirical: radiusEmpirical,
             onesResidual: normal.ones, conditions: conditions, degenerateCases: cases)
+    }
+
+    /// ||H(x) - H(y)||_2 / ||x - y|| from the dense difference's eigenvalues (LAPACK), given
+    /// the dense H(x); nil when u overflows at y or y = x.
+    static func hessianLipschitzRatio(_ problem: Problem, x: [Double], hx: [Double], y: [Double]) throws(DiagnosticsError) -> Double? {
+        let d = problem.columnCount
+        let objective = Objective(problem: problem)
+        let ey = objective.evaluate(y)
+        let distance = norm2(zip(x, y).map { $0 - $1 })
+        guard ey.isFinite, distance > 0 else { return nil }
+        let hy = denseHessian(problem, delta: objective.hessianWeights(ey), pieces: objective.gradientPieces(ey))
+        let eig: [Double]
+        do { eig = try DenseSymmetricEigen.eigenvalues(zip(hx, hy).map { $0 - $1 }, dimension: d) } catch {
+            throw DiagnosticsError("eigenvalues of H(x) - H(y): \(error)")
+        }
+        return Swift.max(Swift.abs(eig[0]), Swift.abs(eig[d - 1])) / distance
     }
 
     /// The dense Hessian `A^T diag(delta) A + ||b||^2 p p^T - p q^T - q p^T` (d x d, row-major).
