@@ -120,7 +120,7 @@ func verdict(_ holds: Bool) -> String { holds ? "pass" : "FAIL" }
 
 /// The human table of `hyperreg diagnose`.
 func diagnosticsTable(_ g: TheoryDiagnostics, matrix: String, x: String) -> String {
-    func f(_ v: Double) -> String { formatNumber(v) }
+    func f(_ v: Double) -> String { v.isFinite ? formatNumber(v) : "undefined" }
     var rows: [(String, String, String)] = []
     rows.append(("||A||", f(g.normA), "largest singular value (power iteration on A^T A)"))
     rows.append(("||x||", f(g.normX), ""))

@@ -96,7 +96,7 @@ struct Shift: ParsableCommand {
 
 /// The human table of `hyperreg shift`.
 func shiftTable(_ s: InContextShift, matrix: String) -> String {
-    func f(_ v: Double) -> String { formatNumber(v) }
+    func f(_ v: Double) -> String { v.isFinite ? formatNumber(v) : "undefined" }
     let part1 = s.part == .iterate
     let move = part1 ? "||x_{t+1} - x_t||" : "||A_{t+1} - A_t||"
     var rows: [(String, String, String)] = []

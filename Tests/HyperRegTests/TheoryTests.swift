@@ -174,6 +174,23 @@ struct DiagnosticsTests {
         #expect(g.degenerateCases.contains { $0.code == "indefinite_hessian" })
     }
 
+    @Test func namesARankDeficientMatrix() throws {
+        // Columns 0 and 2 are equal: A^T A is singular, sigma_min(A) = 0, no w can satisfy C.4.
+        var builder = CoordinateBuilder(rowCount: 20, columnCount: 3)
+        var rng = FixtureRandom(seed: 8)
+        for i in 0..<20 {
+            let v = rng.uniform(-1, 1)
+            builder.append(row: i, column: 0, value: v)
+            builder.append(row: i, column: 1, value: rng.uniform(-1, 1))
+            builder.append(row: i, column: 2, value: v)
+        }
+        let p = try Problem(matrix: builder.build(), target: [Double](repeating: 0.05, count: 20), weight: 100, function: .cosh)
+        let g = try TheoryDiagnostics.compute(problem: p, at: [0.1, 0.2, 0.3])
+        #expect(g.sigmaMinA == 0)
+        #expect(g.degenerateCases.contains { $0.code == "rank_deficient_a" })
+        #expect(g.condition("lemma_c4_weights")?.holds == false)
+    }
+
     @Test func overflowIsAnErrorNotNaN() throws {
         let a = CSRMatrix(denseRowMajor: [1, 0, 0, 1], rowCount: 2, columnCount: 2)
         let p = try Problem(matrix: a, target: [0.5, 0.5], weight: 1, function: .exp)
