@@ -70,6 +70,10 @@ public struct InContextShift: Sendable {
     public let shiftedFitLoss: Double
     /// The original problem's fit term after the move, 0.5 ||c_after||^2.
     public let originalFitLoss: Double
+    /// ||c~(fixed point) - c_after||_2 / ||u_after||_2, with c~ the shifted problem's residual
+    /// u - alpha (b - delta_b): zero in exact arithmetic (Lemma E.2), a few ulps in practice
+    /// (scaled by ||u||, the size of the terms that cancel in c).
+    public let identityResidual: Double
     /// 0.5 ||w o A x||^2 before and after the move (the corollary's problem has no such term).
     public let regularizationFrom: Double, regularizationTo: Double
 
@@ -157,6 +161,7 @@ public struct InContextShift: Sendable {
             alphaInverseBound: LargeNumber(naturalLog: lnAlphaInv), uLipschitzBound: LargeNumber(naturalLog: lnULip), cFactor: cFactor,
             constant: LargeNumber(naturalLog: lnM), bound: moveNorm > 0 ? LargeNumber(naturalLog: lnM + Glibc.log(moveNorm)) : nil,
             conditions: conditions, shiftedFitLoss: shiftedEval.fitLoss, originalFitLoss: after.fitLoss,
+            identityResidual: norm2(zip(shiftedEval.c, after.c).map { $0 - $1 }) / Swift.max(norm2(after.u), Double.leastNormalMagnitude),
             regularizationFrom: before.regularizationLoss, regularizationTo: after.regularizationLoss)
     }
 

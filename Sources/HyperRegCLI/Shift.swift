@@ -117,6 +117,7 @@ func shiftTable(_ s: InContextShift, matrix: String) -> String {
     rows.append(("max |change of Ax|", f(s.maxAbsArgumentChange), part1 ? "||A (x_{t+1} - x_t)||_inf" : "||(A_{t+1} - A_t) x||_inf"))
     rows.append(("shifted fit loss at x_t", f(s.shiftedFitLoss), "0.5 ||u(A x_t) - alpha (b - delta_b)||^2"))
     rows.append(("original fit loss after", f(s.originalFitLoss), "0.5 ||c_after||^2 (equal: Lemma E.2)"))
+    rows.append(("identity residual", f(s.identityResidual), "||c~(x_t) - c_after|| / ||u_after||, rounding only"))
     rows.append(("0.5||w o Ax||^2 before, after", "\(f(s.regularizationFrom)), \(f(s.regularizationTo))", "not shifted (the corollary's problem has w = 0)"))
     let w1 = rows.map { $0.0.count }.max() ?? 0, w2 = rows.map { $0.1.count }.max() ?? 0
     var lines = ["hyperreg shift: \(matrix): Corollary F.2 part \(part1 ? 1 : 2), n = \(s.rowCount)"]
@@ -155,6 +156,7 @@ struct ShiftReport: Encodable {
     var conditions: [ConditionJSON]
     var shifted_fit_loss: Double
     var original_fit_loss: Double
+    var identity_residual: Double
     var regularization_from: Double
     var regularization_to: Double
     var version: String
@@ -172,6 +174,7 @@ struct ShiftReport: Encodable {
         c_factor = s.cFactor; m_explicit = LargeNumberJSON(s.constant); bound = s.bound.map(LargeNumberJSON.init)
         conditions = s.conditions.map { ConditionJSON(code: $0.code, statement: $0.statement, holds: $0.holds) }
         shifted_fit_loss = s.shiftedFitLoss; original_fit_loss = s.originalFitLoss
+        identity_residual = s.identityResidual
         regularization_from = s.regularizationFrom; regularization_to = s.regularizationTo
         version = HyperRegVersion.string
     }

@@ -226,6 +226,7 @@ struct ShiftTests {
         #expect(relativeMaxDifference(shiftedAtX0.c, after.c) <= 1e-12)
         #expect(relativeError(shiftedAtX0.fit, after.fit) <= 1e-12)
         #expect(relativeError(s.shiftedFitLoss, s.originalFitLoss) <= 1e-12)
+        #expect(s.identityResidual <= 1e-14)   // a few ulps of the cancelling terms
         // The regulariser is not shifted: the full losses differ by exactly its change.
         let fullGap = denseLoss(shifted, x0) - denseLoss(p, x1)
         #expect(Swift.abs(fullGap - (before.reg - after.reg)) <= 1e-12 * denseLoss(p, x1))
