@@ -79,6 +79,11 @@ struct TheoryCLITests {
         let shifted = try #require(j["shifted_fit_loss"] as? Double), original = try #require(j["original_fit_loss"] as? Double)
         // Lemma E.2's identity, through the written report (17 significant digits): 1e-12.
         #expect(abs(shifted - original) <= 1e-12 * original)
+        // b sums to 1 (a probability vector), so <c(x), 1> = alpha (1 - <b, 1>) = 0 for every x
+        // and delta_b sums to 0: b - delta_b stays normalised. Each entry of c = u - alpha b
+        // carries rounding of order 1e-16 |u_i|; measured |sum| / sum |delta_b_i| ~ 2e-14 on
+        // the bundled exp data: 1e-12.
+        #expect(abs(deltaB.reduce(0, +)) <= 1e-12 * deltaB.reduce(0) { $0 + abs($1) })
         let norm = deltaB.reduce(0) { $0 + $1 * $1 }.squareRoot()
         #expect(abs(norm - (j["delta_b_norm"] as? Double ?? -1)) <= 1e-14 * norm)
     }
