@@ -3,7 +3,8 @@
 //
 //   ||A||          power iteration on A^T A (the assembled d x d normal matrix)
 //   sigma_min(A)   inverse iteration on A^T A with its CHOLMOD factor
-//   l              smallest eigenvalue of the dense Hessian H(x), LAPACK dsyevd (d <= limit)
+//   l              smallest eigenvalue of the dense Hessian H(x), LAPACK dsyevd (d <= limit);
+//                  beyond the limit, Lanczos on Hessian-vector products
 //   ||B(x)||       power iteration on the n x n matrix B(x) = diag + rank 2 (Lemma C.3)
 //   M_empirical    max over seeded y near x of ||H(x) - H(y)||_2 / ||x - y||, the spectral
 //                  norm from the dense difference's eigenvalues (LAPACK)
@@ -28,7 +29,8 @@ public struct DiagnosticsError: Error, CustomStringConvertible, Sendable {
 /// Settings of `TheoryDiagnostics.compute`.
 public struct DiagnosticsOptions: Sendable {
     /// Largest d for which the Hessian is formed densely and its eigenvalues taken by LAPACK
-    /// (O(d^3) time, 8 d^2 bytes per copy). Above it `compute` throws.
+    /// (O(d^3) time, 8 d^2 bytes per copy). Above it, Lanczos on Hessian-vector products
+    /// (two passes over A per step) finds l and the Lipschitz samples.
     public var denseLimit = 3000
     /// Number of points y near x for the empirical Lipschitz estimate.
     public var lipschitzSamples = 4
@@ -40,6 +42,11 @@ public struct DiagnosticsOptions: Sendable {
     public var maxIterations = 500
     /// Relative change of an eigenvalue estimate at which an iteration stops.
     public var iterationTolerance = 1e-12
+    /// Lanczos step limit for d above `denseLimit` (memory: steps x d doubles).
+    public var lanczosSteps = 300
+    /// Lanczos stops when the extreme Ritz values' error estimates (min(r, r^2 / gap)) fall
+    /// below this times the spectral radius.
+    public var lanczosTolerance = 1e-10
     /// Radius R to check the conditions against; nil: the smallest admissible one,
     /// max(||A||, ||x||, ||b||).
     public var radius: Double?
@@ -116,6 +123,13 @@ public struct TheoryDiagnostics: Sendable {
     public let l: Double, hessianMaxEigenvalue: Double
     /// How l was obtained.
     public let lMethod: String
+    /// For Lanczos (d above the dense limit): the residual bound of the extreme Ritz values
+    /// (an eigenvalue lies within it of l; l itself is never below the true smallest
+    /// eigenvalue). nil for the dense path, exact to rounding.
+    public let lResidualBound: Double?
+    /// For Lanczos: the error estimate min(r, r^2 / gap) of l and the largest eigenvalue
+    /// (Ritz values converge as the square of the residual). nil for the dense path.
+    public let lErrorEstimate: Double?
     /// ||g(x)||_2 (Theorem F.1 asks g(x*) = 0).
     public let gradientNorm: Double
     /// L(x).
@@ -161,15 +175,12 @@ public struct TheoryDiagnostics: Sendable {
 
     /// Measures everything at x.
     ///
-    /// - Throws: `DiagnosticsError` when u(Ax) overflows, d exceeds `options.denseLimit`, or
-    ///   CHOLMOD/LAPACK fail.
+    /// - Throws: `DiagnosticsError` when u(Ax) overflows or CHOLMOD/LAPACK fail.
     public static func compute(problem: Problem, at x: [Double], options: DiagnosticsOptions = DiagnosticsOptions()) throws(DiagnosticsError) -> TheoryDiagnostics {
         let a = problem.matrix
         let n = a.rowCount, d = a.columnCount
         precondition(x.count == d, "x has \(x.count) entries for d = \(d)")
-        guard d <= options.denseLimit else {
-            throw DiagnosticsError("d = \(d) exceeds the dense limit \(options.denseLimit) for the Hessian's eigenvalues (raise it: O(d^3) time, 8 d^2 bytes)")
-        }
+        let dense = d <= options.denseLimit
         let objective = Objective(problem: problem)
         let e = objective.evaluate(x)
         guard e.isFinite, e.maxAbsZ <= problem.function.overflowThreshold else {
@@ -186,14 +197,31 @@ public struct TheoryDiagnostics: Sendable {
         let measuredR = Swift.max(normal.normA, normX, normB)
         let radius = options.radius ?? measuredR
 
-        // The Hessian, dense, and its eigenvalues.
+        // The Hessian's extreme eigenvalues: dense LAPACK up to the limit, Lanczos beyond.
         let delta = objective.hessianWeights(e)
-        let eig: [Double]
-        let hx = denseHessian(problem, delta: delta, pieces: pieces)
-        do { eig = try DenseSymmetricEigen.eigenvalues(hx, dimension: d) } catch {
-            throw DiagnosticsError("eigenvalues of the Hessian: \(error)")
+        let hx: [Double]
+        let l: Double, lMax: Double, lMethod: String
+        var lResidual: Double? = nil, lErrorEstimate: Double? = nil
+        if dense {
+            hx = denseHessian(problem, delta: delta, pieces: pieces)
+            let eig: [Double]
+            do { eig = try DenseSymmetricEigen.eigenvalues(hx, dimension: d) } catch {
+                throw DiagnosticsError("eigenvalues of the Hessian: \(error)")
+            }
+            (l, lMax) = (eig[0], eig[d - 1])
+            lMethod = "dense Hessian, LAPACK dsyevd (d <= \(options.denseLimit))"
+        } else {
+            hx = []
+            let ext = try lanczosExtremes(dimension: d, seed: options.seed &+ 13, options: options) { v in
+                objective.hessianVectorProduct(e, pieces: pieces, delta: delta, v)
+            }
+            (l, lMax) = (ext.min, ext.max)
+            lResidual = ext.residual
+            let converged = ext.estimate <= options.lanczosTolerance * Swift.max(Swift.abs(ext.min), Swift.abs(ext.max))
+            lMethod = "Lanczos on Hessian-vector products, \(ext.steps) steps with full reorthogonalisation (d > \(options.denseLimit)), "
+                + (converged ? "converged" : "NOT converged") + ": error estimate \(formatNumber(ext.estimate)), residual bound \(formatNumber(ext.residual))"
+            lErrorEstimate = ext.estimate
         }
-        let l = eig[0], lMax = eig[d - 1]
 
         // ||B(x)||_2: B = diag(delta - w^2) + ||b||^2 v v^T - v (v o b)^T - (v o b) v^T (n x n).
         let w2 = problem.squaredWeights, b = problem.target
@@ -216,7 +244,24 @@ public struct TheoryDiagnostics: Sendable {
             let scale = options.lipschitzStep / inf
             for j in 0..<d { s[j] *= scale }
             let y = zip(x, s).map { $0 + $1 }
-            guard let ratio = try hessianLipschitzRatio(problem, x: x, hx: hx, y: y) else { continue }
+            let found: Double?
+            if dense {
+                found = try hessianLipschitzRatio(problem, x: x, hx: hx, y: y)
+            } else {
+                let ey = objective.evaluate(y)
+                if ey.isFinite {
+                    let py = objective.gradientPieces(ey), dy = objective.hessianWeights(ey)
+                    let ext = try lanczosExtremes(dimension: d, seed: options.seed &+ 17, options: options) { v in
+                        let hxv = objective.hessianVectorProduct(e, pieces: pieces, delta: delta, v)
+                        let hyv = objective.hessianVectorProduct(ey, pieces: py, delta: dy, v)
+                        return zip(hxv, hyv).map { $0 - $1 }
+                    }
+                    found = Swift.max(Swift.abs(ext.min), Swift.abs(ext.max)) / norm2(s)
+                } else {
+                    found = nil
+                }
+            }
+            guard let ratio = found else { continue }
             samples.append(ratio)
             points.append(y)
         }
@@ -283,7 +328,7 @@ public struct TheoryDiagnostics: Sendable {
             rowCount: n, columnCount: d, function: problem.function, normA: normal.normA, normX: normX, normB: normB,
             radius: radius, radiusGiven: options.radius != nil, normU: normU, normV: normV, normC: normC, r0: r0,
             normBMatrix: normBMatrix, sigmaMinA: normal.sigmaMin, sigmaMinMethod: normal.method,
-            l: l, hessianMaxEigenvalue: lMax, lMethod: "dense Hessian, LAPACK dsyevd (d <= \(options.denseLimit))",
+            l: l, hessianMaxEigenvalue: lMax, lMethod: lMethod, lResidualBound: lResidual, lErrorEstimate: lErrorEstimate,
             gradientNorm: norm2(pieces.gradient), loss: e.loss, minWeightSquared: wMin2,
             lemmaC4Threshold: c4, lemmaC4Violations: c4Violations, theoremF1Threshold: f1, theoremF1Violations: f1Violations,
             lGuaranteedByC4: lGuaranteed, lGuaranteedByF1: lGuaranteedF1, lipschitzTheory: mTheory, lipschitzEmpirical: mEmpirical, lipschitzSamples: samples,
@@ -382,6 +427,65 @@ public struct TheoryDiagnostics: Sendable {
         }
         return (normA, sigmaMin, method, residual)
     }
+}
+
+/// The smallest and largest eigenvalues of the symmetric d x d operator `multiply` by Lanczos
+/// with full reorthogonalisation (twice, classical Gram-Schmidt) from a seeded start, at most
+/// `min(d, options.lanczosSteps)` steps, checked every 10. `residual` is the larger residual
+/// bound `beta_k |y_k|` of the two extreme Ritz values (rigorous: an eigenvalue lies within it
+/// of each); `estimate` the larger error estimate `min(r, r^2 / gap)` with the gap to the next
+/// Ritz value (Ritz values converge as r^2). Stops when the estimate is below
+/// `options.lanczosTolerance` times the spectral radius, or the Krylov space is invariant.
+/// Memory: the basis, steps x d doubles.
+func lanczosExtremes(dimension d: Int, seed: UInt64, options: DiagnosticsOptions, _ multiply: ([Double]) -> [Double]) throws(DiagnosticsError) -> (min: Double, max: Double, residual: Double, estimate: Double, steps: Int) {
+    var rng = SeededGenerator(seed: seed)
+    var q = (0..<d).map { _ in rng.gaussian() }
+    let qn = norm2(q)
+    q = q.map { $0 / qn }
+    var basis: [[Double]] = [q]
+    var alphas: [Double] = [], betas: [Double] = []
+    let maxSteps = Swift.min(d, Swift.max(2, options.lanczosSteps))
+    var result = (min: 0.0, max: 0.0, residual: Double.infinity, estimate: Double.infinity, steps: 0)
+    for j in 0..<maxSteps {
+        var w = multiply(basis[j])
+        let alpha = dot(basis[j], w)
+        alphas.append(alpha)
+        for _ in 0..<2 {
+            for v in basis {
+                let c = dot(v, w)
+                for i in 0..<d { w[i] -= c * v[i] }
+            }
+        }
+        let beta = norm2(w)
+        let k = alphas.count
+        let checkNow = k == maxSteps || k % 10 == 0 || !(beta > 0)
+        if checkNow {
+            var t = [Double](repeating: 0, count: k * k)
+            for i in 0..<k {
+                t[i * k + i] = alphas[i]
+                if i + 1 < k { t[i * k + i + 1] = betas[i]; t[(i + 1) * k + i] = betas[i] }
+            }
+            let eig: (values: [Double], vectors: [Double])
+            do { eig = try DenseSymmetricEigen.eigensystem(t, dimension: k) } catch {
+                throw DiagnosticsError("Lanczos tridiagonal eigenproblem: \(error)")
+            }
+            let lo = eig.values[0], hi = eig.values[k - 1]
+            let rLo = beta * Swift.abs(eig.vectors[0 * k + k - 1]), rHi = beta * Swift.abs(eig.vectors[(k - 1) * k + k - 1])
+            // Error estimates min(r, r^2 / gap), the gap to the neighbouring Ritz value
+            // (Kato-Temple with the Ritz gap standing in for the spectral one).
+            let gapLo = k > 1 ? eig.values[1] - lo : 0, gapHi = k > 1 ? hi - eig.values[k - 2] : 0
+            let eLo = gapLo > 0 ? Swift.min(rLo, rLo * rLo / gapLo) : rLo
+            let eHi = gapHi > 0 ? Swift.min(rHi, rHi * rHi / gapHi) : rHi
+            let scale = Swift.max(Swift.abs(lo), Swift.abs(hi), Double.leastNormalMagnitude)
+            result = (lo, hi, Swift.max(rLo, rHi), Swift.max(eLo, eHi), k)
+            if !(beta > 1e-14 * scale) { result.residual = 0; result.estimate = 0; break }
+            if Swift.max(eLo, eHi) <= options.lanczosTolerance * scale { break }
+        }
+        guard beta > 0, j + 1 < maxSteps else { break }
+        betas.append(beta)
+        basis.append(w.map { $0 / beta })
+    }
+    return result
 }
 
 /// Largest |eigenvalue| of the symmetric operator `multiply` by power iteration from a seeded

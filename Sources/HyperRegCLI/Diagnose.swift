@@ -12,8 +12,9 @@ struct Diagnose: ParsableCommand {
         Prints R, R0, sigma_min(A), the smallest Hessian eigenvalue l, the w conditions of Lemma C.4 and
         Theorem F.1 with pass/fail, the Lipschitz bound M_theory = n^4 exp(20 R^2) beside an empirical
         estimate, the convergence radius 0.1 l / M, and the degenerate cases that apply (docs/theory.md).
-        The table goes to stdout, the JSON report to --report. The Hessian is formed densely (d up to
-        --dense-limit). Exit status 0 whatever the verdicts; 1 on input errors or overflow at x.
+        The table goes to stdout, the JSON report to --report. The Hessian's eigenvalues are dense
+        (LAPACK) for d up to --dense-limit, Lanczos on Hessian-vector products above it.
+        Exit status 0 whatever the verdicts; 1 on input errors or overflow at x.
         """
     )
 
@@ -44,8 +45,11 @@ struct Diagnose: ParsableCommand {
     @Option(name: .long, help: "Seed of the sample directions.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "Largest d for the dense Hessian eigenvalues (O(d^3) time, 8 d^2 bytes).")
+    @Option(name: .long, help: "Largest d for the dense Hessian eigenvalues (O(d^3) time, 8 d^2 bytes); above it, Lanczos.")
     var denseLimit: Int = 3000
+
+    @Option(name: .long, help: "Lanczos step limit above --dense-limit (memory: steps x d doubles).")
+    var lanczosSteps: Int = 300
 
     @Option(name: .long, help: "Write the JSON report here (- for stdout, then no table).")
     var report: String?
@@ -57,7 +61,8 @@ struct Diagnose: ParsableCommand {
         if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(w)") }
         if let r = radius, !(r.isFinite && r > 0) { throw ValidationError("--radius must be finite and > 0") }
         if samples < 1 { throw ValidationError("--samples must be >= 1") }
-        if denseLimit < 1 { throw ValidationError("--dense-limit must be >= 1") }
+        if denseLimit < 0 { throw ValidationError("--dense-limit must be >= 0") }
+        if lanczosSteps < 2 { throw ValidationError("--lanczos-steps must be >= 2") }
         if [matrix, target, weights, x].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
             throw ValidationError("only one input can be read from stdin (-)")
         }
@@ -72,6 +77,7 @@ struct Diagnose: ParsableCommand {
         options.lipschitzSamples = samples
         options.seed = seed
         options.denseLimit = denseLimit
+        options.lanczosSteps = lanczosSteps
         let diag: TheoryDiagnostics
         do { diag = try TheoryDiagnostics.compute(problem: inputs.problem, at: point, options: options) } catch {
             throw CLIError("\(matrix): \(error)")
@@ -131,6 +137,7 @@ func diagnosticsTable(_ g: TheoryDiagnostics, matrix: String, x: String) -> Stri
     rows.append(("||B(x)||", f(g.normBMatrix), "Lemma C.3 bound 10 R0^4 = \(f(10 * g.r0 * g.r0 * g.r0 * g.r0))"))
     rows.append(("sigma_min(A)", f(g.sigmaMinA), g.sigmaMinMethod))
     rows.append(("l", f(g.l), "smallest eigenvalue of H(x); largest \(f(g.hessianMaxEigenvalue))"))
+    if g.lResidualBound != nil { rows.append(("l method", "", g.lMethod)) }
     rows.append(("L(x), ||g(x)||", "\(f(g.loss)), \(f(g.gradientNorm))", "Theorem F.1 takes x* with g(x*) = 0"))
     rows.append(("min w_i^2", f(g.minWeightSquared), "over \(g.rowCount) rows"))
     rows.append(("10 R0^4 + l/sigma_min^2", f(g.lemmaC4Threshold), "Lemma C.4 at the measured l (\(g.lemmaC4Violations) rows below)"))
@@ -198,6 +205,8 @@ struct DiagnoseReport: Encodable {
     var l: Double
     var hessian_max_eigenvalue: Double
     var l_method: String
+    var l_residual_bound: Double?
+    var l_error_estimate: Double?
     var loss: Double?
     var gradient_norm: Double?
     var min_weight_squared: Double
@@ -229,6 +238,7 @@ struct DiagnoseReport: Encodable {
         norm_b_matrix = g.normBMatrix; b_matrix_bound = f(10 * g.r0 * g.r0 * g.r0 * g.r0)
         sigma_min_a = g.sigmaMinA; sigma_min_method = g.sigmaMinMethod
         l = g.l; hessian_max_eigenvalue = g.hessianMaxEigenvalue; l_method = g.lMethod
+        l_residual_bound = g.lResidualBound.flatMap(f); l_error_estimate = g.lErrorEstimate.flatMap(f)
         loss = f(g.loss); gradient_norm = f(g.gradientNorm); min_weight_squared = g.minWeightSquared
         lemma_c4_threshold = f(g.lemmaC4Threshold); lemma_c4_violations = g.lemmaC4Violations
         lemma_c4_holds = g.condition("lemma_c4_weights")?.holds ?? false
