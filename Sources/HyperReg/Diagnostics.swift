@@ -1,8 +1,8 @@
 // Theory diagnostics: the quantities of the paper's guarantees (Lemma C.3/C.4, Lemma D.1,
 // Theorem F.1) measured at a point x (docs/theory.md).
 //
-//   ||A||          power iteration on A^T A (the assembled d x d normal matrix)
-//   sigma_min(A)   inverse iteration on A^T A with its CHOLMOD factor
+//   ||A||          Lanczos on A^T A (streaming passes)
+//   sigma_min(A)   Lanczos on (A^T A)^{-1} (shift-invert) with its CHOLMOD factor
 //   l              smallest eigenvalue of the dense Hessian H(x), LAPACK dsyevd (d <= limit);
 //                  beyond the limit, Lanczos on Hessian-vector products
 //   ||B(x)||       power iteration on the n x n matrix B(x) = diag + rank 2 (Lemma C.3)
@@ -38,9 +38,10 @@ public struct DiagnosticsOptions: Sendable {
     public var lipschitzStep = 0.005
     /// Seed of the sample directions.
     public var seed: UInt64 = 1
-    /// Iteration cap of the power and inverse iterations.
+    /// Iteration cap of the power iteration for ||B(x)|| (n-dimensional, so not Lanczos:
+    /// its basis would need steps x n doubles).
     public var maxIterations = 500
-    /// Relative change of an eigenvalue estimate at which an iteration stops.
+    /// Relative change of the power iteration's estimate at which it stops.
     public var iterationTolerance = 1e-12
     /// Lanczos step limit for d above `denseLimit` (memory: steps x d doubles).
     public var lanczosSteps = 300
@@ -98,7 +99,7 @@ public struct TheoryDiagnostics: Sendable {
     public let rowCount: Int, columnCount: Int
     /// The function.
     public let function: FunctionKind
-    /// ||A||_2 (largest singular value, power iteration on A^T A).
+    /// ||A||_2 (largest singular value, Lanczos on A^T A).
     public let normA: Double
     /// ||x||_2.
     public let normX: Double
@@ -369,48 +370,39 @@ public struct TheoryDiagnostics: Sendable {
         return h
     }
 
-    /// ||A|| (power iteration), sigma_min(A) (inverse iteration on the CHOLMOD factor of
-    /// A^T A), and the relative least-squares residual of 1 on A.
+    /// ||A|| (Lanczos on A^T A), sigma_min(A) (Lanczos on the inverse through the CHOLMOD
+    /// factor of A^T A), and the relative least-squares residual of 1 on A.
     static func normalMatrixFacts(_ a: CSRMatrix, options: DiagnosticsOptions) throws(DiagnosticsError) -> (normA: Double, sigmaMin: Double, method: String, ones: Double) {
         let d = a.columnCount, n = a.rowCount
         let pattern: NormalMatrixPattern
         do { pattern = try NormalMatrixPattern(matrix: a) } catch { throw DiagnosticsError("A^T A: \(error)") }
         let k = pattern.assemble(a, weights: [Double](repeating: 1, count: n))
-        let multiply = { (v: [Double]) in pattern.multiply(k, v) }
-        let lambdaMax = spectralNorm(dimension: d, seed: options.seed &+ 3, options: options, multiply)
+        // lambda_max(A^T A) by Lanczos on A^T (A v) (two streaming passes per step).
+        let top = try lanczosExtremes(dimension: d, seed: options.seed &+ 3, options: options) { v in a.transposeMultiply(a.multiply(v)) }
+        let lambdaMax = top.max
         let normA = lambdaMax.squareRoot()
         let factor: SymmetricFactor
         do {
             factor = try SymmetricFactor(context: try CholmodContext(), dimension: d, columnOffsets: pattern.columnOffsets, rowIndices: pattern.rowIndices)
         } catch { throw DiagnosticsError("CHOLMOD analysis of A^T A: \(error)") }
         var sigmaMin = 0.0
-        var method = "inverse iteration on A^T A (CHOLMOD factor)"
+        var method = "Lanczos on (A^T A)^{-1} through its CHOLMOD factor"
         var singular = false
         do { try factor.factorize(values: k) } catch {
             guard case .notPositiveDefinite = error else { throw DiagnosticsError("CHOLMOD factorisation of A^T A: \(error)") }
             singular = true
         }
         if !singular {
-            // Inverse iteration with Rayleigh quotients.
-            var rng = SeededGenerator(seed: options.seed &+ 5)
-            var v = (0..<d).map { _ in rng.gaussian() }
-            var vn = norm2(v); v = v.map { $0 / vn }
-            var rho = Double.infinity
-            for _ in 0..<options.maxIterations {
-                var y: [Double]
-                do { y = try factor.solve(v) } catch { throw DiagnosticsError("CHOLMOD solve with A^T A: \(error)") }
-                vn = norm2(y)
-                guard vn.isFinite, vn > 0 else { singular = true; break }
-                y = y.map { $0 / vn }
-                let newRho = dot(y, multiply(y))
-                v = y
-                let done = Swift.abs(newRho - rho) <= options.iterationTolerance * Swift.abs(newRho)
-                rho = newRho
-                if done { break }
+            // Shift-invert: the largest eigenvalue of (A^T A)^{-1} is 1 / sigma_min^2.
+            var solveError: String? = nil
+            let inverse = try lanczosExtremes(dimension: d, seed: options.seed &+ 5, options: options) { v in
+                do { return try factor.solve(v) } catch { solveError = "\(error)"; return [Double](repeating: 0, count: v.count) }
             }
-            // Round-off can make a singular A^T A factor with a tiny pivot: treat rho below
-            // the arithmetic's resolution of lambda_max as zero.
-            if singular || rho <= 1e-14 * lambdaMax { singular = true } else { sigmaMin = rho.squareRoot() }
+            if let error = solveError { throw DiagnosticsError("CHOLMOD solve with A^T A: \(error)") }
+            let lambdaMin = 1 / inverse.max
+            // Round-off can make a singular A^T A factor with a tiny pivot: treat lambda_min
+            // below the arithmetic's resolution of lambda_max as zero.
+            if !(inverse.max.isFinite && inverse.max > 0) || lambdaMin <= 1e-14 * lambdaMax { singular = true } else { sigmaMin = lambdaMin.squareRoot() }
         }
         if singular { method = "A^T A numerically singular (CHOLMOD): sigma_min(A) = 0" }
         // Least-squares fit of 1 on A: min ||A y - 1||; a tiny ridge keeps a singular A^T A factorable.

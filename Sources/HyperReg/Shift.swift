@@ -40,7 +40,7 @@ public struct InContextShift: Sendable {
     public let deltaB: [Double]
     /// ||delta_b||_2.
     public let deltaBNorm: Double
-    /// ||x_{t+1} - x_t||_2 (part 1) or ||A_{t+1} - A_t||_2 (part 2, power iteration).
+    /// ||x_{t+1} - x_t||_2 (part 1) or ||A_{t+1} - A_t||_2 (part 2, Lanczos).
     public let moveNorm: Double
     /// ||A (x_{t+1} - x_t)||_inf (part 1) or ||(A_{t+1} - A_t) x||_inf (part 2).
     public let maxAbsArgumentChange: Double
@@ -165,10 +165,14 @@ public struct InContextShift: Sendable {
             regularizationFrom: before.regularizationLoss, regularizationTo: after.regularizationLoss)
     }
 
-    /// ||M||_2 of a sparse matrix: power iteration on M^T M (two passes per step).
+    /// ||M||_2 of a sparse matrix: Lanczos on M^T M (two passes per step), power iteration
+    /// should LAPACK fail on the small tridiagonal matrix.
     static func normalNorm(_ m: CSRMatrix) -> Double {
-        var options = DiagnosticsOptions()
-        options.iterationTolerance = 1e-12
-        return spectralNorm(dimension: m.columnCount, seed: 11, options: options) { v in m.transposeMultiply(m.multiply(v)) }.squareRoot()
+        let options = DiagnosticsOptions()
+        let multiply = { (v: [Double]) in m.transposeMultiply(m.multiply(v)) }
+        if let top = try? lanczosExtremes(dimension: m.columnCount, seed: 11, options: options, multiply) {
+            return Swift.max(top.max, 0).squareRoot()
+        }
+        return spectralNorm(dimension: m.columnCount, seed: 11, options: options, multiply).squareRoot()
     }
 }

@@ -128,7 +128,7 @@ func verdict(_ holds: Bool) -> String { holds ? "pass" : "FAIL" }
 func diagnosticsTable(_ g: TheoryDiagnostics, matrix: String, x: String) -> String {
     func f(_ v: Double) -> String { v.isFinite ? formatNumber(v) : "undefined" }
     var rows: [(String, String, String)] = []
-    rows.append(("||A||", f(g.normA), "largest singular value (power iteration on A^T A)"))
+    rows.append(("||A||", f(g.normA), "largest singular value (Lanczos on A^T A)"))
     rows.append(("||x||", f(g.normX), ""))
     rows.append(("||b||", f(g.normB), ""))
     rows.append(("R", f(g.radius), g.radiusGiven ? "given (--radius)" : "max(||A||, ||x||, ||b||)"))

@@ -101,7 +101,7 @@ func shiftTable(_ s: InContextShift, matrix: String) -> String {
     let move = part1 ? "||x_{t+1} - x_t||" : "||A_{t+1} - A_t||"
     var rows: [(String, String, String)] = []
     rows.append(("||delta_b||", f(s.deltaBNorm), "delta_b = (c_after - c_before) / alpha_before (Lemma E.2)"))
-    rows.append((move, f(s.moveNorm), part1 ? "" : "spectral norm, power iteration"))
+    rows.append((move, f(s.moveNorm), part1 ? "" : "spectral norm (Lanczos)"))
     rows.append(("||delta_b|| / move", s.ratio.map(f) ?? "undefined (no move)", "the measured M"))
     rows.append(("alpha before, after", "\(f(s.alphaFrom)), \(f(s.alphaTo))", "|alpha^{-1}| bound e^{R^2} = \(s.alphaInverseBound.text) (Lemma E.3)"))
     rows.append(("||Delta u||", f(s.uDifferenceNorm), "bound 2 sqrt(n) R e^{R^2} * move = \(s.moveNorm > 0 ? LargeNumber(log10: s.uLipschitzBound.log10Value + log10(s.moveNorm)).text : "0") (Lemma D.2/E.7)"))
