@@ -132,6 +132,9 @@ public struct InContextShift: Sendable {
         }
         let deltaC = zip(after.c, before.c).map { $0 - $1 }
         let deltaB = deltaC.map { $0 / before.alpha }
+        guard deltaB.allSatisfy({ $0.isFinite }) else {
+            throw ProblemError("alpha = <u(Ax_t), 1> = \(before.alpha) is so small that delta_b = (c(x_{t+1}) - c(x_t)) / alpha overflows")
+        }
         let uDiff = norm2(zip(after.u, before.u).map { $0 - $1 })
         let normB = problem.targetSquaredNorm.squareRoot()
         let measuredR = Swift.max(normA, normX, normB)

@@ -198,7 +198,7 @@ struct DiagnoseReport: Encodable {
     var norm_v: Double
     var norm_c: Double
     var r0: Double
-    var norm_b_matrix: Double
+    var norm_b_matrix: Double?
     var b_matrix_bound: Double?
     var sigma_min_a: Double
     var sigma_min_method: String
@@ -219,7 +219,7 @@ struct DiagnoseReport: Encodable {
     var l_guaranteed_c4: Double?
     var l_guaranteed_f1: Double?
     var m_theory: LargeNumberJSON
-    var m_empirical: Double
+    var m_empirical: Double?
     var m_empirical_samples: [Double]
     var lipschitz_step: Double
     var radius_theory: LargeNumberJSON?
@@ -235,7 +235,7 @@ struct DiagnoseReport: Encodable {
         rows = g.rowCount; columns = g.columnCount; function = g.function.rawValue
         norm_a = g.normA; norm_x = g.normX; norm_b = g.normB; r = g.radius; r_given = g.radiusGiven
         norm_u = g.normU; norm_v = g.normV; norm_c = g.normC; r0 = g.r0
-        norm_b_matrix = g.normBMatrix; b_matrix_bound = f(10 * g.r0 * g.r0 * g.r0 * g.r0)
+        norm_b_matrix = f(g.normBMatrix); b_matrix_bound = f(10 * g.r0 * g.r0 * g.r0 * g.r0)
         sigma_min_a = g.sigmaMinA; sigma_min_method = g.sigmaMinMethod
         l = g.l; hessian_max_eigenvalue = g.hessianMaxEigenvalue; l_method = g.lMethod
         l_residual_bound = g.lResidualBound.flatMap(f); l_error_estimate = g.lErrorEstimate.flatMap(f)
@@ -246,8 +246,8 @@ struct DiagnoseReport: Encodable {
         theorem_f1_holds = g.condition("theorem_f1_weights")?.holds ?? false
         l_guaranteed_c4 = f(g.lGuaranteedByC4)
         l_guaranteed_f1 = f(g.lGuaranteedByF1)
-        m_theory = LargeNumberJSON(g.lipschitzTheory); m_empirical = g.lipschitzEmpirical
-        m_empirical_samples = g.lipschitzSamples; lipschitz_step = g.lipschitzStep
+        m_theory = LargeNumberJSON(g.lipschitzTheory); m_empirical = f(g.lipschitzEmpirical)
+        m_empirical_samples = g.lipschitzSamples.filter { $0.isFinite }; lipschitz_step = g.lipschitzStep
         radius_theory = g.radiusTheory.map(LargeNumberJSON.init); radius_empirical = g.radiusEmpirical
         ones_residual = g.onesResidual
         conditions = g.conditions.map { ConditionJSON(code: $0.code, statement: $0.statement, holds: $0.holds) }
