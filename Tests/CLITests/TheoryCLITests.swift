@@ -34,6 +34,27 @@ struct TheoryCLITests {
         #expect(j["lemma_c4_holds"] as? Bool == false)  // w = 0.5 is far below 10 R0^4
     }
 
+    @Test func diagnoseAboveTheDenseLimitUsesLanczosAndAgrees() throws {
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try generateProblem(dir, function: "exp", rows: 400, cols: 12)
+        let path = { (name: String) in dir.appendingPathComponent(name).path }
+        var reports: [[String: Any]] = []
+        for limit in ["3000", "5"] {
+            let r = try hyperreg(["diagnose", path("A.mtx"), path("b.mtx"), "--x", path("x_true.mtx"), "--dense-limit", limit,
+                                  "--report", path("d\(limit).json")])
+            #expect(r.status == 0, "\(r.stderr)")
+            reports.append(try json(path("d\(limit).json")))
+        }
+        #expect((reports[0]["l_method"] as? String)?.hasPrefix("dense") == true)
+        #expect((reports[1]["l_method"] as? String)?.hasPrefix("Lanczos") == true)
+        #expect(reports[0]["l_residual_bound"] == nil && reports[1]["l_residual_bound"] != nil)
+        // d = 12: Lanczos spans the space; 1e-9 of the spectral radius.
+        let l0 = try #require(reports[0]["l"] as? Double), l1 = try #require(reports[1]["l"] as? Double)
+        let top = try #require(reports[0]["hessian_max_eigenvalue"] as? Double)
+        #expect(abs(l0 - l1) <= 1e-9 * abs(top))
+    }
+
     @Test func diagnoseNamesTheStationaryZeroForCosh() throws {
         let dir = try TestPaths.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
