@@ -20,15 +20,22 @@ static inline int CSuiteSparse_cholmodLibraryVersion(void) {
     return v[0] * 10000 + v[1] * 100 + v[2];
 }
 
-/// LAPACK (reference interface, Fortran symbols) from the BLAS/LAPACK that libopenblas
-/// provides; Debian's OpenBLAS ships no LAPACKE, so the two routines hyperreg calls are
-/// declared here. Column-major storage; every argument by pointer.
+#include <stddef.h>
+
+/// LAPACK (reference interface, Fortran symbols) from the OpenBLAS this module links.
+/// Debian's OpenBLAS ships no LAPACK header (no LAPACKE), so the routines hyperreg calls are
+/// declared here. Column-major storage; every argument by pointer; trailing `*_len`
+/// arguments are the hidden Fortran lengths of character arguments (1 each).
 /// dgeqrf: QR factorisation of an m x n matrix (R in the upper triangle on return).
 void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
              double *work, const int *lwork, int *info);
 /// dtrtrs: solves op(T) X = B for a triangular T with nrhs right-hand sides.
 void dtrtrs_(const char *uplo, const char *trans, const char *diag, const int *n,
              const int *nrhs, const double *a, const int *lda, double *b, const int *ldb,
-             int *info);
+             int *info, size_t uplo_len, size_t trans_len, size_t diag_len);
+/// dsyevd: eigenvalues (and optionally eigenvectors) of a symmetric matrix, divide and conquer.
+void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+             double *w, double *work, const int *lwork, int *iwork, const int *liwork,
+             int *info, size_t jobz_len, size_t uplo_len);
 
 #endif

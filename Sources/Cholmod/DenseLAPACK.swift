@@ -72,7 +72,7 @@ public enum DenseLAPACK {
         var uplo = CChar(UInt8(ascii: "U")), trans = CChar(UInt8(ascii: "N")), diag = CChar(UInt8(ascii: "N"))
         r.withUnsafeBufferPointer { rp in
             b.withUnsafeMutableBufferPointer { bp in
-                dtrtrs_(&uplo, &trans, &diag, &n, &nrhs, rp.baseAddress, &lda, bp.baseAddress, &ldb, &info)
+                dtrtrs_(&uplo, &trans, &diag, &n, &nrhs, rp.baseAddress, &lda, bp.baseAddress, &ldb, &info, 1, 1, 1)
             }
         }
         guard info == 0 else { throw .failed(routine: "dtrtrs", info: Int(info)) }

@@ -21,7 +21,7 @@ struct HyperRegCommand: ParsableCommand {
         Exit codes: 0 success, 64 usage error, 1 input or numerical error.
         """,
         version: HyperRegVersion.string,
-        subcommands: [Solve.self, Generate.self, Info.self]
+        subcommands: [Solve.self, Generate.self, Info.self, Diagnose.self, Shift.self]
     )
 }
 
