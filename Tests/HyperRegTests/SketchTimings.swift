@@ -1,5 +1,6 @@
 import Foundation
 import HyperRegTestSupport
+import Cholmod
 import SparseCore
 import Testing
 @testable import HyperReg
@@ -52,6 +53,10 @@ struct SketchTimings {
         }
         let sampler = LeverageSampler(matrix: a, options: SketchOptions())
         var scores: LeverageScores? = nil
+        let m = LeverageSampler(matrix: a, options: SketchOptions()).embeddingRows
+        var dense = a.sparseSignEmbedding(rowScales: scales, blocks: 2, blockRows: m / 2, seed: 1)
+        line("QR of the \(m) x \(d) sketch (dgeqrf)", try best(1) { var copy = dense; _ = try DenseLAPACK.qrUpperFactor(&copy, rows: m, columns: d) })
+        dense = []
         line("whole estimate (defaults)", try best { scores = try sampler.estimate(diagonal: dd) })
         let beta = SketchOptions().oversampling(dimension: d)
         var pick: (rows: [Int], weights: [Double]) = ([], [])
