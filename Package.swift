@@ -63,6 +63,6 @@ let package = Package(
         .testTarget(name: "MatrixMarketTests", dependencies: ["MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
         .testTarget(name: "CholmodTests", dependencies: ["Cholmod", "SparseCore", "HyperRegTestSupport"]),
         .testTarget(name: "HyperRegTests", dependencies: ["HyperReg", "Cholmod", "SparseCore", "HyperRegTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["HyperRegCLI", "MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["HyperRegCLI", "HyperRegExample", "MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
     ]
 )

@@ -105,3 +105,30 @@ struct BundledDataTests {
         }
     }
 }
+
+/// The guide's library example (`hyperreg-example`) runs and recovers the exact softmax fit.
+@Test func libraryExampleRecoversTheAttentionRow() throws {
+    let hyperregURL = try #require(Binary.url, "the hyperreg binary was not found; run `swift build` first")
+    let example = hyperregURL.deletingLastPathComponent().appendingPathComponent("hyperreg-example")
+    try #require(FileManager.default.isExecutableFile(atPath: example.path), "\(example.path) not built; run `swift build`")
+    let dir = try TestPaths.makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let folder = TestPaths.bundledDataDirectory.appendingPathComponent("attention/keys-river-l0h3")
+    let xPath = dir.appendingPathComponent("x.mtx").path
+    let process = Process()
+    process.executableURL = example
+    process.arguments = [folder.path, xPath]
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    #expect(text.contains("||u(Ax)/alpha - b||_1 = "), "unexpected output: \(text)")
+    // b = softmax(A x_true) exactly and K has condition number 36: x_true is recovered to round-off.
+    let x = try MatrixMarket.readVector(from: xPath)
+    let xTrue = try MatrixMarket.readVector(from: folder.appendingPathComponent("x_true.mtx").path)
+    try #require(x.count == xTrue.count)
+    let error = zip(x, xTrue).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() / xTrue.map { $0 * $0 }.reduce(0, +).squareRoot()
+    #expect(error <= 1e-8, "||x - x_true|| / ||x_true|| = \(error)")
+}
