@@ -5,8 +5,8 @@ the final loss, iterations, status and how close u(Ax)/alpha comes to b.
 
     swift build && python3 scripts/measure_attention.py [--binary .build/debug/hyperreg] [--quick]
 
-Needs numpy. Fit measures: ||u/alpha - b||_1 (twice the total-variation distance between the two
-distributions), its max-norm, and the logit error modulo constants,
+Needs numpy. Fit measures: "fit L1" = ||u/alpha - b||_1 (twice the total-variation distance
+between the two distributions), "fit max" = its max-norm, and the logit error modulo constants,
 max_i |(z - z*)_i - mean(z - z*)| with z = A x, z* = A x*.
 """
 import argparse, json, subprocess, sys, tempfile
@@ -27,7 +27,7 @@ def main():
     p.add_argument("--binary", default=str(ROOT / ".build/debug/hyperreg"))
     p.add_argument("--quick", action="store_true", help="keys problems only")
     args = p.parse_args()
-    print("| problem | u | w | status | iterations | final L | rel. gradient | ||u/alpha - b||_1 | max |u/alpha - b| | logit error mod const | alpha |")
+    print("| problem | u | w | status | iterations | final L | rel. gradient | fit L1 | fit max | logit error mod const | alpha |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for folder in sorted((ROOT / "Data/attention").iterdir()):
         if not (folder / "A.mtx").exists() or (args.quick and folder.name.startswith("hidden")):
