@@ -12,9 +12,13 @@ let package = Package(
     products: [
         .library(name: "HyperReg", targets: ["HyperReg", "SparseCore", "MatrixMarket", "Cholmod"]),
         .executable(name: "hyperreg", targets: ["HyperRegCLI"]),
+        // The user guide's library example (docs/guide.md); built by `swift build` so it cannot rot.
+        .executable(name: "hyperreg-example", targets: ["HyperRegExample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // API docs: `swift package generate-documentation --target HyperReg` (docs/guide.md).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // System libraries (Debian packages; no pkg-config files ship with them).
@@ -45,6 +49,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The library example of docs/guide.md: solve one bundled attention problem.
+        .executableTarget(
+            name: "HyperRegExample",
+            dependencies: ["HyperReg", "MatrixMarket", "SparseCore"],
+            path: "Examples/HyperRegExample"
+        ),
 
         // Shared test fixtures: dense references, tolerances, paths to ../shared/data.
         .target(name: "HyperRegTestSupport", dependencies: ["SparseCore"]),
@@ -53,6 +63,6 @@ let package = Package(
         .testTarget(name: "MatrixMarketTests", dependencies: ["MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
         .testTarget(name: "CholmodTests", dependencies: ["Cholmod", "SparseCore", "HyperRegTestSupport"]),
         .testTarget(name: "HyperRegTests", dependencies: ["HyperReg", "Cholmod", "SparseCore", "HyperRegTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["HyperRegCLI", "MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["HyperRegCLI", "HyperRegExample", "MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
     ]
 )

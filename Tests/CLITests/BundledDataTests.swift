@@ -1,0 +1,134 @@
+import Foundation
+import HyperRegTestSupport
+import MatrixMarket
+import Testing
+
+/// Data/expectations.json: what `hyperreg solve` reaches on every bundled problem, written by
+/// scripts/make-expectations.sh. The tolerances, and why, are in the file itself.
+struct BundledExpectations: Decodable {
+    struct Tolerances: Decodable {
+        var loss_relative: Double
+        var loss_absolute: Double
+        var gradient_factor: Double
+        var x_true_relative: Double
+    }
+
+    struct Run: Decodable, CustomTestStringConvertible {
+        var name: String
+        var dataset: String
+        var arguments: [String]
+        var status: String
+        var final_loss: Double
+        var final_gradient_norm: Double
+        var tolerance: Double
+        var x_true_relative_error: Double?
+        var testDescription: String { name }
+    }
+
+    var tolerances: Tolerances
+    var runs: [Run]
+
+    static let url = TestPaths.bundledDataDirectory.appendingPathComponent("expectations.json")
+
+    /// The file, or an empty run list when it cannot be read (``BundledDataTests/everyFolderHasExpectations()`` then fails).
+    static let loaded: BundledExpectations? = try? JSONDecoder().decode(BundledExpectations.self, from: Data(contentsOf: url))
+}
+
+@Suite("bundled datasets solve to their recorded expectations")
+struct BundledDataTests {
+    /// Every problem folder under Data/ (one holding A.mtx) is covered by at least one run.
+    @Test func everyFolderHasExpectations() throws {
+        let expectations = try #require(BundledExpectations.loaded, "cannot read \(BundledExpectations.url.path)")
+        let root = TestPaths.bundledDataDirectory
+        let enumerator = try #require(FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil))
+        var folders: Set<String> = []
+        for case let url as URL in enumerator where url.lastPathComponent == "A.mtx" {
+            let folder = url.deletingLastPathComponent().path.replacingOccurrences(of: root.deletingLastPathComponent().path + "/", with: "")
+            folders.insert(folder)
+        }
+        #expect(folders.count >= 9)   // 4 planted + 5 attention problems
+        let covered = Set(expectations.runs.map(\.dataset))
+        #expect(folders.subtracting(covered).isEmpty, "no expectation for \(folders.subtracting(covered).sorted())")
+    }
+
+    @Test(arguments: BundledExpectations.loaded?.runs ?? [])
+    func solvesToExpectation(run: BundledExpectations.Run) throws {
+        let tolerances = try #require(BundledExpectations.loaded).tolerances
+        let folder = TestPaths.packageRoot.appendingPathComponent(run.dataset)
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let xPath = dir.appendingPathComponent("x.mtx").path, reportPath = dir.appendingPathComponent("report.json").path
+        // As in scripts/make-expectations.sh: a bare `*.mtx` argument names a file of the dataset folder.
+        let arguments = run.arguments.map { $0.hasSuffix(".mtx") ? folder.appendingPathComponent($0).path : $0 }
+        let r = try hyperreg(["solve", folder.appendingPathComponent("A.mtx").path, folder.appendingPathComponent("b.mtx").path]
+                             + arguments + ["--quiet", "--output", xPath, "--report", reportPath])
+        try #require(r.status == 0, "\(run.name): solve failed: \(r.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as? [String: Any])
+        let status = report["status"] as? String
+        let loss = try #require(report["final_loss"] as? Double)
+        let gradient = try #require(report["final_gradient_norm"] as? Double)
+        let relative = try #require(report["relative_gradient_norm"] as? Double)
+
+        #expect(status == run.status, "\(run.name): status \(status ?? "?"), recorded \(run.status)")
+        let lossBound = tolerances.loss_relative * abs(run.final_loss) + tolerances.loss_absolute
+        #expect(abs(loss - run.final_loss) <= lossBound, "\(run.name): final loss \(loss), recorded \(run.final_loss) (bound \(lossBound))")
+        if run.status == "converged" {
+            #expect(relative <= run.tolerance, "\(run.name): relative gradient \(relative) above the tolerance \(run.tolerance)")
+        } else {
+            #expect(gradient <= tolerances.gradient_factor * run.final_gradient_norm,
+                    "\(run.name): gradient \(gradient), recorded \(run.final_gradient_norm)")
+        }
+        if run.x_true_relative_error != nil {
+            let x = try MatrixMarket.readVector(from: xPath)
+            let xTrue = try MatrixMarket.readVector(from: folder.appendingPathComponent("x_true.mtx").path)
+            try #require(x.count == xTrue.count)
+            let error = zip(x, xTrue).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+                / xTrue.map { $0 * $0 }.reduce(0, +).squareRoot()
+            #expect(error <= tolerances.x_true_relative, "\(run.name): ||x - x_true|| / ||x_true|| = \(error)")
+        }
+    }
+
+    /// The attention targets are probability vectors, and their meta.json names the model and the script.
+    @Test func attentionTargetsAreProbabilityVectors() throws {
+        let root = TestPaths.bundledDataDirectory.appendingPathComponent("attention")
+        let names = try FileManager.default.contentsOfDirectory(atPath: root.path).filter { !$0.hasPrefix(".") && $0 != "README.md" }
+        #expect(names.count >= 5)
+        for name in names {
+            let folder = root.appendingPathComponent(name)
+            let b = try MatrixMarket.readVector(from: folder.appendingPathComponent("b.mtx").path)
+            #expect(b.allSatisfy { $0 >= 0 }, "\(name): negative entry in b")
+            #expect(abs(b.reduce(0, +) - 1) <= 1e-12, "\(name): b sums to \(b.reduce(0, +))")   // written with 17 digits
+            let meta = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("meta.json"))) as? [String: Any])
+            for key in ["text", "layer", "head", "query_token_index", "model", "script_version"] {
+                #expect(meta[key] != nil, "\(name)/meta.json lacks \(key)")
+            }
+        }
+    }
+}
+
+/// The guide's library example (`hyperreg-example`) runs and recovers the exact softmax fit.
+@Test func libraryExampleRecoversTheAttentionRow() throws {
+    let hyperregURL = try #require(Binary.url, "the hyperreg binary was not found; run `swift build` first")
+    let example = hyperregURL.deletingLastPathComponent().appendingPathComponent("hyperreg-example")
+    try #require(FileManager.default.isExecutableFile(atPath: example.path), "\(example.path) not built; run `swift build`")
+    let dir = try TestPaths.makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let folder = TestPaths.bundledDataDirectory.appendingPathComponent("attention/keys-river-l0h3")
+    let xPath = dir.appendingPathComponent("x.mtx").path
+    let process = Process()
+    process.executableURL = example
+    process.arguments = [folder.path, xPath]
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    #expect(text.contains("||u(Ax)/alpha - b||_1 = "), "unexpected output: \(text)")
+    // b = softmax(A x_true) exactly and K has condition number 36: x_true is recovered to round-off.
+    let x = try MatrixMarket.readVector(from: xPath)
+    let xTrue = try MatrixMarket.readVector(from: folder.appendingPathComponent("x_true.mtx").path)
+    try #require(x.count == xTrue.count)
+    let error = zip(x, xTrue).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() / xTrue.map { $0 * $0 }.reduce(0, +).squareRoot()
+    #expect(error <= 1e-8, "||x - x_true|| / ||x_true|| = \(error)")
+}
