@@ -371,6 +371,10 @@ public struct NewtonSolver {
             }
             timings.total = elapsed()
             warnings += degenerateWarnings(problem, fx, fe)
+            if problem.function == .exp, problem.hasZeroWeights, t == .converged || t == .stalled || t == .iterationLimit,
+               let residual = onesResidual(problem.matrix), residual < 1e-3 {
+                warnings.append("exp with w = 0 and the all-ones vector (nearly) in range(A) (least-squares residual \(fmt(residual)) per row): with A y = 1, L(x + t y) = e^{2t} L(x), so L has no minimiser unless it reaches 0, and then a whole line of them; this x is one point of that line (sum of u = \(fmt(fe.alpha))). Use a positive weight w for a unique answer.")
+            }
             var text = message
             if trace.count > 1 { text += " (recomputed from the returned x: relative gradient norm \(fmt(fg / g0)))" }
             // Distances to the final iterate of a converged run, when no reference was given.
@@ -655,6 +659,20 @@ public struct NewtonSolver {
             }
         }
     }
+}
+
+/// The root-mean-square residual of the least-squares fit of the all-ones vector on A
+/// (`min_y ||A y - 1||_2 / sqrt(n)`), or nil if it cannot be computed: near 0 when 1 is in
+/// range(A), which makes exp with w = 0 degenerate (docs/math.md). One assembly of A^T A,
+/// one factorisation, two passes.
+func onesResidual(_ a: CSRMatrix) -> Double? {
+    guard let ls = try? LeastSquares(matrix: a) else { return nil }
+    let ones = [Double](repeating: 1, count: a.rowCount)
+    guard let y = try? ls.solve(target: ones, intercept: false) else { return nil }
+    let r = a.multiply(y)
+    var s = 0.0
+    for i in 0..<r.count { s += (r[i] - 1) * (r[i] - 1) }
+    return (s / Double(max(1, a.rowCount))).squareRoot()
 }
 
 /// The words for a stationary start point.
