@@ -27,17 +27,24 @@ public enum HessianStrategy: String, CaseIterable, Sendable, Codable {
 /// on the development machine (2 cores; docs/solver.md "Choosing the strategy"). Only
 /// ratios matter, so the unit is "seconds on that machine".
 public struct HessianCostModel: Sendable {
-    /// Seconds per nonzero of one streaming pass (A x or A^T y).
-    public var passPerNonzero = 2.5e-9
-    /// Seconds per row-pair product `a_ij a_ik` in assembly of `A^T diag(.) A`.
-    public var assemblyPerPair = 5.5e-9
-    /// Seconds per flop of dense LAPACK (QR of the sketch).
-    public var denseFlop = 4e-11
-    /// Iterations of `sketch` per iteration of `exact` to the same tolerance (measured on
-    /// planted problems: linear against quadratic convergence).
-    public var iterationRatio = 2.5
-    /// Fraction of iterations that re-use leverage scores (measured).
-    public var reuseFraction = 0.5
+    /// Seconds per nonzero of one streaming pass (A x or A^T y): 0.46e-9 to 0.8e-9 measured.
+    public var passPerNonzero = 0.6e-9
+    /// Seconds per row-pair product `a_ij a_ik` in assembly of `A^T diag(.) A`, over all rows
+    /// or a sample: 0.9e-9 to 1.3e-9 measured.
+    public var assemblyPerPair = 1.1e-9
+    /// Seconds per nonzero and embedding nonzero of the sparse embedding pass (scattering
+    /// into the dense m x d sketch): 5e-9 measured at d = 1000, less when the sketch fits in
+    /// cache.
+    public var embeddingPerNonzero = 5e-9
+    /// Seconds per nonzero and Gaussian column of the projection pass: 1.9e-10 measured.
+    public var projectionPerNonzero = 1.9e-10
+    /// Seconds per flop of the dense QR (dgeqrf, 2 m d^2 flops): 2.75e-11 measured.
+    public var denseFlop = 2.75e-11
+    /// Iterations of `sketch` per iteration of `exact` to the same tolerance: 9 against 5 at
+    /// n = 1e6, d = 1000 and 11 against 5 at d = 200 (linear against quadratic convergence).
+    public var iterationRatio = 1.8
+    /// Fraction of sketch iterations that re-use leverage scores: 4 of 9 and 6 of 11 measured.
+    public var reuseFraction = 0.45
 
     /// The measured defaults.
     public init() {}
@@ -57,7 +64,8 @@ public struct HessianCostModel: Sendable {
         let kept = min(Double(n), beta * Double(d))
         let m = LeverageSampler(matrix: a, options: sketch).embeddingRows
         let k = Double(sketch.projectionColumns(rows: n))
-        let estimate = passPerNonzero * Double(nnz) * (Double(sketch.embeddingNonzeros) + k / 2)
+        let estimate = embeddingPerNonzero * Double(nnz) * Double(sketch.embeddingNonzeros)
+            + projectionPerNonzero * Double(nnz) * k
             + denseFlop * 2 * Double(m) * Double(d) * Double(d)
         let sampled = assemblyPerPair * pairs * kept / Double(max(1, n))
         let sketchCost = passes + (1 - reuseFraction) * estimate + sampled

@@ -181,19 +181,41 @@ public struct LeverageSampler: Sendable {
     /// `rho_max / rho_min` exceeds `options.reuseRatio`.
     public func rescale(_ old: LeverageScores, to d: [Double]) -> LeverageScores? {
         guard options.reuseRatio > 1 else { return nil }
-        var rhoMax = 0.0, rhoMin = Double.infinity
-        for i in 0..<d.count {
-            let o = old.diagonal[i], nw = d[i]
-            if o > 0 {
-                let ratio = nw / o
-                rhoMax = max(rhoMax, ratio); rhoMin = min(rhoMin, ratio)
-            } else if nw > 0 {
-                return nil
+        let part = RowPartition(rowCount: d.count, maxChunks: 64, minimumRows: 1 << 14)
+        // Ratio range over chunks (row-local), combined in chunk order.
+        struct Range: Sendable { var lo = Double.infinity, hi = 0.0, forbidden = false }
+        let ranges: [Range] = d.withUnsafeBufferPointer { dp in
+            old.diagonal.withUnsafeBufferPointer { op in
+                let dn = SharedReadBuffer(dp), od = SharedReadBuffer(op)
+                return Parallelism.mapChunks(part.count) { c in
+                    var r = Range()
+                    for i in part.rows(c) {
+                        let o = od.buffer[i], nw = dn.buffer[i]
+                        if o > 0 {
+                            let ratio = nw / o
+                            r.hi = max(r.hi, ratio); r.lo = min(r.lo, ratio)
+                        } else if nw > 0 {
+                            r.forbidden = true
+                        }
+                    }
+                    return r
+                }
             }
         }
+        guard !ranges.contains(where: \.forbidden) else { return nil }
+        let rhoMin = ranges.map(\.lo).min() ?? .infinity, rhoMax = ranges.map(\.hi).max() ?? 0
         guard rhoMin > 0, rhoMin.isFinite, rhoMax / rhoMin <= options.reuseRatio else { return nil }
         var tau = old.scores
-        for i in 0..<tau.count where old.diagonal[i] > 0 { tau[i] *= (d[i] / old.diagonal[i]) / rhoMin }
+        tau.withUnsafeMutableBufferPointer { tp in
+            d.withUnsafeBufferPointer { dp in
+                old.diagonal.withUnsafeBufferPointer { op in
+                    let t = SharedBuffer(tp), dn = SharedReadBuffer(dp), od = SharedReadBuffer(op)
+                    Parallelism.forEachChunk(part.count) { c in
+                        for i in part.rows(c) where od.buffer[i] > 0 { t.buffer[i] *= (dn.buffer[i] / od.buffer[i]) / rhoMin }
+                    }
+                }
+            }
+        }
         return LeverageScores(scores: tau, diagonal: d, isExact: false)
     }
 
@@ -205,16 +227,28 @@ public struct LeverageSampler: Sendable {
     public func sample(_ scores: LeverageScores, beta: Double, salt: UInt64) -> (rows: [Int], weights: [Double]) {
         let d = scores.diagonal
         var weights = d
-        var rows: [Int] = []
         let seed = options.seed &+ 0x9E6C_63D0_676A_9A99 &* (salt &+ 1)
-        for i in 0..<d.count where d[i] > 0 {
-            let p = min(1, beta * scores.scores[i])
-            if p <= 0 { continue }
-            if p >= 1 || SketchHash.uniform(seed: seed, row: i, salt: 0xA5A5) < p {
-                rows.append(i)
-                weights[i] = d[i] / p
+        let part = RowPartition(rowCount: d.count, maxChunks: 64, minimumRows: 1 << 14)
+        // Row-local draws (a hash of the global row index): chunks only change who draws.
+        let kept: [[Int]] = weights.withUnsafeMutableBufferPointer { wp in
+            d.withUnsafeBufferPointer { dp in
+                scores.scores.withUnsafeBufferPointer { sp in
+                    let w = SharedBuffer(wp), dd = SharedReadBuffer(dp), tau = SharedReadBuffer(sp)
+                    return Parallelism.mapChunks(part.count) { c in
+                        var rows: [Int] = []
+                        for i in part.rows(c) where dd.buffer[i] > 0 {
+                            let p = min(1, beta * tau.buffer[i])
+                            if p <= 0 { continue }
+                            if p >= 1 || SketchHash.uniform(seed: seed, row: i, salt: 0xA5A5) < p {
+                                rows.append(i)
+                                w.buffer[i] = dd.buffer[i] / p
+                            }
+                        }
+                        return rows
+                    }
+                }
             }
         }
-        return (rows, weights)
+        return (kept.flatMap { $0 }, weights)
     }
 }
