@@ -153,7 +153,7 @@ public struct IterationRecord: Sendable, Codable {
     public var times = IterationTimes()
     /// Refinement steps taken (sketch with `refinementSteps > 0`).
     public var refinements: Int? = nil
-    /// `||H_D s + g|| / ||g||` of the step after refinement (sketch with refinement).
+    /// `||H s + g|| / ||g||` (exact H) of the step after refinement (sketch with refinement).
     public var refinementResidual: Double? = nil
     /// `||x_t - x*||_2` for the reference x* (given, or the final iterate of a converged run).
     public var referenceDistance: Double? = nil
