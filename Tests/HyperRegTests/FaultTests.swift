@@ -10,7 +10,7 @@ import SparseCore
 import Testing
 @testable import HyperReg
 
-@Suite("Injected numerical faults")
+@Suite("Injected numerical faults", .checksCholmodLeaks)
 struct FaultTests {
     @Test func overflowingTrialStepIsRejectedByTheLineSearch() throws {
         // From 100 x (a random point), exp's Gauss-Newton step overshoots so far that
