@@ -11,7 +11,11 @@ seconds="${1:-60}"
 work="${FUZZ_WORK:-/tmp/hyperreg-fuzz}"
 mkdir -p "$work/corpus" "$work/artifacts"
 cp -n Fuzz/Seeds/* Tests/Malformed/*.mtx* "$work/corpus/" 2>/dev/null || true
-( cd Fuzz && swift build -c release --sanitize=fuzzer --sanitize=address --product MatrixMarketFuzzer 2>&1 | grep -v "Cannot export local symbol" )
+# -Xswiftc -sanitize=fuzzer,address: SwiftPM 6.3 hands the compiler only one of two
+# --sanitize values (which one varies from build to build), leaving the Swift code either
+# without coverage or without ASan; the combined flag gives it both (docs/reliability.md).
+( cd Fuzz && swift build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
+      --product MatrixMarketFuzzer 2>&1 | grep -v "Cannot export local symbol" | tail -2 )
 binary="Fuzz/.build/release/MatrixMarketFuzzer"
 # SWIFT_BACKTRACE=enable=no: otherwise the Swift backtracer takes the crash and no crash file
 # is written. One process; -max_len 4096 keeps inputs small enough to mutate quickly.

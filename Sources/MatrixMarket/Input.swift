@@ -17,7 +17,9 @@ final class InputBytes: @unchecked Sendable {
     let base: UnsafeMutablePointer<UInt8>?
     /// Number of bytes.
     let count: Int
-    private let mapped: Bool
+    /// True when the bytes are a read-only private mapping of a file (pages can be dropped
+    /// with `MADV_DONTNEED` and are read again from the file if touched).
+    let mapped: Bool
 
     init(base: UnsafeMutablePointer<UInt8>?, count: Int, mapped: Bool) {
         self.base = base
