@@ -28,6 +28,23 @@ private func checkError(_ error: MatrixMarketError, name: String) {
     precondition(!error.message.isEmpty, "empty message")
 }
 
+/// Where round-trip copies are written.
+private let roundTripPath: String = {
+    let dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+    return "\(dir)/hyperreg-fuzz-\(getpid())-copy.mtx"
+}()
+
+/// Writing a matrix that was read and reading it back must give the same matrix, bit for bit.
+private func roundTrip(_ m: CSRMatrix) {
+    do {
+        try MatrixMarket.writeCoordinate(m, to: roundTripPath)
+        let again = try MatrixMarket.readMatrix(from: roundTripPath).matrix
+        precondition(again == m, "write then read changed the matrix")
+    } catch {
+        preconditionFailure("a matrix that was read could not be written and read back: \(error)")
+    }
+}
+
 /// Where gzip inputs are written (a file per process; /dev/shm when present).
 private let gzipPath: String = {
     let dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
@@ -60,6 +77,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     do {
         let (header, matrix) = try MatrixMarket.readMatrix(bytes: bytes, name: name, options: .init(memoryLimit: memoryLimit))
         checkMatrix(header, matrix)
+        roundTrip(matrix)
     } catch {
         checkError(error, name: name)
     }
