@@ -57,7 +57,7 @@ let package = Package(
         ),
 
         // Shared test fixtures: dense references, tolerances, paths to ../shared/data.
-        .target(name: "HyperRegTestSupport", dependencies: ["SparseCore"]),
+        .target(name: "HyperRegTestSupport", dependencies: ["SparseCore", "Cholmod"]),
 
         .testTarget(name: "SparseCoreTests", dependencies: ["SparseCore", "HyperRegTestSupport"]),
         .testTarget(name: "MatrixMarketTests", dependencies: ["MatrixMarket", "SparseCore", "HyperRegTestSupport"]),

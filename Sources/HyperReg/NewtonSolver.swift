@@ -482,6 +482,14 @@ public struct NewtonSolver {
         var iteration = 0
         while true {
             if gNorm <= options.tolerance * g0 {
+                // exp with w = 0: the gradient scales like u^2, so shrinking u satisfies a
+                // relative tolerance of 1e-10 once u has fallen ~1e5-fold, long before the
+                // 1e-8 alpha test below. A real solution fits b after normalisation
+                // (L / alpha^2 = 0.5 ||u/alpha - b||^2 small); a collapse of u does not.
+                if problem.function == .exp, problem.hasZeroWeights, alpha0 > 0, e.alpha < 1e-3 * alpha0,
+                   (2 * e.loss).squareRoot() > 1e-6 * e.alpha * bb.squareRoot() {
+                    return result(.degenerate, "exp with w = 0 is degenerate here: the iterates drive u(Ax) towards 0 (sum of u fell from \(fmt(alpha0)) to \(fmt(e.alpha)) while u / sum(u) does not fit b), so L tends to 0 without a minimiser; the small gradient is not convergence. Use a positive weight w.")
+                }
                 return result(.converged, "relative gradient norm \(fmt(gNorm / g0)) <= tolerance \(fmt(options.tolerance)) at iteration \(iteration)")
             }
             if iteration >= maxIterations {

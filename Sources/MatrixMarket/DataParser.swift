@@ -135,8 +135,14 @@ func parseDataSection(_ input: InputBytes, _ info: HeaderInfo, _ layout: DataLay
     let outputs = (0 ..< ranges.count).map { _ in ChunkOutput() }
     let chunkList = ranges
     try ParseTables.with { tables throws(MatrixMarketError) in
+        // Only chunks inside the mapping: a copied tail (last line without '\n') is heap memory.
+        let mappedChunks = input.mapped ? (tail == nil ? chunkList.count : chunkList.count - 1) : 0
         Parallelism.forEachChunk(chunkList.count) { c in
             parseChunk(chunkList[c], layout, tables, outputs[c], stopAtEntry: -1)
+            // The text of a parsed chunk is not needed again (an error probe would fault it
+            // back in from the file): drop its pages so that peak memory is the parsed
+            // entries, not the text as well.
+            if c < mappedChunks { dropMappedPages(chunkList[c]) }
         }
         // Resolve in file order: the first problem a sequential reader would meet.
         var entriesBefore = 0
@@ -162,6 +168,17 @@ func parseDataSection(_ input: InputBytes, _ info: HeaderInfo, _ layout: DataLay
         }
     }
     return ParsedData(chunks: outputs, entryCount: expected)
+}
+
+/// `madvise(MADV_DONTNEED)` on the whole pages inside a chunk of a mapped file.
+func dropMappedPages(_ chunk: ByteRange) {
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    guard page > 0 else { return }
+    let start = (Int(bitPattern: chunk.start) + page - 1) / page * page
+    let end = Int(bitPattern: chunk.end) / page * page
+    if end > start, let address = UnsafeMutableRawPointer(bitPattern: start) {
+        _ = madvise(address, end - start, MADV_DONTNEED)
+    }
 }
 
 /// Parses one chunk into `out`. With `stopAtEntry >= 0`, stops when reaching that entry

@@ -17,12 +17,25 @@ final class InputBytes: @unchecked Sendable {
     let base: UnsafeMutablePointer<UInt8>?
     /// Number of bytes.
     let count: Int
-    private let mapped: Bool
+    /// True when the bytes are a read-only private mapping of a file (pages can be dropped
+    /// with `MADV_DONTNEED` and are read again from the file if touched).
+    let mapped: Bool
 
     init(base: UnsafeMutablePointer<UInt8>?, count: Int, mapped: Bool) {
         self.base = base
         self.count = count
         self.mapped = mapped
+    }
+
+    /// A heap copy of `bytes`.
+    convenience init(copying bytes: UnsafeRawBufferPointer, name: String) throws(MatrixMarketError) {
+        guard bytes.count > 0, let source = bytes.baseAddress else {
+            self.init(base: nil, count: 0, mapped: false)
+            return
+        }
+        guard let copy = malloc(bytes.count) else { throw MatrixMarketError(path: name, message: "out of memory") }
+        memcpy(copy, source, bytes.count)
+        self.init(base: copy.assumingMemoryBound(to: UInt8.self), count: bytes.count, mapped: false)
     }
 
     deinit {
@@ -117,7 +130,9 @@ enum InputSource {
                 var trailer: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
                 if pread(fd, &trailer, 4, off_t(size - 4)) == 4 {
                     let isize = Int(trailer.0) | Int(trailer.1) << 8 | Int(trailer.2) << 16 | Int(trailer.3) << 24
-                    hint = isize >= size / 2 ? isize + 1 : size * 4
+                    // A damaged or hostile trailer can claim gigabytes for a few bytes:
+                    // deflate expands at most 1032:1, so never trust more than that.
+                    hint = isize >= size / 2 ? min(isize + 1, size * 1032 + (1 << 16)) : size * 4
                 }
             }
             return .stream(try ZStream(fd: fd, name: name, sizeHint: hint))
@@ -210,7 +225,11 @@ final class ZStream {
 
     private func streamError(decompressed: Int) -> MatrixMarketError {
         var code: Int32 = Z_OK
-        let text = file.flatMap { gzerror($0, &code) }.map { String(cString: $0) } ?? "unknown error"
+        var text = file.flatMap { gzerror($0, &code) }.map { String(cString: $0) } ?? "unknown error"
+        // zlib prefixes the name it was given, here "<fd:N>: "; the error already names the file.
+        if text.hasPrefix("<fd:"), let colon = text.firstIndex(of: ">") {
+            text = String(text[text.index(after: colon)...].drop { $0 == ":" || $0 == " " })
+        }
         switch code {
         case Z_BUF_ERROR:
             return MatrixMarketError(path: name, message: "truncated gzip stream: unexpected end of compressed data after \(decompressed) decompressed bytes")

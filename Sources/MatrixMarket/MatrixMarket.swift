@@ -91,11 +91,12 @@ public struct MatrixMarketError: Error, CustomStringConvertible, Equatable, Send
     /// What is wrong, in words.
     public let message: String
 
-    /// Creates an error.
+    /// Creates an error. Control characters in `message` (quoted bytes of a binary or
+    /// damaged file) are written as `\xNN`, so the message is safe to print on a terminal.
     public init(path: String, line: Int? = nil, message: String) {
         self.path = path
         self.line = line
-        self.message = message
+        self.message = escapingControlCharacters(message)
     }
 
     public var description: String {
@@ -109,10 +110,16 @@ public struct MatrixMarketReadOptions: Sendable {
     /// Accept `nan`, `inf`, `infinity` (any case, optional sign) and decimal values that
     /// overflow a double (read as infinity). Off by default: such values are errors.
     public var allowNonFinite: Bool = false
+    /// Refuse, before allocating, a file whose size line declares storage (entries and
+    /// row offsets, or the vector) beyond this many bytes. nil: the machine's physical
+    /// memory, which is always a limit.
+    public var memoryLimit: Int? = nil
 
-    /// Creates options; by default non-finite values are rejected.
-    public init(allowNonFinite: Bool = false) {
+    /// Creates options; by default non-finite values are rejected and the memory limit is
+    /// the physical memory.
+    public init(allowNonFinite: Bool = false, memoryLimit: Int? = nil) {
         self.allowNonFinite = allowNonFinite
+        self.memoryLimit = memoryLimit
     }
 }
 
@@ -155,6 +162,26 @@ public enum MatrixMarket {
         try Reader.readVector(path: path, options: options)
     }
 
+    /// Reads a matrix from bytes already in memory (plain text, not gzip), as
+    /// `readMatrix(from:options:)` does from a file; errors name `name`.
+    ///
+    /// - Parameters:
+    ///   - bytes: the whole file's bytes (copied once).
+    ///   - name: what errors call the input, e.g. a URL or a file name.
+    ///   - options: whether to accept non-finite values.
+    /// - Throws: `MatrixMarketError` naming `name` and the line of the first problem.
+    public static func readMatrix(bytes: UnsafeRawBufferPointer, name: String, options: MatrixMarketReadOptions = .init()) throws(MatrixMarketError) -> (header: MatrixMarketHeader, matrix: CSRMatrix) {
+        try Reader.readMatrix(input: InputBytes(copying: bytes, name: name), name: name, options: options)
+    }
+
+    /// Reads a vector from bytes already in memory, as `readVector(from:options:)` does
+    /// from a file; errors name `name`.
+    ///
+    /// - Throws: `MatrixMarketError` naming `name` and the line of the first problem.
+    public static func readVector(bytes: UnsafeRawBufferPointer, name: String, options: MatrixMarketReadOptions = .init()) throws(MatrixMarketError) -> [Double] {
+        try Reader.readVector(input: InputBytes(copying: bytes, name: name), name: name, options: options)
+    }
+
     /// Writes `matrix array real general`: the values column-major, one per line, as
     /// shortest round-trip decimals (reading back gives identical bits; non-finite values
     /// are written `nan`, `inf`, `-inf`, readable with `allowNonFinite`). Atomic.
@@ -182,4 +209,20 @@ public enum MatrixMarket {
     public static func writeCoordinate(_ matrix: CSRMatrix, to path: String, comments: [String] = []) throws(MatrixMarketError) {
         try Writer.writeCoordinate(matrix, to: path, comments: comments)
     }
+}
+
+/// `text` with C0 control characters and DEL replaced by `\xNN` (newline and tab included:
+/// an error message is one line).
+func escapingControlCharacters(_ text: String) -> String {
+    guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+    var out = String.UnicodeScalarView()
+    let hex = Array("0123456789ABCDEF".unicodeScalars)
+    for scalar in text.unicodeScalars {
+        if scalar.value < 0x20 || scalar.value == 0x7F {
+            out.append(contentsOf: ["\\", "x", hex[Int(scalar.value >> 4)], hex[Int(scalar.value & 15)]])
+        } else {
+            out.append(scalar)
+        }
+    }
+    return String(out)
 }

@@ -34,7 +34,11 @@ enum Reader {
     }
 
     static func readMatrix(path: String, options: MatrixMarketReadOptions) throws(MatrixMarketError) -> (header: MatrixMarketHeader, matrix: CSRMatrix) {
-        let (info, data) = try load(path: path, options: options, purpose: .matrix)
+        try readMatrix(input: InputSource.readAll(path), name: displayName(path), options: options)
+    }
+
+    static func readMatrix(input: InputBytes, name: String, options: MatrixMarketReadOptions) throws(MatrixMarketError) -> (header: MatrixMarketHeader, matrix: CSRMatrix) {
+        let (info, data) = try load(input: input, name: name, options: options, purpose: .matrix)
         let h = info.header
         let matrix: CSRMatrix
         if h.format == .coordinate {
@@ -46,7 +50,11 @@ enum Reader {
     }
 
     static func readVector(path: String, options: MatrixMarketReadOptions) throws(MatrixMarketError) -> [Double] {
-        let (info, data) = try load(path: path, options: options, purpose: .vector)
+        try readVector(input: InputSource.readAll(path), name: displayName(path), options: options)
+    }
+
+    static func readVector(input: InputBytes, name: String, options: MatrixMarketReadOptions) throws(MatrixMarketError) -> [Double] {
+        let (info, data) = try load(input: input, name: name, options: options, purpose: .vector)
         let h = info.header
         let n = max(h.rowCount, h.columnCount)
         if h.rowCount == 0 || h.columnCount == 0 { return [] }
@@ -78,9 +86,7 @@ enum Reader {
 
     /// Reads the bytes, the header, checks what is supported, parses the data. The input
     /// bytes are released on return (before the caller assembles its result).
-    private static func load(path: String, options: MatrixMarketReadOptions, purpose: Purpose) throws(MatrixMarketError) -> (HeaderInfo, ParsedData) {
-        let name = displayName(path)
-        let input = try InputSource.readAll(path)
+    private static func load(input: InputBytes, name: String, options: MatrixMarketReadOptions, purpose: Purpose) throws(MatrixMarketError) -> (HeaderInfo, ParsedData) {
         guard case .complete(let info) = try parseHeader(input.buffer, isComplete: true, path: name) else {
             throw MatrixMarketError(path: name, message: "internal error: incomplete header")
         }
@@ -100,17 +106,26 @@ enum Reader {
         case .matrix:
             try checkIndexLimits(h, fail)
         }
-        // Fail fast when the declared storage cannot fit in physical memory.
+        // Fail fast, before allocating, when the declared storage cannot fit in physical
+        // memory (or the caller's limit): entries, plus the row offsets of a matrix or the
+        // dense result (and its seen flags) of a vector.
         let perEntry = h.format == .coordinate ? 28 : 8
         let (entryBytes, o1) = h.storedEntryCount.multipliedReportingOverflow(by: perEntry)
-        let (rowBytes, o2) = purpose == .matrix ? h.rowCount.multipliedReportingOverflow(by: 16) : (0, false)
+        let (rowBytes, o2) = purpose == .matrix ? h.rowCount.multipliedReportingOverflow(by: 16)
+                                                : max(h.rowCount, h.columnCount).multipliedReportingOverflow(by: 9)
         let (needed, o3) = entryBytes.addingReportingOverflow(rowBytes)
         let overflow = o1 || o2 || o3
         let physical = physicalMemoryBytes()
-        if overflow || (physical > 0 && needed > physical) {
+        var limit = physical > 0 ? physical : Int.max
+        var limitName = "this machine's \(formatBytes(physical)) of physical memory"
+        if let given = options.memoryLimit, given < limit {
+            limit = max(given, 0)
+            limitName = "the memory limit of \(formatBytes(limit))"
+        }
+        if overflow || needed > limit {
             let what = h.format == .coordinate ? "\(h.storedEntryCount) entries (about \(perEntry) bytes each)" : "\(h.storedEntryCount) values (8 bytes each)"
             let size = overflow ? "more than 2^63 bytes" : "about \(formatBytes(needed))"
-            throw fail("the size line declares \(what) for a \(h.rowCount) x \(h.columnCount) matrix, which needs \(size), more than this machine's \(formatBytes(physical)) of physical memory")
+            throw fail("the size line declares \(what) for a \(h.rowCount) x \(h.columnCount) matrix, which needs \(size), more than \(limitName)")
         }
         let layout = DataLayout(format: h.format, field: h.field, symmetry: h.symmetry, rowCount: h.rowCount,
                                 columnCount: h.columnCount, allowNonFinite: options.allowNonFinite)

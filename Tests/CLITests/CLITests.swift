@@ -135,19 +135,33 @@ struct CLITests {
         #expect(json["status"] as? String == "stationary_start")
     }
 
-    @Test func sameOutputBytesWithOneAndTwoThreads() throws {
+    @Test func sameOutputBytesAndReportWithOneAndTwoThreads() throws {
+        // Same input and seed: x must be byte-identical and the report identical apart from
+        // timings and the thread count, for the default start (log-fit) and a seeded random one.
         let dir = try TestPaths.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         try generateProblem(dir, rows: 60000, cols: 30, seed: 4)
-        var outputs: [Data] = []
-        for threads in ["1", "2"] {
-            let x = dir.appendingPathComponent("x\(threads).mtx").path
-            let r = try hyperreg(["solve", dir.appendingPathComponent("A.mtx").path, dir.appendingPathComponent("b.mtx").path,
-                                  "--threads", threads, "--quiet", "--output", x])
-            #expect(r.status == 0, "\(r.stderr)")
-            outputs.append(try Data(contentsOf: URL(fileURLWithPath: x)))
+        for start in ["auto", "random"] {
+            var outputs: [Data] = []
+            var reports: [NSDictionary] = []
+            for threads in ["1", "2"] {
+                let x = dir.appendingPathComponent("x\(threads).mtx").path, report = dir.appendingPathComponent("r\(threads).json").path
+                let r = try hyperreg(["solve", dir.appendingPathComponent("A.mtx").path, dir.appendingPathComponent("b.mtx").path,
+                                      "--start", start, "--seed", "17", "--threads", threads, "--quiet", "--output", x, "--report", report])
+                #expect(r.status == 0, "\(r.stderr)")
+                outputs.append(try Data(contentsOf: URL(fileURLWithPath: x)))
+                var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any])
+                #expect(json["threads"] as? Int == Int(threads))
+                for key in ["seconds", "read_seconds", "timings", "threads", "pass_seconds"] { json[key] = nil }
+                let trace = try #require(json["trace"] as? [[String: Any]])
+                #expect(trace.count > 2)
+                let timingKeys: Set<String> = ["seconds", "iteration_seconds", "iteration_passes", "times"]
+                json["trace"] = trace.map { row in row.filter { !timingKeys.contains($0.key) } }
+                reports.append(json as NSDictionary)
+            }
+            #expect(outputs[0] == outputs[1], "start \(start): x differs between 1 and 2 threads")
+            #expect(reports[0] == reports[1], "start \(start): the reports differ beyond timings")
         }
-        #expect(outputs[0] == outputs[1])
     }
 
     @Test func infoDescribesASharedFile() throws {

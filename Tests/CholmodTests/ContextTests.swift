@@ -1,8 +1,9 @@
 import Testing
+import HyperRegTestSupport
 @testable import Cholmod
 import SparseCore
 
-@Suite("CholmodContext")
+@Suite("CholmodContext", .checksCholmodLeaks)
 struct ContextTests {
     @Test("a fresh context has print = 0, final_ll = 1, no error handler, default ordering")
     func freshSettings() throws {

@@ -1,4 +1,5 @@
 import Testing
+import HyperRegTestSupport
 @testable import Cholmod
 import SparseCore
 
@@ -39,7 +40,7 @@ private func backwardError(_ m: [Double], _ d: Int, _ x: [Double], _ b: [Double]
     return norm(r) / (frobenius(m) * norm(x))
 }
 
-@Suite("NormalEquationsFactor")
+@Suite("NormalEquationsFactor", .checksCholmodLeaks)
 struct NormalEquationsFactorTests {
     @Test("Aᵀ diag(s) A + shift I against a dense reference, with and without weights and shift",
           arguments: cases, CholmodOrdering.allCases)

@@ -1,4 +1,5 @@
 import Testing
+import HyperRegTestSupport
 @testable import Cholmod
 
 // Tolerances. Every SPD test matrix comes from `UpperPattern.randomValues`: diagonally
@@ -33,7 +34,7 @@ private func cases() -> [Case] {
     ]
 }
 
-@Suite("SymmetricFactor")
+@Suite("SymmetricFactor", .checksCholmodLeaks)
 struct SymmetricFactorTests {
     @Test("SPD solves match a dense Cholesky reference; CHOLMOD picks the expected path",
           arguments: cases(), CholmodOrdering.allCases)

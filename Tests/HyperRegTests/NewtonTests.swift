@@ -28,7 +28,7 @@ func denseNewtonReference(_ p: Problem, from x0: [Double]) -> [Double]? {
     return x
 }
 
-@Suite("Exact Newton solver")
+@Suite("Exact Newton solver", .checksCholmodLeaks)
 struct NewtonTests {
     @Test(arguments: FunctionKind.allCases)
     func matchesDenseReferenceOnSmallProblems(kind: FunctionKind) throws {

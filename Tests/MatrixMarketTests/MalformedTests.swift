@@ -131,4 +131,42 @@ struct MalformedTests {
         let gz = try s.write("h.mtx.gz", try gzipped(Array("%%MatrixMarket matrix coordinate real general\n% no size line\n".utf8)))
         #expect(caught { try MatrixMarket.readHeader(from: gz) }?.line == 2)
     }
+
+    @Test func inMemoryReadMatchesTheFileAndNamesTheGivenName() throws {
+        let s = try Scratch()
+        let text = coordinateBanner + "3 2 3\n1 1 1.5\n3 2 -2\n1 1 0.5\n"
+        let fromFile = try MatrixMarket.readMatrix(from: try s.write("m.mtx", text))
+        let fromBytes = try Array(text.utf8).withUnsafeBytes { try MatrixMarket.readMatrix(bytes: $0, name: "upload") }
+        #expect(fromBytes.matrix == fromFile.matrix)
+        #expect(fromBytes.header == fromFile.header)
+        let broken = Array((coordinateBanner + "3 1 1\n1 1 1,5\n").utf8)
+        let error = caught { try broken.withUnsafeBytes { try MatrixMarket.readVector(bytes: $0, name: "upload") } }
+        #expect(error?.description.hasPrefix("upload:3: invalid number '1,5'") == true, "\(String(describing: error))")
+        #expect(caught { try [UInt8]().withUnsafeBytes { try MatrixMarket.readMatrix(bytes: $0, name: "nothing") } }?.message.contains("empty file") == true)
+    }
+
+    @Test func memoryLimitRefusesADeclaredSizeBeforeReading() throws {
+        // 1000 entries of a coordinate matrix need about 28 kB plus 16 bytes per row: over a
+        // 10 kB limit, under the default (physical memory), so only the limit can refuse it.
+        var text = coordinateBanner + "1000 1 1000\n"
+        for i in 1 ... 1000 { text += "\(i) 1 1\n" }
+        let bytes = Array(text.utf8)
+        let limited = MatrixMarketReadOptions(memoryLimit: 10_000)
+        let error = caught { try bytes.withUnsafeBytes { try MatrixMarket.readMatrix(bytes: $0, name: "m", options: limited) } }
+        #expect(error?.line == 2)
+        #expect(error?.message.contains("more than the memory limit of 10.0 kB") == true, "\(String(describing: error))")
+        #expect(try bytes.withUnsafeBytes { try MatrixMarket.readMatrix(bytes: $0, name: "m") }.matrix.nonzeroCount == 1000)
+        // A vector's dense result counts too: 10^8 entries declared with none stored.
+        let empty = Array((coordinateBanner + "1 100000000 0\n").utf8)
+        let vectorError = caught { try empty.withUnsafeBytes { try MatrixMarket.readVector(bytes: $0, name: "v", options: limited) } }
+        #expect(vectorError?.message.contains("memory limit") == true, "\(String(describing: vectorError))")
+    }
+
+    @Test func controlBytesInAMessageAreEscaped() throws {
+        let s = try Scratch()
+        let path = try s.write("nul.mtx", Array((coordinateBanner + "3 1 1\n1 1 1\u{0}\u{1B}[2J\n").utf8))
+        let error = caught { try MatrixMarket.readMatrix(from: path) }
+        #expect(error?.message.contains("'1\\x00\\x1B[2J'") == true, "\(String(describing: error))")
+        #expect(MatrixMarketError(path: "p", message: "a\tb\nc").message == "a\\x09b\\x0Ac")
+    }
 }
