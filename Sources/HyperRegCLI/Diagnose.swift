@@ -91,35 +91,6 @@ struct Diagnose: ParsableCommand {
     }
 }
 
-/// A problem read from files, with errors naming the file.
-struct ProblemInputs {
-    let problem: Problem
-
-    static func read(matrix: String, target: String, weights: String?, weight: Double?, function: FunctionKind) throws -> ProblemInputs {
-        let a: CSRMatrix, b: [Double], w: [Double]
-        do {
-            a = try MatrixMarket.readMatrix(from: matrix).matrix
-            b = try MatrixMarket.readVector(from: target)
-            w = try weights.map { try MatrixMarket.readVector(from: $0) } ?? [Double](repeating: weight ?? 1, count: a.rowCount)
-        } catch { throw CLIError("\(error)") }
-        guard b.count == a.rowCount else { throw CLIError("\(target): b has \(b.count) entries but \(matrix) has \(a.rowCount) rows") }
-        if let path = weights, w.count != a.rowCount { throw CLIError("\(path): w has \(w.count) entries but \(matrix) has \(a.rowCount) rows") }
-        if let path = weights, let i = w.firstIndex(where: { !($0 >= 0) }) {
-            throw CLIError("\(path): entry \(i + 1) (row \(i + 1) of w) is \(w[i]); weights must be >= 0")
-        }
-        do { return ProblemInputs(problem: try Problem(matrix: a, target: b, weights: w, function: function)) } catch {
-            throw CLIError("\(error)")
-        }
-    }
-
-    static func readVector(_ path: String, expected: Int, what: String, matrix: String) throws -> [Double] {
-        let v: [Double]
-        do { v = try MatrixMarket.readVector(from: path) } catch { throw CLIError("\(error)") }
-        guard v.count == expected else { throw CLIError("\(path): \(what) has \(v.count) entries but \(matrix) has \(expected) columns") }
-        if let i = v.firstIndex(where: { !$0.isFinite }) { throw CLIError("\(path): entry \(i + 1) of \(what) is \(v[i]), not finite") }
-        return v
-    }
-}
 
 /// "pass" / "FAIL".
 func verdict(_ holds: Bool) -> String { holds ? "pass" : "FAIL" }

@@ -104,41 +104,12 @@ struct Solve: ParsableCommand {
 
     func run() throws {
         threadOptions.apply()
-        // 1. Read (timed separately from the solve).
+        // 1. Read (timed separately from the solve); errors name the file.
         let readStart = ContinuousClock.now
-        let a: CSRMatrix
-        let b: [Double]
-        var w: [Double]
-        var givenX0: [Double]?
-        var referenceX: [Double]?
-        do {
-            a = try MatrixMarket.readMatrix(from: matrix).matrix
-            b = try MatrixMarket.readVector(from: target)
-            if let path = weights {
-                w = try MatrixMarket.readVector(from: path)
-            } else {
-                w = [Double](repeating: weight ?? 1, count: a.rowCount)
-            }
-            if let path = x0 { givenX0 = try MatrixMarket.readVector(from: path) }
-            if let path = reference { referenceX = try MatrixMarket.readVector(from: path) }
-        } catch {
-            throw CLIError("\(error)")
-        }
+        let problem = try ProblemInputs.read(matrix: matrix, target: target, weights: weights, weight: weight, function: function).problem
+        let givenX0 = try x0.map { try ProblemInputs.readVector($0, expected: problem.columnCount, what: "x0", matrix: matrix) }
+        let referenceX = try reference.map { try ProblemInputs.readVector($0, expected: problem.columnCount, what: "the reference", matrix: matrix) }
         let readSeconds = secondsSince(readStart)
-        guard b.count == a.rowCount else { throw CLIError("\(target): b has \(b.count) entries but \(matrix) has \(a.rowCount) rows") }
-        if let path = weights, w.count != a.rowCount { throw CLIError("\(path): w has \(w.count) entries but \(matrix) has \(a.rowCount) rows") }
-        if let path = weights, let i = w.firstIndex(where: { !($0 >= 0) }) {
-            throw CLIError("\(path): entry \(i + 1) (row \(i + 1) of w) is \(w[i]); weights must be >= 0")
-        }
-        if let path = x0, let v = givenX0, v.count != a.columnCount { throw CLIError("\(path): x0 has \(v.count) entries but \(matrix) has \(a.columnCount) columns") }
-        if let path = reference, let v = referenceX {
-            if v.count != a.columnCount { throw CLIError("\(path): the reference has \(v.count) entries but \(matrix) has \(a.columnCount) columns") }
-            if let j = v.firstIndex(where: { !$0.isFinite }) { throw CLIError("\(path): entry \(j + 1) of the reference is \(v[j])") }
-        }
-        let problem: Problem
-        do { problem = try Problem(matrix: a, target: b, weights: w, function: function) } catch {
-            throw CLIError("\(error)")
-        }
 
         // 2. Start point and solve.
         let solveStart = ContinuousClock.now
