@@ -243,13 +243,19 @@ def run_method(name, data, args, out):
     except TimeUp:
         x = last[0]
         message = "wall-time cap reached inside an evaluation; last accepted iterate"
+    except Exception as e:  # SciPy failing inside its own code: report it, with the last iterate
+        x = last[0]
+        message = f"{type(e).__name__} inside SciPy: {e}"
+        status = "error"
     wall = time.perf_counter() - start
     obj.deadline = None
     passes = obj.passes
     st = obj.state(x)
     gn = float(np.linalg.norm(st["g"]))
     rel = gn / g0 if g0 > 0 else 0.0
-    if rel <= args.tolerance:
+    if status == "error":
+        pass
+    elif rel <= args.tolerance:
         status = "converged"
     elif wall >= args.time_cap:
         status = "time_cap"
@@ -308,10 +314,17 @@ def main():
         q = ctx.Queue()
         p = ctx.Process(target=run_method, args=(name, data, args, q))
         p.start()
-        try:
-            rec = q.get(timeout=args.time_cap * 3 + 60)
-        except Exception:
-            rec = {"solver": "scipy", "method": name, "status": "crashed", "seconds": None}
+        rec = None
+        give_up = time.perf_counter() + args.time_cap * 3 + 60
+        while rec is None and time.perf_counter() < give_up:
+            try:
+                rec = q.get(timeout=1.0)
+            except Exception:
+                if not p.is_alive() and q.empty():
+                    break
+        if rec is None:
+            rec = {"solver": "scipy", "method": name, "status": "crashed", "seconds": None,
+                   "message": f"the child exited with code {p.exitcode} without a result"}
         p.join()
         rec.update({"rows": n, "columns": d, "nonzeros": int(a.nnz), "function": args.function,
                     "read_seconds": read_seconds, "tag": args.tag})
