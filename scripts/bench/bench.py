@@ -158,13 +158,18 @@ def main():
             trace = r.get("trace", [])
             ip = [t["iteration_passes"] for t in trace[1:] if "iteration_passes" in t]
             ref_d = trace[-1].get("reference_distance") if trace else None
+            seconds_to = {}
+            for thr in (1e-4, 1e-6):
+                hit = [t["seconds"] for t in trace if t.get("relative_gradient_norm", 1) <= thr and "seconds" in t]
+                if hit:
+                    seconds_to[f"{thr:g}"] = hit[0]
             emit({"kind": "run", "solver": "hyperreg", "method": strategy, "problem": name, "rows": n, "columns": d,
                   "per_row": k, "function": f, "weight": w, "column_scale_range": cs,
                   "status": r.get("status"), "exit": rc, "seconds": r.get("seconds"),
                   "all_seconds": [t[0] for t in runs], "process_seconds": wall,
                   "read_seconds": r.get("read_seconds"), "iterations": r.get("iterations"),
                   "final_loss": r.get("final_loss"), "relative_gradient_norm": r.get("relative_gradient_norm"),
-                  "reference_distance": ref_d, "peak_rss_bytes": peak, "pass_seconds": r.get("pass_seconds"),
+                  "reference_distance": ref_d, "seconds_to": seconds_to, "peak_rss_bytes": peak, "pass_seconds": r.get("pass_seconds"),
                   "iteration_passes": ip, "passes": r.get("passes"), "hessian": r.get("hessian"),
                   "timings": r.get("timings"), "nonzeros": (r.get("problem") or {}).get("nonzeros"),
                   "threads": r.get("threads"), "load": ld, "command": " ".join(cmd[1:-2]),

@@ -53,6 +53,8 @@ except ImportError:
     fmm = None
 
 METHODS = ["lbfgsb", "trust-ncg", "newton-cg", "ls-trf"]
+# Relative gradient levels whose first crossing time is recorded (seconds_to), besides --tolerance.
+THRESHOLDS = (1e-4, 1e-6)
 
 
 def log(*args):
@@ -210,10 +212,16 @@ def run_method(name, data, args, out):
     last = [x0.copy()]
     reached = [False]
 
+    crossed = {}
+
     def note(x):
         iters[0] += 1
         last[0] = np.array(x, copy=True)
-        if np.linalg.norm(obj.grad(x)) <= target:
+        gn = np.linalg.norm(obj.grad(x))
+        for thr in THRESHOLDS:
+            if thr not in crossed and gn <= thr * g0:
+                crossed[thr] = time.perf_counter() - start
+        if gn <= target:
             reached[0] = True
             raise StopIteration
         if time.perf_counter() > deadline:
@@ -267,6 +275,7 @@ def run_method(name, data, args, out):
         "final_loss": st["loss"], "initial_gradient_norm": float(g0), "final_gradient_norm": gn,
         "relative_gradient_norm": rel, "tolerance": args.tolerance, "time_cap": args.time_cap,
         "reference_distance": float(np.linalg.norm(x - ref)) if ref is not None else None,
+        "seconds_to": {f"{t:g}": v for t, v in sorted(crossed.items())},
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "scipy": scipy.__version__, "numpy": np.__version__,
     }
