@@ -116,6 +116,16 @@ def main():
       "[--column-scale-range R]`; `k` nonzeros per row on average, `cs` the column-scale range "
       "(ill-conditioned instances: column j times R^(j/(d-1) - 1/2)).\n")
 
+    ex_h = next((r for r in runs if r.get("solver") == "hyperreg" and r.get("command")), None)
+    ex_s = next((r for r in runs if r.get("solver") == "scipy" and r.get("command")), None)
+    if ex_h or ex_s:
+        w("Exact commands, for the first problem (the others differ in the directory and `--function`):\n")
+        w("```")
+        if ex_h:
+            w("hyperreg " + ex_h["command"] + " --report -   # for each --hessian exact|sketch|auto|paper")
+        if ex_s:
+            w("python3 " + ex_s["command"])
+        w("```\n")
     # Tables.
     w("## Results per problem\n")
     w("Ratio = time of the fastest SciPy method that converged / time of this method "
