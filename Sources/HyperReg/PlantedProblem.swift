@@ -14,6 +14,9 @@ import SparseCore
 /// * b = f(A x_true) / sum(f(A x_true)), optionally times exp(noise * N(0,1)) entrywise
 ///   and renormalised.
 /// * w = `weight` on every row.
+/// * `columnScaleRange` R > 1 (ill-conditioning): column j of A is multiplied by
+///   `R^(j/(d-1) - 1/2)` (log-spaced from R^-1/2 to R^1/2) and x_true_j divided by it, so
+///   A x_true, b and the random draws are those of R = 1 while cond(A) grows by about R.
 ///
 /// With `noise = 0` the fit term vanishes at x_true, so with `weight = 0` x_true is a global
 /// minimiser (for cosh and sinh, so is -x_true's mirror where u is even/odd).
@@ -47,6 +50,8 @@ public struct PlantedProblem: Sendable {
         public var noise: Double = 0
         /// Standard deviation of (A x_true)_i, about.
         public var scale: Double = 0.5
+        /// Ratio of the largest to the smallest column scale factor (1 = no column scaling).
+        public var columnScaleRange: Double = 1
         /// Creates settings for an n x d problem of the given density.
         public init(rows: Int, columns: Int, density: Double) {
             self.rows = rows; self.columns = columns; self.density = density
@@ -62,6 +67,9 @@ public struct PlantedProblem: Sendable {
         guard p > 0, p <= 1, p.isFinite else { throw ProblemError("density must be in (0, 1], got \(p)") }
         guard settings.weight >= 0, settings.weight.isFinite else { throw ProblemError("weight must be finite and >= 0") }
         guard settings.noise >= 0, settings.noise.isFinite else { throw ProblemError("noise must be finite and >= 0") }
+        guard settings.columnScaleRange >= 1, settings.columnScaleRange.isFinite else {
+            throw ProblemError("column scale range must be finite and >= 1, got \(settings.columnScaleRange)")
+        }
         let expected = Double(n) * Double(d) * p
         guard expected < 2e9 else { throw ProblemError("about \(Int(expected)) nonzeros requested; at most 2e9 are supported") }
         var rng = SeededGenerator(seed: settings.seed)
@@ -88,13 +96,22 @@ public struct PlantedProblem: Sendable {
             }
             offsets[i + 1] = cols.count
         }
-        let a = CSRMatrix(uncheckedRowCount: n, columnCount: d, rowOffsets: offsets, columnIndices: cols, values: vals)
+        var a = CSRMatrix(uncheckedRowCount: n, columnCount: d, rowOffsets: offsets, columnIndices: cols, values: vals)
         let perRow = max(1.0, Double(d) * p)
         let s = settings.scale / perRow.squareRoot()
         var xTrue = [Double](repeating: 0, count: d)
         for j in 0..<d {
             let g = rng.gaussian() * s
             xTrue[j] = positive ? Swift.abs(g) : g
+        }
+        if settings.columnScaleRange > 1 {
+            // After every random draw, so the stream (and A x_true) match the unscaled problem.
+            let factors = (0..<d).map { j in
+                Glibc.pow(settings.columnScaleRange, (d > 1 ? Double(j) / Double(d - 1) : 0.5) - 0.5)
+            }
+            a = CSRMatrix(uncheckedRowCount: n, columnCount: d, rowOffsets: offsets, columnIndices: cols,
+                          values: zip(cols, vals).map { $1 * factors[Int($0)] })
+            for j in 0..<d { xTrue[j] /= factors[j] }
         }
         let z = a.multiply(xTrue)
         var u = z.map { settings.function.value($0) }

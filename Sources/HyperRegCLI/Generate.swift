@@ -39,6 +39,9 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "Standard deviation of (A x_true)_i, about.")
     var scale: Double = 0.5
 
+    @Option(name: .long, help: "Ill-conditioning: column j of A times R^(j/(d-1) - 1/2), x_true divided by it (1 = none).")
+    var columnScaleRange: Double = 1
+
     @Option(name: .long, help: "Directory for A.mtx, b.mtx, w.mtx, x_true.mtx (created if missing).")
     var outputDir: String
 
@@ -50,6 +53,7 @@ struct Generate: ParsableCommand {
         if !(weight.isFinite && weight >= 0) { throw ValidationError("--weight must be finite and >= 0") }
         if !(noise.isFinite && noise >= 0) { throw ValidationError("--noise must be finite and >= 0") }
         if !(scale.isFinite && scale > 0) { throw ValidationError("--scale must be finite and > 0") }
+        if !(columnScaleRange.isFinite && columnScaleRange >= 1) { throw ValidationError("--column-scale-range must be finite and >= 1") }
     }
 
     func run() throws {
@@ -60,6 +64,7 @@ struct Generate: ParsableCommand {
         settings.seed = seed
         settings.noise = noise
         settings.scale = scale
+        settings.columnScaleRange = columnScaleRange
         let planted: PlantedProblem
         do { planted = try PlantedProblem.generate(settings) } catch { throw CLIError("\(error)") }
         do {
@@ -67,7 +72,7 @@ struct Generate: ParsableCommand {
         } catch {
             throw CLIError("\(outputDir): cannot create the directory: \(error.localizedDescription)")
         }
-        let command = "hyperreg generate --rows \(rows) --cols \(cols) --density \(density) --function \(function.rawValue) --weight \(weight) --seed \(seed) --noise \(noise) --scale \(scale)"
+        let command = "hyperreg generate --rows \(rows) --cols \(cols) --density \(density) --function \(function.rawValue) --weight \(weight) --seed \(seed) --noise \(noise) --scale \(scale)" + (columnScaleRange > 1 ? " --column-scale-range \(columnScaleRange)" : "")
         let dir = URL(fileURLWithPath: outputDir)
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
         do {

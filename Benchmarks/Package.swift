@@ -1,0 +1,29 @@
+// swift-tools-version:6.1
+//
+// Micro-benchmarks of hyperreg's kernels with ordo-one/benchmark, kept in this nested package so
+// the main build and CI do not fetch or build the benchmark library. Run from this directory:
+//   swift package benchmark            (all)
+//   swift package benchmark --filter "transpose.*"
+// The end-to-end comparison with SciPy is scripts/bench/run.sh (docs/performance.md).
+import PackageDescription
+
+let package = Package(
+    name: "hyperreg-benchmarks",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(name: "hyperreg", path: ".."),
+        // The MallocInterposer trait is required for resolution (TOOLCHAIN.md).
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "Kernels",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "HyperReg", package: "hyperreg"),
+            ],
+            path: "Benchmarks/Kernels",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""The benchmark ladder behind scripts/bench/run.sh (see docs/performance.md).
+
+For each problem of the ladder: `hyperreg generate` (fixed seed), the shared start point
+(`hyperreg solve --max-iterations 0 --output x0.mtx`), a reference x* (exact Newton to a
+relative gradient of 1e-13, or 12 iterations: at 4e6 rows the gradient plateaus near 6e-13), then `hyperreg solve --hessian exact|sketch|auto|paper` and
+scripts/bench/scipy_baseline.py on the same files, same x0, same stopping rule
+(relative gradient norm <= --tolerance). Then the Matrix Market read throughput of hyperreg,
+scipy.io.mmread and fast_matrix_market on the largest A, 2 threads each.
+
+Every record is appended as one JSON line to OUT/results.jsonl as soon as it exists, with the
+load average (os.getloadavg) at its start. Generated data stays in OUT/data (default
+/tmp/hyperreg-bench, outside the repository).
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# (n, d, nonzeros per row, function, weight, column-scale range, cap seconds for SciPy)
+QUICK = []
+for f in ("exp", "cosh"):
+    for w in (1.0, 1e-2):
+        for d, k in ((50, 10), (200, 20)):
+            QUICK.append((10**4, d, k, f, w, 1.0))
+    QUICK.append((10**4, 200, 20, f, 1e-2, 1e3))
+for f in ("exp", "cosh"):
+    for w in (1.0, 1e-2):
+        QUICK.append((10**5, 200, 20, f, w, 1.0))
+    QUICK.append((10**5, 200, 20, f, 1e-2, 1e3))
+QUICK.append((10**5, 50, 10, "exp", 1.0, 1.0))
+QUICK += [
+    (10**6, 50, 10, "exp", 1.0, 1.0),
+    (10**6, 200, 20, "exp", 1e-2, 1.0),
+    (10**6, 200, 20, "cosh", 1e-2, 1.0),
+    (10**6, 200, 20, "exp", 1e-2, 1e3),
+]
+LARGE = [(4 * 10**6, 200, 25, "exp", 1e-2, 1.0)]
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def load():
+    return os.getloadavg()[0]
+
+
+def run(cmd, **kw):
+    """Runs cmd; returns (returncode, wall seconds, peak RSS bytes of the child, stdout)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # RUSAGE_CHILDREN is the maximum over all children so far: exact only when this child is the
+    # largest so far, so hyperreg's own peak comes from /usr/bin/time where available (below).
+    if p.returncode not in (0, 1):
+        log(f"  {' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()[-500:]}")
+    return p.returncode, wall, max(before, after) * 1024, p.stdout, p.stderr
+
+
+def timed(cmd):
+    """Runs cmd under /usr/bin/time -f %M (peak RSS in KiB) when available."""
+    if os.path.exists("/usr/bin/time"):
+        rc, wall, _, out, err = run(["/usr/bin/time", "-f", "PEAKRSS %M"] + cmd)
+        peak = None
+        for line in err.splitlines():
+            if line.startswith("PEAKRSS "):
+                peak = int(line.split()[1]) * 1024
+        return rc, wall, peak, out, err
+    rc, wall, peak, out, err = run(cmd)
+    return rc, wall, None, out, err
+
+
+def name_of(p):
+    n, d, k, f, w, s = p
+    return f"n{n:.0e}-d{d}-k{k}-{f}-w{w:g}" + (f"-cs{s:g}" if s > 1 else "")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hyperreg", required=True)
+    ap.add_argument("--out", default="/tmp/hyperreg-bench")
+    ap.add_argument("--ladder", choices=["quick", "large"], default="quick", help="large adds a 4e6 x 200 point")
+    ap.add_argument("--tolerance", type=float, default=1e-8)
+    ap.add_argument("--repeats", type=int, default=3, help="hyperreg runs per strategy when a run is under 2 s (median reported)")
+    ap.add_argument("--only", default="", help="comma-separated substrings of problem names to keep")
+    ap.add_argument("--skip-read", action="store_true")
+    args = ap.parse_args()
+    H = args.hyperreg
+    os.makedirs(os.path.join(args.out, "data"), exist_ok=True)
+    results = os.path.join(args.out, "results.jsonl")
+    out = open(results, "a")
+
+    def emit(rec):
+        out.write(json.dumps(rec) + "\n")
+        out.flush()
+
+    emit({"kind": "machine", "nproc": os.cpu_count(), "platform": platform.platform(), "load": load(),
+          "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tolerance": args.tolerance,
+          "argv": sys.argv})
+    ladder = QUICK + (LARGE if args.ladder == "large" else [])
+    if args.only:
+        keys = args.only.split(",")
+        ladder = [p for p in ladder if any(k in name_of(p) for k in keys)]
+    largest = None
+    for p in ladder:
+        n, d, k, f, w, cs = p
+        name = name_of(p)
+        cap = 20.0 if n <= 10**5 else 40.0
+        ddir = os.path.join(args.out, "data", name)
+        A, b, wf = (os.path.join(ddir, x) for x in ("A.mtx", "b.mtx", "w.mtx"))
+        x0, ref = os.path.join(ddir, "x0.mtx"), os.path.join(ddir, "xref.mtx")
+        log(f"== {name} (load {load():.2f})")
+        if not os.path.exists(os.path.join(ddir, "x_true.mtx")):
+            gen = [H, "generate", "--rows", str(n), "--cols", str(d), "--density", str(k / d), "--function", f,
+                   "--weight", str(w), "--seed", "1", "--output-dir", ddir]
+            if cs > 1:
+                gen += ["--column-scale-range", str(cs)]
+            rc, wall, _, _, err = run(gen)
+            if rc != 0:
+                log(f"  generate failed: {err[-300:]}"); continue
+            emit({"kind": "generate", "problem": name, "command": " ".join(gen[1:]), "seconds": wall, "load": load()})
+        common = [A, b, "--weights", wf, "--function", f]
+        if not os.path.exists(x0):
+            run([H, "solve"] + common + ["--max-iterations", "0", "--output", x0, "--quiet"])
+        if not os.path.exists(ref):
+            rc, wall, _, _, err = run([H, "solve"] + common + ["--x0", x0, "--hessian", "exact", "--tolerance", "1e-13",
+                                                                "--max-iterations", "12", "--output", ref, "--quiet"])
+            if rc != 0 or not os.path.exists(ref):
+                log(f"  reference failed: {err[-300:]}"); continue
+        size = os.path.getsize(A)
+        if largest is None or size > largest[1]:
+            largest = (A, size)
+        for strategy in ("exact", "sketch", "auto", "paper"):
+            cmd = [H, "solve"] + common + ["--x0", x0, "--hessian", strategy, "--tolerance", str(args.tolerance),
+                                           "--max-iterations", "500", "--reference", ref, "--quiet", "--report", "-"]
+            runs = []
+            for rep in range(args.repeats):
+                ld = load()
+                rc, wall, peak, stdout, err = timed(cmd)
+                try:
+                    r = json.loads(stdout)
+                except json.JSONDecodeError:
+                    r = {"status": "error", "message": err.strip()[-300:]}
+                runs.append((r.get("seconds", float("inf")), r, rc, wall, peak, ld))
+                if rep == 0 and (rc != 0 or r.get("seconds", 99) > 2.0):
+                    break
+            runs.sort(key=lambda t: t[0])
+            secs, r, rc, wall, peak, ld = runs[len(runs) // 2]
+            trace = r.get("trace", [])
+            ip = [t["iteration_passes"] for t in trace[1:] if "iteration_passes" in t]
+            ref_d = trace[-1].get("reference_distance") if trace else None
+            seconds_to = {}
+            for thr in (1e-4, 1e-6):
+                hit = [t["seconds"] for t in trace if t.get("relative_gradient_norm", 1) <= thr and "seconds" in t]
+                if hit:
+                    seconds_to[f"{thr:g}"] = hit[0]
+            emit({"kind": "run", "solver": "hyperreg", "method": strategy, "problem": name, "rows": n, "columns": d,
+                  "per_row": k, "function": f, "weight": w, "column_scale_range": cs,
+                  "status": r.get("status"), "exit": rc, "seconds": r.get("seconds"),
+                  "all_seconds": [t[0] for t in runs], "process_seconds": wall,
+                  "read_seconds": r.get("read_seconds"), "iterations": r.get("iterations"),
+                  "final_loss": r.get("final_loss"), "relative_gradient_norm": r.get("relative_gradient_norm"),
+                  "reference_distance": ref_d, "seconds_to": seconds_to, "peak_rss_bytes": peak, "pass_seconds": r.get("pass_seconds"),
+                  "iteration_passes": ip, "passes": r.get("passes"), "hessian": r.get("hessian"),
+                  "timings": r.get("timings"), "nonzeros": (r.get("problem") or {}).get("nonzeros"),
+                  "threads": r.get("threads"), "load": ld, "command": " ".join(cmd[1:-2]),
+                  "message": r.get("message")})
+            log(f"  hyperreg {strategy}: {r.get('status')} {secs:.3f} s, {r.get('iterations')} it (load {ld:.2f})")
+        ld = load()
+        scmd = [sys.executable, os.path.join(HERE, "scipy_baseline.py")] + common + [
+            "--x0", x0, "--reference", ref, "--tolerance", str(args.tolerance), "--time-cap", str(cap)]
+        rc, wall, _, stdout, err = run(scmd)
+        for line in stdout.splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            rec.update({"kind": "run", "problem": name, "per_row": k, "weight": w, "column_scale_range": cs,
+                        "load": ld, "command": "scripts/bench/scipy_baseline.py " + " ".join(scmd[2:])})
+            emit(rec)
+            log(f"  scipy {rec['method']}: {rec['status']} {rec.get('seconds') or 0:.3f} s, {rec.get('iterations')} it")
+    if largest and not args.skip_read:
+        read_bench(H, largest[0], emit)
+
+
+def read_bench(H, path, emit):
+    """MB/s of hyperreg info, scipy.io.mmread and fast_matrix_market on one file, 2 threads, warm cache."""
+    size = os.path.getsize(path)
+    subprocess.run(["cat", path], stdout=subprocess.DEVNULL)
+    code = {
+        "scipy.io.mmread": "import scipy.io,time,sys\ntry:\n import scipy.io._fast_matrix_market as f; f.PARALLELISM=2\nexcept Exception: pass\n"
+                           "t=time.perf_counter(); scipy.io.mmread(sys.argv[1]); print(time.perf_counter()-t)",
+        "fast_matrix_market": "import fast_matrix_market as f,time,sys\nf.PARALLELISM=2\n"
+                              "t=time.perf_counter(); f.mmread(sys.argv[1]); print(time.perf_counter()-t)",
+    }
+    for rep in range(2):
+        for tool in ("hyperreg", "scipy.io.mmread", "fast_matrix_market"):
+            ld = load()
+            if tool == "hyperreg":
+                rc, wall, peak, out, err = timed([H, "info", path, "--threads", "2"])
+                secs = wall
+            else:
+                rc, wall, peak, out, err = timed([sys.executable, "-c", code[tool], path])
+                try:
+                    secs = float(out.strip().splitlines()[-1])
+                except (ValueError, IndexError):
+                    secs = None
+            emit({"kind": "read", "tool": tool, "file": path, "bytes": size, "seconds": secs,
+                  "mb_per_s": size / 1e6 / secs if secs else None, "peak_rss_bytes": peak, "threads": 2,
+                  "load": ld, "exit": rc, "note": "hyperreg: whole `hyperreg info` process (parse + norms)" if tool == "hyperreg" else "parse only, in-process timer"})
+            log(f"  read {tool}: {secs} s (load {ld:.2f})")
+
+
+if __name__ == "__main__":
+    main()
