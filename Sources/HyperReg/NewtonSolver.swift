@@ -600,13 +600,18 @@ public struct NewtonSolver {
                     let As = timed { a.multiply(s) }
                     passes.forward += 1
                     let noise = options.roundoffFactor * Double.ulpOfOne * max(1, Swift.abs(e.loss))
+                    // In the round-off regime a decrease of L is noise: a step accepted there
+                    // (by either test) must also halve ||g||, checked below, or the run stalls
+                    // (without this, Armijo "decreases" of round-off size kept accepting full
+                    // steps at a gradient floor until the iteration limit: measured at 4e6 rows).
+                    let inRoundoff = -slope <= noise
                     var t = 1.0
                     for backtrack in 0...options.maxBacktracks {
                         let zt = zip(e.z, As).map { $0 + t * $1 }
                         let et = timed { objective.evaluate(z: zt) }
                         if et.isFinite {
                             if et.loss <= e.loss + options.armijo * t * slope {
-                                accepted = (zip(x, s).map { $0 + t * $1 }, et, t, model, backtrack, mu, false)
+                                accepted = (zip(x, s).map { $0 + t * $1 }, et, t, model, backtrack, mu, inRoundoff)
                                 break modelLoop
                             }
                             if t == 1, -slope <= noise, et.loss <= e.loss + noise {

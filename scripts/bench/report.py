@@ -104,7 +104,7 @@ def main():
     w("* Time: wall seconds of the solve, input reading excluded for both sides (hyperreg's report "
       "`seconds`; SciPy timed inside the process after reading). hyperreg: median of 3 runs when a run "
       "takes under 2 s, else one run. SciPy: one run.")
-    w("* x* (for `||x - x*||`): `hyperreg solve --hessian exact --tolerance 1e-13 --max-iterations 12` from the same x0 (at 4e6 rows the gradient plateaus near 6e-13, so the iteration limit ends it).")
+    w("* x* (for `||x - x*||`): `hyperreg solve --hessian exact --tolerance 1e-13 --max-iterations 12` from the same x0 (at 4e6 rows the gradient plateaus near 6e-13; in this run the iteration limit ended it, a solver defect fixed since: such a run now ends `stalled` at the floor).")
     w("* Floor: `pass_seconds`, hyperreg's wall time of one streaming pass `A x` (best of two, timed at "
       "the start of each solve). `passes/it` is the median over iterations after the first of "
       "`iteration_passes` (an iteration's wall time in units of that pass); for SciPy it is products "
