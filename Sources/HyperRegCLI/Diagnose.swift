@@ -18,20 +18,12 @@ struct Diagnose: ParsableCommand {
         """
     )
 
-    @Argument(help: "The matrix A (n x d), Matrix Market.")
-    var matrix: String
-
-    @Argument(help: "The target b (n x 1), Matrix Market.")
-    var target: String
-
-    @Option(name: .long, help: "Row weights w (n x 1), Matrix Market. Excludes --weight.")
-    var weights: String?
-
-    @Option(name: .long, help: "The same weight w_i = W for every row (default 1).")
-    var weight: Double?
-
-    @Option(name: .long, help: "The function u: exp, cosh or sinh.")
-    var function: FunctionKind = .exp
+    @OptionGroup var problemOptions: ProblemOptions
+    var matrix: String { problemOptions.matrix }
+    var target: String { problemOptions.target }
+    var weights: String? { problemOptions.weights }
+    var weight: Double? { problemOptions.weight }
+    var function: FunctionKind { problemOptions.function }
 
     @Option(name: .long, help: "The point x (d x 1), Matrix Market.")
     var x: String
@@ -57,8 +49,6 @@ struct Diagnose: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
-        if weights != nil && weight != nil { throw ValidationError("--weights and --weight exclude each other") }
-        if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(w)") }
         if let r = radius, !(r.isFinite && r > 0) { throw ValidationError("--radius must be finite and > 0") }
         if samples < 1 { throw ValidationError("--samples must be >= 1") }
         if denseLimit < 0 { throw ValidationError("--dense-limit must be >= 0") }
@@ -70,8 +60,8 @@ struct Diagnose: ParsableCommand {
 
     func run() throws {
         threadOptions.apply()
-        let inputs = try ProblemInputs.read(matrix: matrix, target: target, weights: weights, weight: weight, function: function)
-        let point = try ProblemInputs.readVector(x, expected: inputs.problem.columnCount, what: "x", matrix: matrix)
+        let problem = try problemOptions.read()
+        let point = try ProblemInputs.readVector(x, expected: problem.columnCount, what: "x", matrix: matrix)
         var options = DiagnosticsOptions()
         options.radius = radius
         options.lipschitzSamples = samples
@@ -79,7 +69,7 @@ struct Diagnose: ParsableCommand {
         options.denseLimit = denseLimit
         options.lanczosSteps = lanczosSteps
         let diag: TheoryDiagnostics
-        do { diag = try TheoryDiagnostics.compute(problem: inputs.problem, at: point, options: options) } catch {
+        do { diag = try TheoryDiagnostics.compute(problem: problem, at: point, options: options) } catch {
             throw CLIError("\(matrix): \(error)")
         }
         if report != "-" { print(diagnosticsTable(diag, matrix: matrix, x: x)) }

@@ -1,5 +1,6 @@
-// Reading a problem's files for solve, diagnose and shift: one place for the checks and the
-// error messages that name the file (a public interface: scripts read them).
+// The problem's inputs for solve, diagnose and shift: one declaration of the arguments and
+// options (their spellings are a public interface), one place for the checks and the error
+// messages that name the file.
 
 import ArgumentParser
 import Foundation
@@ -34,5 +35,37 @@ struct ProblemInputs {
         guard v.count == expected else { throw CLIError("\(path): \(what) has \(v.count) entries but \(matrix) has \(expected) columns") }
         if let i = v.firstIndex(where: { !$0.isFinite }) { throw CLIError("\(path): entry \(i + 1) of \(what) is \(v[i]), not finite") }
         return v
+    }
+}
+
+/// `A.mtx b.mtx [--weights w.mtx | --weight W] [--function F]`, shared by the commands that
+/// take a problem.
+struct ProblemOptions: ParsableArguments {
+    @Argument(help: "The matrix A (n x d), Matrix Market.")
+    var matrix: String
+
+    @Argument(help: "The target b (n x 1), Matrix Market.")
+    var target: String
+
+    @Option(name: .long, help: "Row weights w (n x 1), Matrix Market. Excludes --weight.")
+    var weights: String?
+
+    @Option(name: .long, help: "The same weight w_i = W for every row (default 1).")
+    var weight: Double?
+
+    @Option(name: .long, help: "The function u: exp, cosh or sinh.")
+    var function: FunctionKind = .exp
+
+    func validate() throws {
+        if weights != nil && weight != nil { throw ValidationError("--weights and --weight exclude each other") }
+        if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(w)") }
+    }
+
+    /// The input paths (for the one-stdin rule).
+    var paths: [String] { [matrix, target] + (weights.map { [$0] } ?? []) }
+
+    /// Reads and checks the problem; errors name the file.
+    func read() throws -> Problem {
+        try ProblemInputs.read(matrix: matrix, target: target, weights: weights, weight: weight, function: function).problem
     }
 }

@@ -17,20 +17,12 @@ struct Shift: ParsableCommand {
         """
     )
 
-    @Argument(help: "The matrix A = A_t (n x d), Matrix Market.")
-    var matrix: String
-
-    @Argument(help: "The target b (n x 1), Matrix Market.")
-    var target: String
-
-    @Option(name: .long, help: "Row weights w (n x 1), only for the regularisation term in the report. Excludes --weight.")
-    var weights: String?
-
-    @Option(name: .long, help: "The same weight for every row (default 1), as --weights.")
-    var weight: Double?
-
-    @Option(name: .long, help: "The function u: exp, cosh or sinh.")
-    var function: FunctionKind = .exp
+    @OptionGroup var problemOptions: ProblemOptions
+    var matrix: String { problemOptions.matrix }
+    var target: String { problemOptions.target }
+    var weights: String? { problemOptions.weights }
+    var weight: Double? { problemOptions.weight }
+    var function: FunctionKind { problemOptions.function }
 
     @Option(name: .long, help: "x_t (d x 1), Matrix Market (part 2: the fixed x).")
     var from: String
@@ -54,8 +46,6 @@ struct Shift: ParsableCommand {
 
     func validate() throws {
         if (to == nil) == (matrixTo == nil) { throw ValidationError("give exactly one of --to (part 1) and --matrix-to (part 2)") }
-        if weights != nil && weight != nil { throw ValidationError("--weights and --weight exclude each other") }
-        if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(w)") }
         if let r = radius, !(r.isFinite && r > 0) { throw ValidationError("--radius must be finite and > 0") }
         if output == "-" && report == "-" { throw ValidationError("--output and --report cannot both be stdout") }
         if [matrix, target, weights, from, to, matrixTo].compactMap({ $0 }).filter({ $0 == "-" }).count > 1 {
@@ -65,8 +55,7 @@ struct Shift: ParsableCommand {
 
     func run() throws {
         threadOptions.apply()
-        let inputs = try ProblemInputs.read(matrix: matrix, target: target, weights: weights, weight: weight, function: function)
-        let problem = inputs.problem
+        let problem = try problemOptions.read()
         let x0 = try ProblemInputs.readVector(from, expected: problem.columnCount, what: "x_t", matrix: matrix)
         let shift: InContextShift
         if let toPath = to {

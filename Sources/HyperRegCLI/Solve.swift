@@ -13,32 +13,24 @@ struct Solve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Solve min_x 0.5||u(Ax) - <u(Ax),1> b||^2 + 0.5||diag(w) A x||^2 by (sketched) Newton.",
         discussion: """
-        A is read as a sparse matrix (any Matrix Market matrix file, .gz, or - for stdin), b, w and
-        x0 as vectors. The per-iteration table goes to stderr; x is written as a Matrix Market array
+        A is read as a sparse matrix (any Matrix Market matrix file, .gz, or - for stdin), b, w and \
+        x0 as vectors. The per-iteration table goes to stderr; x is written as a Matrix Market array \
         to --output (or stdout when --output is -); the JSON report to --report.
         Stopping rule: ||g(x)||_2 <= tolerance * ||g(x0)||_2 (Euclidean norm of the gradient).
-        Hessian strategies (--hessian): exact, sketch (leverage-score sampled, globalised), paper
+        Hessian strategies (--hessian): exact, sketch (leverage-score sampled, globalised), paper \
         (the paper's Algorithm 1 as printed), auto (a cost model picks exact or sketch).
-        Exit status: 0 when a solution was produced (converged, iteration_limit, stalled: see the
-        report's status), 1 on input errors, overflow, stationary or degenerate starts, and the
+        Exit status: 0 when a solution was produced (converged, iteration_limit, stalled: see the \
+        report's status), 1 on input errors, overflow, stationary or degenerate starts, and the \
         paper strategy's assumption_violated and diverged.
         """
     )
 
-    @Argument(help: "The matrix A (n x d), Matrix Market.")
-    var matrix: String
-
-    @Argument(help: "The target b (n x 1), Matrix Market.")
-    var target: String
-
-    @Option(name: .long, help: "Row weights w (n x 1), Matrix Market. Excludes --weight.")
-    var weights: String?
-
-    @Option(name: .long, help: "The same weight w_i = W for every row (default 1).")
-    var weight: Double?
-
-    @Option(name: .long, help: "The function u: exp, cosh or sinh.")
-    var function: FunctionKind = .exp
+    @OptionGroup var problemOptions: ProblemOptions
+    var matrix: String { problemOptions.matrix }
+    var target: String { problemOptions.target }
+    var weights: String? { problemOptions.weights }
+    var weight: Double? { problemOptions.weight }
+    var function: FunctionKind { problemOptions.function }
 
     @Option(name: .long, help: "Start point x0 (d x 1), Matrix Market. Excludes --start.")
     var x0: String?
@@ -88,8 +80,6 @@ struct Solve: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
-        if weights != nil && weight != nil { throw ValidationError("--weights and --weight exclude each other") }
-        if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(w)") }
         if !(tolerance.isFinite && tolerance >= 0) { throw ValidationError("--tolerance must be finite and >= 0") }
         if maxIterations < 0 { throw ValidationError("--max-iterations must be >= 0") }
         if !(epsilon > 0 && epsilon < 1) { throw ValidationError("--epsilon must be in (0, 1), got \(epsilon)") }
@@ -106,7 +96,7 @@ struct Solve: ParsableCommand {
         threadOptions.apply()
         // 1. Read (timed separately from the solve); errors name the file.
         let readStart = ContinuousClock.now
-        let problem = try ProblemInputs.read(matrix: matrix, target: target, weights: weights, weight: weight, function: function).problem
+        let problem = try problemOptions.read()
         let givenX0 = try x0.map { try ProblemInputs.readVector($0, expected: problem.columnCount, what: "x0", matrix: matrix) }
         let referenceX = try reference.map { try ProblemInputs.readVector($0, expected: problem.columnCount, what: "the reference", matrix: matrix) }
         let readSeconds = secondsSince(readStart)
