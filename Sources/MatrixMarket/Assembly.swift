@@ -8,6 +8,12 @@
 // (cache-local: a bucket's rows and destination are small), sorts each row by column
 // (stable) and sums duplicates in file order. Every step is a function of the chunk list,
 // so the result does not depend on the thread count.
+//
+// Memory: a chunk is freed as soon as it has been copied, and the bucket arrays become the
+// CSR arrays in place (each bucket is reordered through a bucket-sized scratch), so the
+// peak is about the 16 bytes per entry of the parsed (row, column, value) triplets, not
+// triplets plus buckets plus CSR. The row-sorted path frees the row indices after counting
+// and each chunk after copying it.
 
 #if canImport(Glibc)
 import Glibc
@@ -67,60 +73,59 @@ extension Reader {
         bucketStart[bucketCount] = running
         let total = running
 
-        // 3. Copy into buckets, in parallel over chunks.
+        // 3. Copy into buckets, in parallel over chunks. The column and value buckets are the
+        // final CSR arrays (step 4 reorders each bucket in place); each chunk is freed as soon
+        // as it is copied, so triplets and buckets are not held in full at the same time.
         let bucketRows = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(total, 1))
-        let bucketColumns = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(total, 1))
-        let bucketValues = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(total, 1))
-        defer {
-            bucketRows.deallocate()
-            bucketColumns.deallocate()
-            bucketValues.deallocate()
-        }
-        let sharedRows = SharedBuffer(bucketRows), sharedColumns = SharedBuffer(bucketColumns), sharedValues = SharedBuffer(bucketValues)
-        Parallelism.forEachChunk(chunkCount) { c in
-            let chunk = chunkList[c]
-            guard let rows = chunk.rows, let columns = chunk.columns else { return }
-            let chunkValues = chunk.values
-            let cursor = sharedCursors.buffer.baseAddress! + c * bucketCount
-            let outRows = sharedRows.buffer.baseAddress!, outColumns = sharedColumns.buffer.baseAddress!, outValues = sharedValues.buffer.baseAddress!
-            for k in 0 ..< chunk.count {
-                let r = rows[k], j = columns[k]
-                let v = chunkValues?[k] ?? 1
-                let slot = cursor[Int(r) >> shift]
-                cursor[Int(r) >> shift] = slot + 1
-                outRows[slot] = r
-                outColumns[slot] = j
-                outValues[slot] = v
-                if mirror && r != j {
-                    let mirrored = cursor[Int(j) >> shift]
-                    cursor[Int(j) >> shift] = mirrored + 1
-                    outRows[mirrored] = j
-                    outColumns[mirrored] = r
-                    outValues[mirrored] = negate ? -v : v
-                }
-            }
-        }
-        chunks = []  // the chunk entries are no longer needed
-
-        // 4. Per bucket: row counts, scatter into rows, sort rows, sum duplicates.
-        var offsets = [Int](repeating: 0, count: n + 1)
+        defer { bucketRows.deallocate() }
         var columnIndices = [Int32](unsafeUninitializedCapacity: total) { _, initialized in initialized = total }
         var values = [Double](unsafeUninitializedCapacity: total) { _, initialized in initialized = total }
+        var offsets = [Int](repeating: 0, count: n + 1)
         var lengths = [Int](repeating: 0, count: n)
         let changed = UnsafeMutableBufferPointer<Bool>.allocate(capacity: bucketCount)
         changed.initialize(repeating: false)
         defer { changed.deallocate() }
         let starts = bucketStart
-        offsets.withUnsafeMutableBufferPointer { offsetBuffer in
-            columnIndices.withUnsafeMutableBufferPointer { columnBuffer in
-                values.withUnsafeMutableBufferPointer { valueBuffer in
+        columnIndices.withUnsafeMutableBufferPointer { bucketColumns in
+            values.withUnsafeMutableBufferPointer { bucketValues in
+                let sharedRows = SharedBuffer(bucketRows), sharedColumns = SharedBuffer(bucketColumns), sharedValues = SharedBuffer(bucketValues)
+                Parallelism.forEachChunk(chunkCount) { c in
+                    let chunk = chunkList[c]
+                    guard let rows = chunk.rows, let columns = chunk.columns else { return }
+                    let chunkValues = chunk.values
+                    let cursor = sharedCursors.buffer.baseAddress! + c * bucketCount
+                    let outRows = sharedRows.buffer.baseAddress!, outColumns = sharedColumns.buffer.baseAddress!, outValues = sharedValues.buffer.baseAddress!
+                    for k in 0 ..< chunk.count {
+                        let r = rows[k], j = columns[k]
+                        let v = chunkValues?[k] ?? 1
+                        let slot = cursor[Int(r) >> shift]
+                        cursor[Int(r) >> shift] = slot + 1
+                        outRows[slot] = r
+                        outColumns[slot] = j
+                        outValues[slot] = v
+                        if mirror && r != j {
+                            let mirrored = cursor[Int(j) >> shift]
+                            cursor[Int(j) >> shift] = mirrored + 1
+                            outRows[mirrored] = j
+                            outColumns[mirrored] = r
+                            outValues[mirrored] = negate ? -v : v
+                        }
+                    }
+                    chunk.release()  // copied: its entries are no longer needed
+                }
+                chunks = []
+
+                // 4. Per bucket: row counts, scatter into rows (in place, through a copy of the
+                // bucket), sort rows, sum duplicates.
+                offsets.withUnsafeMutableBufferPointer { offsetBuffer in
                     lengths.withUnsafeMutableBufferPointer { lengthBuffer in
-                        let o = SharedBuffer(offsetBuffer), cols = SharedBuffer(columnBuffer), vals = SharedBuffer(valueBuffer)
+                        let o = SharedBuffer(offsetBuffer), cols = sharedColumns, vals = sharedValues
                         let lens = SharedBuffer(lengthBuffer), flags = SharedBuffer(changed)
                         Parallelism.forEachChunk(bucketCount) { b in
                             let firstRow = b << shift, endRow = min(n, firstRow + (1 << shift))
                             let start = starts[b], end = starts[b + 1]
-                            let inRows = sharedRows.buffer, inColumns = sharedColumns.buffer, inValues = sharedValues.buffer
+                            let inRows = sharedRows.buffer
+                            let inColumns = [Int32](cols.buffer[start ..< end]), inValues = [Double](vals.buffer[start ..< end])
                             // Row ends: this bucket writes offsets[firstRow + 1 ... endRow].
                             for k in start ..< end { o.buffer[Int(inRows[k]) + 1] += 1 }
                             var next = [Int](repeating: 0, count: endRow - firstRow)
@@ -134,8 +139,8 @@ extension Reader {
                                 let local = Int(inRows[k]) - firstRow
                                 let slot = next[local]
                                 next[local] = slot + 1
-                                cols.buffer[slot] = inColumns[k]
-                                vals.buffer[slot] = inValues[k]
+                                cols.buffer[slot] = inColumns[k - start]
+                                vals.buffer[slot] = inValues[k - start]
                             }
                             var anyChanged = false
                             var scratch: [UInt64] = []
@@ -192,7 +197,9 @@ extension Reader {
         return true
     }
 
-    /// The row-sorted case: count entries per row, concatenate columns and values.
+    /// The row-sorted case: count entries per row, concatenate columns and values. Row
+    /// indices are freed once counted and each chunk once copied, so the peak stays near the
+    /// parsed triplets' size rather than triplets plus CSR.
     static func assembleSorted(_ data: ParsedData, _ h: MatrixMarketHeader) -> CSRMatrix {
         let n = h.rowCount
         var offsets = [Int](repeating: 0, count: n + 1)
@@ -200,31 +207,29 @@ extension Reader {
             for case let chunk? in data.chunks {
                 guard let rows = chunk.rows else { continue }
                 for k in 0 ..< chunk.count { counts[Int(rows[k]) + 1] += 1 }
+                chunk.releaseRows()
             }
             for i in 0 ..< n { counts[i + 1] += counts[i] }
         }
         let total = offsets[n]
-        let columnIndices = [Int32](unsafeUninitializedCapacity: total) { buffer, initialized in
-            var position = 0
-            for case let chunk? in data.chunks where chunk.count > 0 {
-                (buffer.baseAddress! + position).initialize(from: chunk.columns!, count: chunk.count)
-                position += chunk.count
-            }
-            initialized = total
-        }
-        let values = [Double](unsafeUninitializedCapacity: total) { buffer, initialized in
-            var position = 0
-            for index in data.chunks.indices {
-                guard let chunk = data.chunks[index], chunk.count > 0 else { continue }
-                if let chunkValues = chunk.values {
-                    (buffer.baseAddress! + position).initialize(from: chunkValues, count: chunk.count)
-                } else {
-                    (buffer.baseAddress! + position).initialize(repeating: 1, count: chunk.count)
+        var columnIndices = [Int32](unsafeUninitializedCapacity: total) { _, initialized in initialized = total }
+        var values = [Double](unsafeUninitializedCapacity: total) { _, initialized in initialized = total }
+        columnIndices.withUnsafeMutableBufferPointer { columnBuffer in
+            values.withUnsafeMutableBufferPointer { valueBuffer in
+                var position = 0
+                for index in data.chunks.indices {
+                    guard let chunk = data.chunks[index], chunk.count > 0 else { continue }
+                    (columnBuffer.baseAddress! + position).update(from: chunk.columns!, count: chunk.count)
+                    if let chunkValues = chunk.values {
+                        (valueBuffer.baseAddress! + position).update(from: chunkValues, count: chunk.count)
+                    } else {
+                        (valueBuffer.baseAddress! + position).update(repeating: 1, count: chunk.count)
+                    }
+                    position += chunk.count
+                    chunk.release()
+                    data.chunks[index] = nil  // free this chunk's entries now
                 }
-                position += chunk.count
-                data.chunks[index] = nil  // free this chunk's entries now
             }
-            initialized = total
         }
         return CSRMatrix(uncheckedRowCount: n, columnCount: h.columnCount, rowOffsets: offsets, columnIndices: columnIndices, values: values)
     }

@@ -1,7 +1,8 @@
 // The data section, parsed in parallel.
 //
 // The section is cut into chunks of about `chunkBytes` at newlines (a function of the
-// byte count only). A last line without '\n' is copied with one appended, so every
+// bytes only; each parse task finds its own boundaries, so the text is touched once, by
+// the task that parses it). A last line without '\n' is copied with one appended, so every
 // chunk ends in '\n' and the scanners can use it as a sentinel. Each chunk counts its
 // lines and entries and stops at its first error; errors are then resolved in file
 // order, so the error reported is the one a sequential reader would hit first.
@@ -15,7 +16,7 @@ import Darwin
 #endif
 import SparseCore
 
-/// A byte range `[start, end)` whose last byte is '\n'.
+/// A byte range `[start, end)` whose last byte is '\n' (or empty, when one line is longer than a chunk).
 struct ByteRange: @unchecked Sendable {
     let start: UnsafePointer<UInt8>
     let end: UnsafePointer<UInt8>
@@ -53,10 +54,22 @@ final class ChunkOutput: @unchecked Sendable {
     var firstKey = -1
     var lastKey = -1
 
-    deinit {
-        free(rows)
+    deinit { release() }
+
+    /// Frees the entries (keeping `count` and the sortedness facts), so an assembler can
+    /// return a chunk's memory as soon as it has consumed it.
+    func release() {
+        releaseRows()
         free(columns)
         free(values)
+        columns = nil
+        values = nil
+    }
+
+    /// Frees the row indices alone (a row-sorted assembly needs them only for counting).
+    func releaseRows() {
+        free(rows)
+        rows = nil
     }
 
     /// Grows storage to `newCapacity` entries; false when out of memory.
@@ -97,6 +110,7 @@ func parseDataSection(_ input: InputBytes, _ info: HeaderInfo, _ layout: DataLay
     let dataLine = info.sizeLine + 1
     let kind = layout.format == .coordinate ? "entries" : "values"
     var ranges: [ByteRange] = []
+    var mainChunks = 0, mainStart = 0, mainStop = 0, chunkSize = 1
     var tail: UnsafeMutablePointer<UInt8>?
     defer { free(tail) }
 
@@ -116,34 +130,49 @@ func parseDataSection(_ input: InputBytes, _ info: HeaderInfo, _ layout: DataLay
             t[tailLength] = 0x0A
             tail = t
         }
+        // Chunk c nominally covers [start + c * size, start + (c + 1) * size) and really starts
+        // after the first '\n' at or after its nominal start minus one (chunk 0 at `start`),
+        // and ends where chunk c + 1 starts. Each parse task finds its own boundaries, so no
+        // page of a mapped file is touched before the task that parses it (touching every
+        // boundary first maps most of the file at once when the page cache uses large folios).
         let size = chunkBytes(for: mainEnd - start)
-        var boundary = start
-        while boundary < mainEnd {
-            var next = boundary + size
-            if next >= mainEnd {
-                next = mainEnd
-            } else {
-                let found = memchr(base + next, 0x0A, mainEnd - next)!
-                next = base.distance(to: found.assumingMemoryBound(to: UInt8.self)) + 1
-            }
-            ranges.append(ByteRange(start: base + boundary, end: base + next))
-            boundary = next
-        }
+        mainChunks = (mainEnd - start + size - 1) / size
+        mainStart = start
+        mainStop = mainEnd
+        chunkSize = size
+        ranges = [ByteRange](repeating: ByteRange(start: base + start, end: base + start), count: mainChunks)
         if let t = tail { ranges.append(ByteRange(start: t, end: t + (count - mainEnd) + 1)) }
     }
 
     let outputs = (0 ..< ranges.count).map { _ in ChunkOutput() }
-    let chunkList = ranges
+    let lazyChunks = mainChunks, lazyStart = mainStart, lazyStop = mainStop, lazySize = chunkSize
+    let mapping = input.base.map { ByteRange(start: UnsafePointer($0), end: UnsafePointer($0) + input.count) }
     try ParseTables.with { tables throws(MatrixMarketError) in
         // Only chunks inside the mapping: a copied tail (last line without '\n') is heap memory.
-        let mappedChunks = input.mapped ? (tail == nil ? chunkList.count : chunkList.count - 1) : 0
-        Parallelism.forEachChunk(chunkList.count) { c in
-            parseChunk(chunkList[c], layout, tables, outputs[c], stopAtEntry: -1)
-            // The text of a parsed chunk is not needed again (an error probe would fault it
-            // back in from the file): drop its pages so that peak memory is the parsed
-            // entries, not the text as well.
-            if c < mappedChunks { dropMappedPages(chunkList[c]) }
+        let mappedChunks = input.mapped ? lazyChunks : 0
+        ranges.withUnsafeMutableBufferPointer { rangeBuffer in
+            let shared = SharedBuffer(rangeBuffer)
+            Parallelism.forEachChunk(rangeBuffer.count) { c in
+                if c < lazyChunks, let base = mapping?.start {
+                    /// Where chunk k starts: `lazyStart`, or just after a newline.
+                    func boundary(_ k: Int) -> Int {
+                        if k == 0 { return lazyStart }
+                        let nominal = lazyStart + k * lazySize
+                        if nominal >= lazyStop { return lazyStop }
+                        let found = memchr(base + nominal - 1, 0x0A, lazyStop - nominal + 1)!
+                        return base.distance(to: found.assumingMemoryBound(to: UInt8.self)) + 1
+                    }
+                    shared.buffer[c] = ByteRange(start: base + boundary(c), end: base + max(boundary(c), boundary(c + 1)))
+                }
+                let range = shared.buffer[c]
+                parseChunk(range, layout, tables, outputs[c], stopAtEntry: -1)
+                // The text of a parsed chunk is not needed again (an error probe would fault it
+                // back in from the file): drop its pages so that peak memory is the parsed
+                // entries, not the text as well.
+                if c < mappedChunks { dropMappedPages(range) }
+            }
         }
+        let chunkList = ranges
         // Resolve in file order: the first problem a sequential reader would meet.
         var entriesBefore = 0
         var linesBefore = 0

@@ -53,6 +53,29 @@ struct ParallelTests {
         #expect(bitsEqual(one.values, reference.values))
     }
 
+    /// A comment line longer than two chunks leaves a chunk with no line start of its own
+    /// (each task finds its own boundaries): entries on both sides, and an error after it,
+    /// must come out as a sequential reader sees them.
+    @Test func lineLongerThanAChunk() throws {
+        let s = try Scratch()
+        var lines = ["%%MatrixMarket matrix coordinate real general", "4 3 4", "1 1 1.0", "2 2 2.0"]
+        lines.append("% " + String(repeating: "x", count: 3 << 20))  // 3 MiB: spans 1 MiB chunks
+        lines += ["3 3 3.0", "4 1 4.0"]
+        let path = try s.write("long-line.mtx", lines.joined(separator: "\n") + "\n")
+        for threads in [1, 2] {
+            let m = try withThreads(threads) { try MatrixMarket.readMatrix(from: path).matrix }
+            #expect(m.rowOffsets == [0, 1, 2, 3, 4])
+            #expect(m.columnIndices == [0, 1, 2, 0])
+            #expect(m.values == [1, 2, 3, 4])
+        }
+        lines[6] = "4 9 4.0"  // column out of range, on line 7, after the long line
+        let bad = try s.write("long-line-bad.mtx", lines.joined(separator: "\n") + "\n")
+        for threads in [1, 2] {
+            let error = withThreads(threads) { caught { try MatrixMarket.readMatrix(from: bad) } }
+            #expect(error?.line == 7)
+        }
+    }
+
     @Test func errorLineDeepInALaterChunk() throws {
         let s = try Scratch()
         var lines = ["%%MatrixMarket matrix array real general", "300000 1"]
