@@ -123,6 +123,21 @@ public struct NormalMatrixPattern: Sendable {
                             let s = pw.buffer[i]
                             if s == 0 { continue }
                             let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
+                            if pattern.isDense {
+                                // Packed upper triangle: column k starts at k(k+1)/2. The
+                                // hot loop of exact Newton (see docs/performance.md).
+                                for bIndex in start..<end {
+                                    let k = Int(a.columnIndices[bIndex])
+                                    let column = out + (k &* (k &+ 1)) >> 1
+                                    let sk = s * a.values[bIndex]
+                                    var aIndex = start
+                                    while aIndex <= bIndex {
+                                        column[Int(a.columnIndices[aIndex])] += sk * a.values[aIndex]
+                                        aIndex &+= 1
+                                    }
+                                }
+                                continue
+                            }
                             for bIndex in start..<end {
                                 let k = a.columnIndices[bIndex]
                                 let sk = s * a.values[bIndex]
