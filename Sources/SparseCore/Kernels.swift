@@ -75,45 +75,94 @@ extension CSRMatrix {
         transposeMultiply([y])[0]
     }
 
-    /// `[A^T y_1, ..., A^T y_k]` in one streaming pass over A.
+    /// `[A^T y_1, ..., A^T y_k]` in one streaming pass over A per group of up to four
+    /// right-hand sides: each nonzero updates a 4-wide SIMD partial (interleaved by column),
+    /// so the row is read once for all of them.
     /// - Precondition: every `y_m.count == rowCount`.
     public func transposeMultiply(_ ys: [[Double]]) -> [[Double]] {
         let k = ys.count
         for y in ys { precondition(y.count == rowCount, "transposeMultiply: y has \(y.count) entries, A has \(rowCount) rows") }
-        if k == 0 { return [] }
+        var out = [[Double]]()
+        out.reserveCapacity(k)
+        var g = 0
+        while g < k {
+            let width = min(4, k - g)
+            if width == 1 {
+                out.append(transposeMultiplySingle(ys[g]))
+            } else {
+                // Lanes past `width` repeat the last y and are discarded.
+                let last = g + width - 1
+                out += ys[g].withUnsafeBufferPointer { p0 in
+                    ys[min(g + 1, last)].withUnsafeBufferPointer { p1 in
+                        ys[min(g + 2, last)].withUnsafeBufferPointer { p2 in
+                            ys[min(g + 3, last)].withUnsafeBufferPointer { p3 in
+                                transposeMultiplyFour(SharedReadBuffer(p0), SharedReadBuffer(p1), SharedReadBuffer(p2), SharedReadBuffer(p3), width: width)
+                            }
+                        }
+                    }
+                }
+            }
+            g += width
+        }
+        return out
+    }
+
+    /// `A^T y` for one y: a scalar partial d-vector per chunk, combined in chunk order.
+    private func transposeMultiplySingle(_ y: [Double]) -> [Double] {
         let d = columnCount
         let part = transposePartition
-        // One partial block of k*d doubles per chunk: [m * d + j].
-        let partials = UnsafeMutableBufferPointer<Double>.allocate(capacity: part.count * k * d)
+        let partials = UnsafeMutableBufferPointer<Double>.allocate(capacity: part.count * d)
         partials.initialize(repeating: 0)
         defer { partials.deallocate() }
         let shared = SharedBuffer(partials)
-        withRowChunksIndexed(part) { c, rows, p in
-            let base = shared.buffer.baseAddress! + c * k * d
-            for i in rows {
-                let start = p.rowOffsets[i], end = p.rowOffsets[i + 1]
-                if start == end { continue }
-                for m in 0..<k {
-                    let yi = ys[m][i]
+        y.withUnsafeBufferPointer { yb in
+            let ys = SharedReadBuffer(yb)
+            withRowChunksIndexed(part) { c, rows, p in
+                let block = shared.buffer.baseAddress! + c * d
+                for i in rows {
+                    let yi = ys.buffer[i]
                     if yi == 0 { continue }
-                    let block = base + m * d
-                    for e in start..<end { block[Int(p.columnIndices[e])] += p.values[e] * yi }
+                    for e in p.rowOffsets[i]..<p.rowOffsets[i + 1] { block[Int(p.columnIndices[e])] += p.values[e] * yi }
                 }
             }
         }
-        var out = [[Double]]()
-        out.reserveCapacity(k)
-        for m in 0..<k {
+        var r = [Double](repeating: 0, count: d)
+        r.withUnsafeMutableBufferPointer { rb in
+            for c in 0..<part.count {
+                let block = partials.baseAddress! + c * d
+                for j in 0..<d { rb[j] += block[j] }
+            }
+        }
+        return r
+    }
+
+    /// `A^T y_m` for m < `width` <= 4 in one pass: chunk partials of d SIMD4 lanes.
+    private func transposeMultiplyFour(_ y0: SharedReadBuffer<Double>, _ y1: SharedReadBuffer<Double>, _ y2: SharedReadBuffer<Double>,
+                                       _ y3: SharedReadBuffer<Double>, width: Int) -> [[Double]] {
+        let d = columnCount
+        let part = transposePartition
+        let partials = UnsafeMutableBufferPointer<SIMD4<Double>>.allocate(capacity: part.count * d)
+        partials.initialize(repeating: .zero)
+        defer { partials.deallocate() }
+        let shared = SharedBuffer(partials)
+        withRowChunksIndexed(part) { c, rows, p in
+            let block = shared.buffer.baseAddress! + c * d
+            for i in rows {
+                let yv = SIMD4(y0.buffer[i], y1.buffer[i], y2.buffer[i], y3.buffer[i])
+                if yv == .zero { continue }
+                for e in p.rowOffsets[i]..<p.rowOffsets[i + 1] { block[Int(p.columnIndices[e])] += p.values[e] * yv }
+            }
+        }
+        return (0..<width).map { m in
             var r = [Double](repeating: 0, count: d)
             r.withUnsafeMutableBufferPointer { rb in
                 for c in 0..<part.count {
-                    let block = partials.baseAddress! + c * k * d + m * d
-                    for j in 0..<d { rb[j] += block[j] }
+                    let block = partials.baseAddress! + c * d
+                    for j in 0..<d { rb[j] += block[j][m] }
                 }
             }
-            out.append(r)
+            return r
         }
-        return out
     }
 }
 
