@@ -23,20 +23,43 @@ public struct NormalMatrixPattern: Sendable {
 
     /// Computes the upper-triangle pattern of `A^T A` for `matrix`, including every
     /// diagonal entry (so a shift `beta I` always has a place). Cost: one transpose of
-    /// the pattern and the sum over rows of (nonzeros in row)^2 / 2.
+    /// the pattern and the sum over rows of (nonzeros in row)^2 / 2; but when the first
+    /// 65 536 rows already fill the triangle (typical for n >> d), the pattern is dense
+    /// and only those rows are read.
     ///
     /// - Throws: `SparseStructureError` if the pattern has more than `Int32.max` entries.
     public init(matrix: CSRMatrix) throws(SparseStructureError) {
         let d = matrix.columnCount
         dimension = d
         let denseCount = d * (d + 1) / 2
+        let probeRows = 1 << 16
+        if matrix.rowCount > probeRows {
+            // A^T A over a prefix of rows is a sub-pattern of the whole: dense there, dense everywhere.
+            let (offsets, rows) = try Self.upperPattern(matrix, rowLimit: probeRows)
+            if rows.count == denseCount {
+                columnOffsets = offsets
+                rowIndices = rows
+                isDense = true
+                return
+            }
+        }
+        let (offsets, rows) = try Self.upperPattern(matrix, rowLimit: matrix.rowCount)
+        columnOffsets = offsets
+        rowIndices = rows
+        isDense = rows.count == denseCount
+    }
+
+    /// The upper-triangle pattern of `A[0 ..< rowLimit, :]^T A[0 ..< rowLimit, :]` plus the diagonal.
+    private static func upperPattern(_ matrix: CSRMatrix, rowLimit: Int) throws(SparseStructureError) -> ([Int32], [Int32]) {
+        let d = matrix.columnCount
+        let nonzeros = matrix.rowOffsets[rowLimit]
         // Column patterns of A (the transpose's rows), pattern only.
         var colCounts = [Int](repeating: 0, count: d + 1)
-        for j in matrix.columnIndices { colCounts[Int(j) + 1] += 1 }
+        for e in 0..<nonzeros { colCounts[Int(matrix.columnIndices[e]) + 1] += 1 }
         for j in 0..<d { colCounts[j + 1] += colCounts[j] }
         var next = colCounts
-        var rowsOfColumn = [Int32](repeating: 0, count: matrix.nonzeroCount)
-        for i in 0..<matrix.rowCount {
+        var rowsOfColumn = [Int32](repeating: 0, count: nonzeros)
+        for i in 0..<rowLimit {
             for e in matrix.rowOffsets[i]..<matrix.rowOffsets[i + 1] {
                 let j = Int(matrix.columnIndices[e])
                 rowsOfColumn[next[j]] = Int32(i)
@@ -69,9 +92,7 @@ public struct NormalMatrixPattern: Sendable {
             }
             offsets[k + 1] = Int32(total)
         }
-        columnOffsets = offsets
-        rowIndices = rows
-        isDense = total == denseCount
+        return (offsets, rows)
     }
 
     /// Position of entry (`row`, `column`), `row <= column`, in the value array; -1 if absent.

@@ -59,6 +59,29 @@ struct KernelTests {
         #expect(relativeMaxDifference(both[1], Dense.transposeMultiply(dense, rows: n, columns: d, y2)) < tol)
     }
 
+    /// Several right-hand sides go through 4-wide SIMD groups plus a scalar remainder: every
+    /// count from 1 to 6 must give each A^T y_m as the dense reference does, with rows where
+    /// some y_m are zero (skipped only when all lanes are), and the same bits on 1 and 2 threads.
+    @Test(arguments: 1...6)
+    func severalRightHandSides(count: Int) {
+        let n = 3000, d = 50
+        let a = randomCSR(rows: n, columns: d, density: 0.1, seed: 21)
+        let dense = a.denseRowMajor()
+        var rng = FixtureRandom(seed: UInt64(30 + count))
+        let ys = (0..<count).map { m in (0..<n).map { i in (i + m) % 3 == 0 ? 0 : rng.uniform(-1, 1) } }
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        Parallelism.threadCount = 1
+        let one = a.transposeMultiply(ys)
+        Parallelism.threadCount = 2
+        let two = a.transposeMultiply(ys)
+        #expect(one.count == count)
+        #expect(one == two)
+        for m in 0..<count {
+            #expect(relativeMaxDifference(one[m], Dense.transposeMultiply(dense, rows: n, columns: d, ys[m])) < tol)
+        }
+    }
+
     @Test func resultsDoNotDependOnThreadCount() {
         // Large enough for many chunks (about 2e5 nonzeros).
         let a = randomCSR(rows: 20000, columns: 100, density: 0.1, seed: 7)
@@ -120,6 +143,40 @@ struct NormalMatrixTests {
         let k = pattern.denseSymmetric(pattern.assemble(a, weights: s, rows: rows))
         let reference = Dense.weightedGram(a.denseRowMajor(), rows: n, columns: d, weights: masked)
         #expect(relativeMaxDifference(k, reference) < 1e-12)
+    }
+
+    /// The pattern probes the first 65 536 rows for a dense triangle. Rows past the probe
+    /// that add pairs must still be found (probe not dense), and rows past it never turn a
+    /// dense probe into anything else; checked against the pairs listed by brute force.
+    @Test(arguments: [(false, false), (false, true), (true, false)])
+    func patternBeyondTheProbeRows(probeFillsTheTriangle: Bool, laterRowsFillTheTriangle: Bool) throws {
+        let n = 70_000, d = 6
+        var offsets = [0], columns = [Int32](), values = [Double]()
+        for i in 0..<n {
+            // Prefix rows: columns 0...4 in pairs (or one full row); later rows: column 5
+            // with column 0, or with every column when they fill the triangle.
+            let full: [Int32] = [0, 1, 2, 3, 4, 5]
+            let row: [Int32] = i < 65_536 ? (probeFillsTheTriangle && i == 7 ? full : [Int32(i % 5), Int32((i + 1) % 5)].sorted())
+                : (laterRowsFillTheTriangle ? full : [0, 5])
+            columns += row
+            values += row.map { _ in 1.0 }
+            offsets.append(columns.count)
+        }
+        let a = try CSRMatrix(rowCount: n, columnCount: d, rowOffsets: offsets, columnIndices: columns, values: values)
+        let pattern = try NormalMatrixPattern(matrix: a)
+        var present = Set<Int>()
+        for k in 0..<d { present.insert(k * d + k) }
+        for i in 0..<n {
+            let r = offsets[i]..<offsets[i + 1]
+            for p in r { for q in r where columns[p] <= columns[q] { present.insert(Int(columns[p]) * d + Int(columns[q])) } }
+        }
+        var listed = Set<Int>()
+        for k in 0..<d {
+            for t in Int(pattern.columnOffsets[k])..<Int(pattern.columnOffsets[k + 1]) { listed.insert(Int(pattern.rowIndices[t]) * d + k) }
+        }
+        #expect(listed == present)
+        #expect(pattern.isDense == (probeFillsTheTriangle || laterRowsFillTheTriangle))
+        #expect(pattern.entryCount == present.count)
     }
 
     @Test func assemblyIsThreadCountIndependent() throws {
