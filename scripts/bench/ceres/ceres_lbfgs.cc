@@ -13,8 +13,10 @@
 // IterationCallback after every iteration (it returns SOLVER_TERMINATE_SUCCESSFULLY). Ceres' own
 // function, gradient and parameter tolerances are 0, the iteration limit is effectively off, the
 // minimum line-search step is 1e-300; the wall-time cap is max_solver_time_in_seconds (checked by
-// Ceres between iterations) and the callback. L-BFGS memory 10, as SciPy's L-BFGS-B (maxcor=10);
-// line search: Wolfe (Ceres' default for L-BFGS).
+// Ceres between iterations) and the callback. L-BFGS memory 10 and the initial inverse Hessian
+// scaled by s.y / y.y (use_approximate_eigenvalue_bfgs_scaling), as SciPy's L-BFGS-B (maxcor=10)
+// does; without that scaling Ceres stopped at a relative gradient of 2.6e-4 on a 1e4 x 50 exp
+// instance where it now reaches 2e-6 in 7 iterations. Line search: Wolfe (Ceres' default for L-BFGS).
 //
 // Products: CSR A x and a CSC copy of A for A^T y, both row/column-parallel with OpenMP
 // (--threads, default 2 like hyperreg's runs in the benchmark); reductions are OpenMP reductions.
@@ -344,6 +346,7 @@ int main(int argc, char** argv) {
   opt.line_search_direction_type = ceres::LBFGS;
   opt.line_search_type = ceres::WOLFE;
   opt.max_lbfgs_rank = 10;
+  opt.use_approximate_eigenvalue_bfgs_scaling = true;  // gamma = s.y / y.y, as SciPy's L-BFGS-B
   opt.max_num_iterations = std::numeric_limits<int>::max();
   opt.max_solver_time_in_seconds = cap;
   opt.function_tolerance = 0.0;
