@@ -225,6 +225,10 @@ def main():
             # One column of panels per d of the ladder (50 and 200; --ladder full adds 1000, 2000, 20000).
             ds = sorted({x["d"] for x in summary if x["d"]})
             fig, axes = plt.subplots(2, len(ds), figsize=(6 * len(ds), 9), sharey=True, squeeze=False)
+            # A fixed colour per method across panels, and one legend for the figure.
+            palette = plt.get_cmap("tab10").colors
+            colour = {m: palette[i % len(palette)] for i, m in enumerate(sorted(plot))}
+            handles = {}
             for row, failures in ((0, False), (1, True)):
                 for ax, d in zip(axes[row], ds):
                     for method, pts in sorted(plot.items()):
@@ -238,7 +242,7 @@ def main():
                         if not byn:
                             continue
                         ns = sorted(byn)
-                        ax.plot(ns, [statistics.median(byn[n]) for n in ns],
+                        handles[method], = ax.plot(ns, [statistics.median(byn[n]) for n in ns], color=colour[method],
                                 marker="o" if method.startswith("hyperreg") else "s",
                                 linestyle="-" if method.startswith("hyperreg") else ("--" if method.startswith("scipy") else ":"),
                                 label=method)
@@ -249,8 +253,9 @@ def main():
                     ax.grid(True, which="both", alpha=0.3)
             axes[0][0].set_ylabel(f"median seconds to rel. gradient {tol:g}")
             axes[1][0].set_ylabel(f"median seconds to rel. gradient {tol:g}")
-            axes[0][-1].legend(fontsize=8)
-            fig.tight_layout()
+            fig.tight_layout(rect=(0, 0, 1, 0.94))
+            fig.legend([handles[m] for m in sorted(handles)], sorted(handles), loc="upper center",
+                       ncol=min(len(handles), 6), fontsize=9)
             fig.savefig(args.plot, dpi=110)
             w(f"## Time to tolerance against n\n\n![time to tolerance]({os.path.basename(args.plot)})\n")
             w("Median over the problems of each n and d (functions, weights, conditioning mixed). Upper row: "
@@ -331,7 +336,7 @@ def main():
             r6.append((min(sc6) / h6, x["problem"]))
     if r6:
         w(f"   At the looser relative gradient 1e-6 (first iteration below it; SciPy's line searches stop near 1e-7 to "
-          f"1e-8 on several instances, see the notes under the tables), over the {len(r6)} problems where hyperreg and at least one SciPy method reached it (the hard instances, where none did, drop out): "
+          f"1e-8 on several instances, see the notes under the tables), over the {len(r6)} problems where hyperreg and at least one peer (SciPy or Ceres) reached it (the hard instances, where none did, drop out): "
           f"median ratio {statistics.median(v for v, _ in r6):.1f}x, smallest {min(r6)[0]:.2f}x ({min(r6)[1]}).")
     # Sketch iteration cost.
     sk = []
