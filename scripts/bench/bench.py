@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -77,11 +78,26 @@ def load():
     return os.getloadavg()[0]
 
 
-def run(cmd, **kw):
-    """Runs cmd; returns (returncode, wall seconds, peak RSS bytes of the child, stdout)."""
+class Capped(Exception):
+    """A run killed at its wall-time cap (bench.py's own cap, not the solver's)."""
+
+
+def run(cmd, cap=None, **kw):
+    """Runs cmd; returns (returncode, wall seconds, peak RSS bytes of the child, stdout, stderr).
+
+    With cap (seconds), the whole process group (the command and, under /usr/bin/time, its
+    child) is killed at the cap and Capped is raised."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, **kw)
+    try:
+        stdout, stderr = proc.communicate(timeout=cap)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise Capped()
+    p = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # RUSAGE_CHILDREN is the maximum over all children so far: exact only when this child is the
@@ -92,7 +108,7 @@ def run(cmd, **kw):
 
 
 def timed(cmd, **kw):
-    """Runs cmd under /usr/bin/time -f %M (peak RSS in KiB) when available."""
+    """Runs cmd under /usr/bin/time -f %M (peak RSS in KiB) when available (keywords go to run)."""
     if os.path.exists("/usr/bin/time"):
         rc, wall, _, out, err = run(["/usr/bin/time", "-f", "PEAKRSS %M"] + cmd, **kw)
         peak = None
@@ -120,6 +136,9 @@ def main():
                                                           "first run is under 2 s (median reported)")
     ap.add_argument("--only", default="", help="comma-separated substrings of problem names to keep")
     ap.add_argument("--skip-read", action="store_true")
+    ap.add_argument("--hyperreg-cap", type=float, default=120.0,
+                    help="wall seconds after which a hyperreg solve is killed and recorded as time_cap (the "
+                         "paper strategy converges linearly and takes minutes on the 1000-nonzeros-per-row rung)")
     ap.add_argument("--ceres", default="", help="path of the compiled scripts/bench/ceres/ceres_lbfgs (run.sh builds it "
                                                 "when libceres-dev is installed); empty: no Ceres runs")
     args = ap.parse_args()
@@ -174,7 +193,12 @@ def main():
             runs = []
             for rep in range(args.repeats):
                 ld = load()
-                rc, wall, peak, stdout, err = timed(cmd)
+                try:
+                    rc, wall, peak, stdout, err = timed(cmd, cap=args.hyperreg_cap)
+                except Capped:
+                    r = {"status": "time_cap", "message": f"killed by bench.py at the wall-time cap of {args.hyperreg_cap:g} s"}
+                    runs.append((float("inf"), r, None, args.hyperreg_cap, None, ld))
+                    break
                 try:
                     r = json.loads(stdout)
                 except json.JSONDecodeError:
@@ -195,13 +219,13 @@ def main():
             emit({"kind": "run", "solver": "hyperreg", "method": strategy, "problem": name, "rows": n, "columns": d,
                   "per_row": k, "function": f, "weight": w, "column_scale_range": cs,
                   "status": r.get("status"), "exit": rc, "seconds": r.get("seconds"),
-                  "all_seconds": [t[0] for t in runs], "process_seconds": wall,
+                  "all_seconds": [t[0] if t[0] != float("inf") else None for t in runs], "process_seconds": wall,
                   "read_seconds": r.get("read_seconds"), "iterations": r.get("iterations"),
                   "final_loss": r.get("final_loss"), "relative_gradient_norm": r.get("relative_gradient_norm"),
                   "reference_distance": ref_d, "seconds_to": seconds_to, "peak_rss_bytes": peak, "pass_seconds": r.get("pass_seconds"),
                   "iteration_passes": ip, "passes": r.get("passes"), "hessian": r.get("hessian"),
                   "timings": r.get("timings"), "nonzeros": (r.get("problem") or {}).get("nonzeros"),
-                  "threads": r.get("threads"), "load": ld, "command": " ".join(cmd[1:-2]),
+                  "threads": r.get("threads"), "load": ld, "command": " ".join(cmd[1:-2]), "time_cap": args.hyperreg_cap,
                   "message": r.get("message")})
             log(f"  hyperreg {strategy}: {r.get('status')} {secs:.3f} s, {r.get('iterations')} it (load {ld:.2f})")
         ld = load()
