@@ -245,31 +245,23 @@ def main():
             emit(rec)
             log(f"  scipy {rec['method']}: {rec['status']} {rec.get('seconds') or 0:.3f} s, {rec.get('iterations')} it")
         if args.ceres:
-            # Ceres L-BFGS (scripts/bench/ceres/ceres_lbfgs.cc), same files, rule and cap, 2 threads;
-            # one process per run, median of --repeats when the first run is under 2 s.
+            # Ceres L-BFGS (scripts/bench/ceres/ceres_lbfgs.cc), same files, rule and cap, 2 threads; it reads
+            # once and repeats a solve under 2 s --repeats times itself (median, all_seconds).
             ccmd = [args.ceres] + common + ["--x0", x0, "--reference", ref, "--tolerance", str(args.tolerance),
-                                            "--time-cap", str(cap), "--threads", "2"]
+                                            "--time-cap", str(cap), "--threads", "2", "--repeats", str(args.repeats)]
             # libgomp's threads spin at barriers by default: on a machine shared with other jobs
             # that turned a 0.15 s run into 10 s (measured); passive waiting costs ~10 % when idle.
             cenv = dict(os.environ)
             cenv.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-            runs = []
-            for rep in range(args.repeats):
-                ld = load()
-                rc, wall, peak, stdout, err = timed(ccmd, env=cenv)
-                try:
-                    rec = json.loads(stdout.strip().splitlines()[-1])
-                except (json.JSONDecodeError, IndexError):
-                    rec = {"solver": "ceres", "method": "lbfgs", "status": "error", "seconds": None,
-                           "message": f"exit {rc}: {err.strip()[-300:]}"}
-                rec.update({"peak_rss_bytes": peak or rec.get("peak_rss_bytes"), "load": ld, "exit": rc})
-                runs.append(rec)
-                if rec.get("seconds") is None or rec["seconds"] >= 2.0 or rec.get("status") == "error":
-                    break
-            ok = sorted((r for r in runs if r.get("seconds") is not None), key=lambda r: r["seconds"])
-            rec = ok[len(ok) // 2] if ok else runs[0]
+            ld = load()
+            rc, wall, peak, stdout, err = timed(ccmd, env=cenv)
+            try:
+                rec = json.loads(stdout.strip().splitlines()[-1])
+            except (json.JSONDecodeError, IndexError):
+                rec = {"solver": "ceres", "method": "lbfgs", "status": "error", "seconds": None,
+                       "message": f"exit {rc}: {err.strip()[-300:]}"}
             rec.update({"kind": "run", "problem": name, "per_row": k, "weight": w, "column_scale_range": cs,
-                        "all_seconds": [r.get("seconds") for r in runs], "repeats": len(runs),
+                        "peak_rss_bytes": peak or rec.get("peak_rss_bytes"), "load": ld, "exit": rc,
                         "command": "ceres_lbfgs " + " ".join(ccmd[1:])})
             emit(rec)
             log(f"  ceres lbfgs: {rec['status']} {rec.get('seconds') or 0:.3f} s, {rec.get('iterations')} it")

@@ -5,7 +5,7 @@
 //   g    = A^T (v o (c - <b,c>) + w^2 o z)                    (docs/math.md, scipy_baseline.py)
 //
 // Usage: ceres_lbfgs A.mtx b.mtx --weights w.mtx --function exp|cosh|sinh --x0 x0.mtx
-//        [--reference xref.mtx] [--tolerance 1e-8] [--time-cap 300] [--threads N] [--tag T]
+//        [--reference xref.mtx] [--tolerance 1e-8] [--time-cap 300] [--threads N] [--repeats R] [--tag T]
 //        ceres_lbfgs ... --check   (prints L, ||g|| and g at x0 as JSON and exits; compared with
 //                                   scipy_baseline.py by scripts/bench/ceres/check_against_scipy.py)
 //
@@ -20,13 +20,22 @@
 //
 // Products: CSR A x and a CSC copy of A for A^T y, both row/column-parallel with OpenMP
 // (--threads, default 2 like hyperreg's runs in the benchmark); reductions are OpenMP reductions.
+// --repeats R: when the first solve takes under 2 s, R solves from x0 on the inputs read once; the
+// median is reported (seconds, iterations, final point), every time in all_seconds.
 // One JSON line on stdout with the keys of scipy_baseline.py's records (solver "ceres", method
 // "lbfgs"); diagnostics on stderr. Bad input: "file:line: problem" on stderr and exit 2.
 #include <ceres/ceres.h>
 #include <ceres/version.h>
+#include <fcntl.h>
 #include <omp.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -56,57 +65,93 @@ struct Mtx {
   std::vector<double> v;
 };
 
+// The file is mapped read-only and parsed in place with std::from_chars (bounded by the end of
+// the mapping, no terminator needed): 1.8 s instead of 4.9 s with getline + strtod for a 611 MB
+// file with 2e7 entries (reading plus the CSR and CSC build, measured).
 Mtx read_mtx(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(path + ": cannot open");
-  std::string line;
-  long lineno = 0;
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) fail(path + ": cannot open: " + std::strerror(errno));
+  struct stat st{};
+  if (fstat(fd, &st) != 0 || st.st_size == 0) fail(path + ":1: empty file");
+  const size_t size = static_cast<size_t>(st.st_size);
+  void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (map == MAP_FAILED) fail(path + ": cannot map: " + std::strerror(errno));
+  madvise(map, size, MADV_SEQUENTIAL);
+  const char* p = static_cast<const char*>(map);
+  const char* const end = p + size;
+  long lineno = 1;
   auto where = [&]() { return path + ":" + std::to_string(lineno) + ": "; };
-  if (!std::getline(in, line)) fail(path + ":1: empty file");
-  lineno = 1;
-  std::istringstream hs(line);
+  auto line_end = [&](const char* q) {
+    const char* e = static_cast<const char*>(std::memchr(q, '\n', end - q));
+    return e ? e : end;
+  };
+  // Header.
+  const char* e = line_end(p);
+  std::istringstream hs(std::string(p, e));
   std::string banner, object, format, field, symmetry;
   hs >> banner >> object >> format >> field >> symmetry;
-  for (auto* s : {&object, &format, &field, &symmetry})
-    for (auto& ch : *s) ch = static_cast<char>(std::tolower(ch));
+  for (auto* str : {&object, &format, &field, &symmetry})
+    for (auto& ch : *str) ch = static_cast<char>(std::tolower(ch));
   if (banner != "%%MatrixMarket" || object != "matrix") fail(where() + "not a Matrix Market matrix header");
   if (symmetry != "general") fail(where() + "only 'general' symmetry is supported, got '" + symmetry + "'");
   Mtx m;
   m.coordinate = format == "coordinate";
   if (!m.coordinate && format != "array") fail(where() + "unknown format '" + format + "'");
-  bool pattern = field == "pattern";
+  const bool pattern = field == "pattern";
   if (field != "real" && field != "integer" && field != "double" && !pattern)
     fail(where() + "unsupported field '" + field + "'");
   if (pattern && !m.coordinate) fail(where() + "pattern needs the coordinate format");
+  // Comments, then the size line.
+  p = e < end ? e + 1 : end;
   long nnz = -1;
-  while (std::getline(in, line)) {
+  while (p < end) {
     ++lineno;
-    if (line.empty() || line[0] == '%') continue;
-    std::istringstream ss(line);
+    e = line_end(p);
+    if (p == e || *p == '%') {
+      p = e < end ? e + 1 : end;
+      continue;
+    }
+    std::istringstream ss(std::string(p, e));
     if (m.coordinate) {
       if (!(ss >> m.rows >> m.cols >> nnz)) fail(where() + "expected 'rows cols nonzeros'");
     } else {
       if (!(ss >> m.rows >> m.cols)) fail(where() + "expected 'rows cols'");
       nnz = m.rows * m.cols;
     }
+    p = e < end ? e + 1 : end;
     break;
   }
   if (nnz < 0 || m.rows < 0 || m.cols < 0) fail(where() + "missing or negative size line");
   m.v.reserve(nnz);
   if (m.coordinate) m.i.reserve(nnz), m.j.reserve(nnz);
-  // Data lines: parsed with strtol/strtod on the line buffer (no stream per line).
-  while (static_cast<long>(m.v.size()) < nnz && std::getline(in, line)) {
+  // Data: whitespace-separated numbers; blank lines and '%' lines skipped.
+  auto skip_blank = [&](bool newlines) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || (newlines && *p == '\n'))) {
+      if (*p == '\n') ++lineno;
+      ++p;
+    }
+  };
+  auto number = [&](auto& out, const char* what) {
+    skip_blank(false);
+    if (p < end && *p == '+') ++p;
+    auto [q, ec] = std::from_chars(p, end, out);
+    if (ec != std::errc() || q == p) fail(where() + "expected " + what);
+    p = q;
+  };
+  while (static_cast<long>(m.v.size()) < nnz) {
     ++lineno;
-    if (line.empty() || line[0] == '%') continue;
-    const char* p = line.c_str();
-    char* e = nullptr;
+    skip_blank(false);
+    if (p >= end) break;
+    if (*p == '\n' || *p == '%') {
+      p = line_end(p);
+      p = p < end ? p + 1 : end;
+      continue;
+    }
     if (m.coordinate) {
-      long r = std::strtol(p, &e, 10);
-      if (e == p) fail(where() + "expected a row index");
-      p = e;
-      long c = std::strtol(p, &e, 10);
-      if (e == p) fail(where() + "expected a column index");
-      p = e;
+      long r = 0, c = 0;
+      number(r, "a row index");
+      number(c, "a column index");
       if (r < 1 || r > m.rows || c < 1 || c > m.cols)
         fail(where() + "index (" + std::to_string(r) + ", " + std::to_string(c) + ") outside " +
              std::to_string(m.rows) + " x " + std::to_string(m.cols));
@@ -115,12 +160,15 @@ Mtx read_mtx(const std::string& path) {
     }
     double x = 1.0;
     if (!pattern) {
-      x = std::strtod(p, &e);
-      if (e == p) fail(where() + "expected a value");
+      number(x, "a value");
       if (!std::isfinite(x)) fail(where() + "value is not finite");
     }
     m.v.push_back(x);
+    skip_blank(false);
+    if (p < end && *p != '\n') fail(where() + "unexpected text after the entry");
+    if (p < end) ++p;
   }
+  munmap(map, size);
   if (static_cast<long>(m.v.size()) < nnz)
     fail(path + ": " + std::to_string(nnz) + " entries announced, " + std::to_string(m.v.size()) + " found");
   return m;
@@ -285,7 +333,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> pos;
   std::string weights, function = "exp", x0path, refpath, tag;
   double tol = 1e-8, cap = 300.0;
-  int threads = 2;
+  int threads = 2, repeats = 1;
   bool check = false;
   for (int k = 1; k < argc; ++k) {
     std::string a = argv[k];
@@ -301,13 +349,15 @@ int main(int argc, char** argv) {
     else if (a == "--time-cap") cap = std::atof(next().c_str());
     else if (a == "--threads") threads = std::atoi(next().c_str());
     else if (a == "--tag") tag = next();
+    else if (a == "--repeats") repeats = std::atoi(next().c_str());
     else if (a == "--check") check = true;
     else if (!a.empty() && a[0] == '-') fail("unknown option " + a);
     else pos.push_back(a);
   }
   if (pos.size() != 2 || x0path.empty()) fail("usage: ceres_lbfgs A.mtx b.mtx --x0 x0.mtx [--weights w.mtx] [--function f] ...");
   if (function != "exp" && function != "cosh" && function != "sinh") fail("--function must be exp, cosh or sinh");
-  if (!(tol > 0) || !(cap > 0) || threads < 1) fail("--tolerance, --time-cap and --threads must be positive");
+  if (!(tol > 0) || !(cap > 0) || threads < 1 || repeats < 1)
+    fail("--tolerance, --time-cap, --threads and --repeats must be positive");
   omp_set_num_threads(threads);
 
   auto t0 = Clock::now();
@@ -338,10 +388,6 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto start = Clock::now();
-  obj->Evaluate(x.data(), &loss, g.data());
-  const double g0 = norm(g);
-  Rule rule(g0, tol, cap, start);
   ceres::GradientProblemSolver::Options opt;
   opt.line_search_direction_type = ceres::LBFGS;
   opt.line_search_type = ceres::WOLFE;
@@ -358,19 +404,57 @@ int main(int argc, char** argv) {
   opt.logging_type = ceres::PER_MINIMIZER_ITERATION;
   opt.minimizer_progress_to_stdout = true;
 #endif
-  opt.callbacks.push_back(&rule);
-  std::string error;
-  if (!opt.IsValid(&error)) fail("invalid Ceres options: " + error);
-  ceres::GradientProblemSolver::Summary summary;
-  if (g0 > 0) ceres::Solve(opt, problem, x.data(), &summary);
-  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
-  const long passes = obj->passes();
+
+  // One solve from x0; repeated (same inputs, read once) while the first takes under 2 s.
+  struct Run {
+    double wall, g0;
+    long passes;
+    int iterations;
+    std::map<double, double> crossed;
+    std::string message;
+    ceres::TerminationType termination;
+    std::vector<double> x;
+  };
+  auto solve_once = [&]() {
+    Run r;
+    r.x = x;
+    const long passes0 = obj->passes();
+    auto start = Clock::now();
+    obj->Evaluate(r.x.data(), &loss, g.data());
+    r.g0 = norm(g);
+    Rule rule(r.g0, tol, cap, start);
+    ceres::GradientProblemSolver::Options o = opt;
+    o.callbacks.push_back(&rule);
+    std::string error;
+    if (!o.IsValid(&error)) fail("invalid Ceres options: " + error);
+    ceres::GradientProblemSolver::Summary summary;
+    if (r.g0 > 0) ceres::Solve(o, problem, r.x.data(), &summary);
+    r.wall = std::chrono::duration<double>(Clock::now() - start).count();
+    r.passes = obj->passes() - passes0;
+    r.iterations = rule.iterations;
+    r.crossed = rule.crossed;
+    r.message = summary.message;
+    r.termination = summary.termination_type;
+    return r;
+  };
+  std::vector<Run> runs{solve_once()};
+  if (runs[0].wall < 2.0)
+    while (static_cast<int>(runs.size()) < repeats) runs.push_back(solve_once());
+  std::vector<double> all_seconds;
+  for (const Run& r : runs) all_seconds.push_back(r.wall);
+  std::vector<size_t> order(runs.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [&](size_t p, size_t q) { return runs[p].wall < runs[q].wall; });
+  const Run& med = runs[order[order.size() / 2]];
+  const double wall = med.wall, g0 = med.g0;
+  const long passes = med.passes;
+  x = med.x;
 
   obj->Evaluate(x.data(), &loss, g.data());  // the returned x, outside the timer
   const double gn = norm(g);
   const double rel = g0 > 0 ? gn / g0 : 0.0;
   std::string status = rel <= tol ? "converged" : (wall >= cap ? "time_cap" : "stopped");
-  if (summary.termination_type == ceres::FAILURE && status == "stopped") status = "error";
+  if (med.termination == ceres::FAILURE && status == "stopped") status = "error";
   double dist = -1.0;
   if (!ref.empty()) {
     double s = 0.0;
@@ -380,16 +464,18 @@ int main(int argc, char** argv) {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   std::string seconds_to = "{";
-  for (auto& [thr, t] : rule.crossed) {
+  for (auto& [thr, t] : med.crossed) {
     if (seconds_to.size() > 1) seconds_to += ", ";
     seconds_to += thr == 1e-4 ? "\"0.0001\": " : "\"1e-06\": ";
     seconds_to += json_number(t);
   }
   seconds_to += "}";
+  std::string all_json;
+  for (double t : all_seconds) all_json += (all_json.empty() ? "" : ", ") + json_number(t);
   std::ostringstream o;
   o << "{\"solver\": \"ceres\", \"method\": \"lbfgs\", \"status\": \"" << status << "\", \"message\": "
-    << json_string(summary.message) << ", \"seconds\": " << json_number(wall)
-    << ", \"all_seconds\": [" << json_number(wall) << "], \"iterations\": " << rule.iterations
+    << json_string(med.message) << ", \"seconds\": " << json_number(wall)
+    << ", \"all_seconds\": [" << all_json << "], \"repeats\": " << runs.size() << ", \"iterations\": " << med.iterations
     << ", \"a_passes\": " << passes << ", \"final_loss\": " << json_number(loss)
     << ", \"initial_gradient_norm\": " << json_number(g0) << ", \"final_gradient_norm\": " << json_number(gn)
     << ", \"relative_gradient_norm\": " << json_number(rel) << ", \"tolerance\": " << json_number(tol)
@@ -402,6 +488,6 @@ int main(int argc, char** argv) {
     << ", \"tag\": " << json_string(tag) << "}";
   std::printf("%s\n", o.str().c_str());
   std::fprintf(stderr, "ceres lbfgs: %s in %.2f s, %d iterations, rel ||g|| %.3g (%s)\n", status.c_str(), wall,
-               rule.iterations, rel, summary.message.c_str());
+               med.iterations, rel, med.message.c_str());
   return 0;
 }
