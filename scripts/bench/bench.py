@@ -45,11 +45,12 @@ QUICK += [
 ]
 LARGE = [(4 * 10**6, 200, 25, "exp", 1e-2, 1.0)]
 # --ladder full = QUICK + LARGE + FULL: the rungs of issue 4 that the two ladders above lack.
-# Sizes chosen so that FULL costs about 25 minutes on 2 cores, SciPy and Ceres capped
-# (figures measured with the release binary are in scripts/bench/notes.md).
+# Sizes chosen so that FULL costs about 20 minutes on an idle 2-core machine, 30 at most with
+# every SciPy and Ceres run at its cap (estimate and the measured figures behind it in
+# scripts/bench/notes.md).
 FULL = [
-    # d = 1000 at ~20 nonzeros per row: the exact Hessian is a dense 1000 x 1000 factorisation,
-    # the sketch keeps about beta d = 2.4e5 rows (all of n = 1e5, a quarter of n = 1e6).
+    # d = 1000 at ~20 nonzeros per row: the exact Hessian is a dense 1000 x 1000 factorisation;
+    # the sketch keeps 76 % of the rows at n = 1e5 and 19 % at n = 1e6 (measured).
     (10**5, 1000, 20, "exp", 1e-2, 1.0),
     (10**6, 1000, 20, "cosh", 1e-2, 1.0),
     # ... and ill-conditioned (column scaling): hard for the first-order methods.
