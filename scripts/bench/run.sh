@@ -4,8 +4,8 @@
 # matplotlib) with pip if missing, runs the ladder of scripts/bench/bench.py into
 # $BENCH_DIR (default /tmp/hyperreg-bench, outside the repository) and writes
 # docs/performance.md and docs/performance.png with scripts/bench/report.py.
-# Not run by CI. About 15-20 minutes on 2 cores for the quick ladder; full adds about 25-30 minutes
-# (estimate in scripts/bench/notes.md). Also builds the Ceres peer when libceres-dev is present.
+# Not run by CI. About 15-20 minutes on 2 cores for the quick ladder; full adds about 20 (at most 30)
+# minutes (estimate in scripts/bench/notes.md). Also builds the Ceres peer when libceres-dev is present.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${BENCH_DIR:-/tmp/hyperreg-bench}"
