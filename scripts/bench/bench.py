@@ -3,9 +3,10 @@
 
 For each problem of the ladder: `hyperreg generate` (fixed seed), the shared start point
 (`hyperreg solve --max-iterations 0 --output x0.mtx`), a reference x* (exact Newton to a
-relative gradient of 1e-13, or 12 iterations: at 4e6 rows the gradient plateaus near 6e-13), then `hyperreg solve --hessian exact|sketch|auto|paper` and
-scripts/bench/scipy_baseline.py on the same files, same x0, same stopping rule
-(relative gradient norm <= --tolerance). Then the Matrix Market read throughput of hyperreg,
+relative gradient of 1e-13, or 12 iterations: at 4e6 rows the gradient plateaus near 6e-13), then `hyperreg solve --hessian exact|sketch|auto|paper`,
+scripts/bench/scipy_baseline.py and (with --ceres) scripts/bench/ceres/ceres_lbfgs on the same
+files, same x0, same stopping rule (relative gradient norm <= --tolerance); each of them run
+--repeats times with the median reported when its first run takes under 2 s. Then the Matrix Market read throughput of hyperreg,
 scipy.io.mmread and fast_matrix_market on the largest A, 2 threads each.
 
 Every record is appended as one JSON line to OUT/results.jsonl as soon as it exists, with the
@@ -17,6 +18,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -42,6 +44,33 @@ QUICK += [
     (10**6, 200, 20, "exp", 1e-2, 1e3),
 ]
 LARGE = [(4 * 10**6, 200, 25, "exp", 1e-2, 1.0)]
+# --ladder full = QUICK + LARGE + FULL: the rungs of issue 4 that the two ladders above lack.
+# Sizes chosen so that FULL costs about 20 minutes on an idle 2-core machine, 30 at most with
+# every SciPy and Ceres run at its cap (estimate and the measured figures behind it in
+# scripts/bench/notes.md).
+FULL = [
+    # d = 1000 at ~20 nonzeros per row: the exact Hessian is a dense 1000 x 1000 factorisation;
+    # the sketch keeps 76 % of the rows at n = 1e5 and 19 % at n = 1e6 (measured).
+    (10**5, 1000, 20, "exp", 1e-2, 1.0),
+    (10**6, 1000, 20, "cosh", 1e-2, 1.0),
+    # ... and ill-conditioned (column scaling): hard for the first-order methods.
+    (10**6, 1000, 20, "exp", 1e-2, 1e3),
+    # d = 20000 with 4 nonzeros per row: CHOLMOD's sparse factorisation of a 20000 x 20000
+    # Hessian (about 20 s per factorisation, 3.7 GiB peak, measured); sketch and paper refuse it
+    # (a dense 80000 x 20000 sketch), which the tables show as errors.
+    (10**5, 20000, 4, "exp", 1e-2, 1.0),
+    # Rows with 1000 nonzeros (d = 2000, density 0.5, 1e7 nonzeros): assembly cost k^2/2 per row
+    # against k per pass, the regime where an exact iteration is furthest from the pass floor
+    # (4 s per exact iteration; paper needs 21 iterations). n = 2e4 doubled every hyperreg time
+    # (paper: 184 s, measured) for no new regime, so n = 1e4.
+    (10**4, 2000, 1000, "exp", 1e-2, 1.0),
+    # w^2 = 100 (--weight 10; the ladders above have w^2 = 1e-4 and 1): the regulariser
+    # dominates, the easiest case for every method; exp and cosh, n = 1e5 and 1e6.
+    (10**5, 200, 20, "exp", 10.0, 1.0),
+    (10**5, 200, 20, "cosh", 10.0, 1.0),
+    (10**6, 200, 20, "exp", 10.0, 1.0),
+    (10**6, 200, 20, "cosh", 10.0, 1.0),
+]
 
 
 def log(*a):
@@ -52,11 +81,26 @@ def load():
     return os.getloadavg()[0]
 
 
-def run(cmd, **kw):
-    """Runs cmd; returns (returncode, wall seconds, peak RSS bytes of the child, stdout)."""
+class Capped(Exception):
+    """A run killed at its wall-time cap (bench.py's own cap, not the solver's)."""
+
+
+def run(cmd, cap=None, **kw):
+    """Runs cmd; returns (returncode, wall seconds, peak RSS bytes of the child, stdout, stderr).
+
+    With cap (seconds), the whole process group (the command and, under /usr/bin/time, its
+    child) is killed at the cap and Capped is raised."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, **kw)
+    try:
+        stdout, stderr = proc.communicate(timeout=cap)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise Capped()
+    p = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # RUSAGE_CHILDREN is the maximum over all children so far: exact only when this child is the
@@ -66,16 +110,16 @@ def run(cmd, **kw):
     return p.returncode, wall, max(before, after) * 1024, p.stdout, p.stderr
 
 
-def timed(cmd):
-    """Runs cmd under /usr/bin/time -f %M (peak RSS in KiB) when available."""
+def timed(cmd, **kw):
+    """Runs cmd under /usr/bin/time -f %M (peak RSS in KiB) when available (keywords go to run)."""
     if os.path.exists("/usr/bin/time"):
-        rc, wall, _, out, err = run(["/usr/bin/time", "-f", "PEAKRSS %M"] + cmd)
+        rc, wall, _, out, err = run(["/usr/bin/time", "-f", "PEAKRSS %M"] + cmd, **kw)
         peak = None
         for line in err.splitlines():
             if line.startswith("PEAKRSS "):
                 peak = int(line.split()[1]) * 1024
         return rc, wall, peak, out, err
-    rc, wall, peak, out, err = run(cmd)
+    rc, wall, peak, out, err = run(cmd, **kw)
     return rc, wall, None, out, err
 
 
@@ -88,11 +132,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hyperreg", required=True)
     ap.add_argument("--out", default="/tmp/hyperreg-bench")
-    ap.add_argument("--ladder", choices=["quick", "large"], default="quick", help="large adds a 4e6 x 200 point")
+    ap.add_argument("--ladder", choices=["quick", "large", "full"], default="quick",
+                    help="large adds a 4e6 x 200 point; full adds to large d = 1000, d = 20000, 1000 nonzeros per row and w = 10")
     ap.add_argument("--tolerance", type=float, default=1e-8)
-    ap.add_argument("--repeats", type=int, default=3, help="hyperreg runs per strategy when a run is under 2 s (median reported)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per hyperreg strategy, SciPy method and Ceres when the "
+                                                          "first run is under 2 s (median reported)")
     ap.add_argument("--only", default="", help="comma-separated substrings of problem names to keep")
     ap.add_argument("--skip-read", action="store_true")
+    ap.add_argument("--hyperreg-cap", type=float, default=120.0,
+                    help="wall seconds after which a hyperreg solve is killed and recorded as time_cap (the "
+                         "paper strategy converges linearly and takes minutes on the 1000-nonzeros-per-row rung)")
+    ap.add_argument("--ceres", default="", help="path of the compiled scripts/bench/ceres/ceres_lbfgs (run.sh builds it "
+                                                "when libceres-dev is installed); empty: no Ceres runs")
     args = ap.parse_args()
     H = args.hyperreg
     os.makedirs(os.path.join(args.out, "data"), exist_ok=True)
@@ -106,7 +157,7 @@ def main():
     emit({"kind": "machine", "nproc": os.cpu_count(), "platform": platform.platform(), "load": load(),
           "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tolerance": args.tolerance,
           "argv": sys.argv})
-    ladder = QUICK + (LARGE if args.ladder == "large" else [])
+    ladder = QUICK + (LARGE if args.ladder in ("large", "full") else []) + (FULL if args.ladder == "full" else [])
     if args.only:
         keys = args.only.split(",")
         ladder = [p for p in ladder if any(k in name_of(p) for k in keys)]
@@ -145,7 +196,12 @@ def main():
             runs = []
             for rep in range(args.repeats):
                 ld = load()
-                rc, wall, peak, stdout, err = timed(cmd)
+                try:
+                    rc, wall, peak, stdout, err = timed(cmd, cap=args.hyperreg_cap)
+                except Capped:
+                    r = {"status": "time_cap", "message": f"killed by bench.py at the wall-time cap of {args.hyperreg_cap:g} s"}
+                    runs.append((float("inf"), r, None, args.hyperreg_cap, None, ld))
+                    break
                 try:
                     r = json.loads(stdout)
                 except json.JSONDecodeError:
@@ -166,18 +222,19 @@ def main():
             emit({"kind": "run", "solver": "hyperreg", "method": strategy, "problem": name, "rows": n, "columns": d,
                   "per_row": k, "function": f, "weight": w, "column_scale_range": cs,
                   "status": r.get("status"), "exit": rc, "seconds": r.get("seconds"),
-                  "all_seconds": [t[0] for t in runs], "process_seconds": wall,
+                  "all_seconds": [t[0] if t[0] != float("inf") else None for t in runs], "process_seconds": wall,
                   "read_seconds": r.get("read_seconds"), "iterations": r.get("iterations"),
                   "final_loss": r.get("final_loss"), "relative_gradient_norm": r.get("relative_gradient_norm"),
                   "reference_distance": ref_d, "seconds_to": seconds_to, "peak_rss_bytes": peak, "pass_seconds": r.get("pass_seconds"),
                   "iteration_passes": ip, "passes": r.get("passes"), "hessian": r.get("hessian"),
                   "timings": r.get("timings"), "nonzeros": (r.get("problem") or {}).get("nonzeros"),
-                  "threads": r.get("threads"), "load": ld, "command": " ".join(cmd[1:-2]),
+                  "threads": r.get("threads"), "load": ld, "command": " ".join(cmd[1:-2]), "time_cap": args.hyperreg_cap,
                   "message": r.get("message")})
             log(f"  hyperreg {strategy}: {r.get('status')} {secs:.3f} s, {r.get('iterations')} it (load {ld:.2f})")
         ld = load()
         scmd = [sys.executable, os.path.join(HERE, "scipy_baseline.py")] + common + [
-            "--x0", x0, "--reference", ref, "--tolerance", str(args.tolerance), "--time-cap", str(cap)]
+            "--x0", x0, "--reference", ref, "--tolerance", str(args.tolerance), "--time-cap", str(cap),
+            "--repeats", str(args.repeats)]
         rc, wall, _, stdout, err = run(scmd)
         for line in stdout.splitlines():
             try:
@@ -188,6 +245,27 @@ def main():
                         "load": ld, "command": "scripts/bench/scipy_baseline.py " + " ".join(scmd[2:])})
             emit(rec)
             log(f"  scipy {rec['method']}: {rec['status']} {rec.get('seconds') or 0:.3f} s, {rec.get('iterations')} it")
+        if args.ceres:
+            # Ceres L-BFGS (scripts/bench/ceres/ceres_lbfgs.cc), same files, rule and cap, 2 threads; it reads
+            # once and repeats a solve under 2 s --repeats times itself (median, all_seconds).
+            ccmd = [args.ceres] + common + ["--x0", x0, "--reference", ref, "--tolerance", str(args.tolerance),
+                                            "--time-cap", str(cap), "--threads", "2", "--repeats", str(args.repeats)]
+            # libgomp's threads spin at barriers by default: on a machine shared with other jobs
+            # that turned a 0.15 s run into 10 s (measured); passive waiting costs ~10 % when idle.
+            cenv = dict(os.environ)
+            cenv.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            ld = load()
+            rc, wall, peak, stdout, err = timed(ccmd, env=cenv)
+            try:
+                rec = json.loads(stdout.strip().splitlines()[-1])
+            except (json.JSONDecodeError, IndexError):
+                rec = {"solver": "ceres", "method": "lbfgs", "status": "error", "seconds": None,
+                       "message": f"exit {rc}: {err.strip()[-300:]}"}
+            rec.update({"kind": "run", "problem": name, "per_row": k, "weight": w, "column_scale_range": cs,
+                        "peak_rss_bytes": peak or rec.get("peak_rss_bytes"), "load": ld, "exit": rc,
+                        "command": "ceres_lbfgs " + " ".join(ccmd[1:])})
+            emit(rec)
+            log(f"  ceres lbfgs: {rec['status']} {rec.get('seconds') or 0:.3f} s, {rec.get('iterations')} it")
     if largest and not args.skip_read:
         read_bench(H, largest[0], emit)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes docs/performance.md (and a PNG plot) from the results.jsonl of scripts/bench/bench.py.
 
-Tables per problem (time to tolerance, ratio to the fastest SciPy method, iterations, cost of an
+Tables per problem (time to tolerance, ratio to the fastest peer (SciPy's methods and, when it was
+run, Ceres' L-BFGS), iterations, cost of an
 iteration in streaming passes of A, distance to x*, peak RSS, load average at the run), the plot
 of time to tolerance against n per method, the Matrix Market read throughput, and where
 hyperreg stands against each target of the benchmark issue, computed from the figures.
@@ -16,6 +17,9 @@ from collections import OrderedDict, defaultdict
 
 HYPERREG = ["exact", "sketch", "auto", "paper"]
 SCIPY = ["lbfgsb", "trust-ncg", "newton-cg", "ls-trf"]
+CERES = ["lbfgs"]
+# The peers hyperreg is compared with: every ratio is against the fastest peer run that converged.
+PEERS = ("scipy", "ceres")
 
 
 def machine():
@@ -98,19 +102,30 @@ def main():
     w("## What is measured\n")
     w(f"* Every method starts at the same x0 (`hyperreg solve --max-iterations 0 --output x0.mtx`, the "
       f"default start) and stops at the same rule, `||g(x)||_2 <= {tol:g} ||g(x0)||_2`; the relative gradient "
-      "actually reached is in the tables. SciPy's methods check the rule in a callback after each iteration, "
+      "actually reached is in the tables. SciPy's methods and Ceres check the rule in a callback after each iteration, "
       "with their own tolerances switched off; they have a wall-time cap (20 s for n <= 1e5, 40 s above) "
-      "and a capped run shows as `>cap`.")
-    w("* Time: wall seconds of the solve, input reading excluded for both sides (hyperreg's report "
-      "`seconds`; SciPy timed inside the process after reading). hyperreg: median of 3 runs when a run "
-      "takes under 2 s, else one run. SciPy: one run.")
+      "and a capped run shows as `>cap`. hyperreg has no cap of its own: bench.py kills a hyperreg solve "
+      "after `--hyperreg-cap` seconds (default 120) and records it as `time_cap` (so far only the linearly "
+      "converging `paper` strategy on dense rows comes near it).")
+    w("* Peers: SciPy's `L-BFGS-B`, `trust-ncg` and `Newton-CG` (exact Hessian-vector products) and "
+      "`least_squares` trf (`scripts/bench/scipy_baseline.py`, single-threaded sparse products), and, when "
+      "Debian's libceres-dev is installed, Ceres' `GradientProblemSolver` with L-BFGS (memory 10, Wolfe line "
+      "search; `scripts/bench/ceres/ceres_lbfgs.cc`, g++ -O3 -march=native, CSR and CSC products with OpenMP "
+      "on 2 threads, the same loss and gradient: checked against SciPy's at x0 by "
+      "`scripts/bench/ceres/check_against_scipy.py`). Ratios are against the fastest peer that converged, "
+      "SciPy or Ceres; the targets section also gives the ratio against SciPy alone.")
+    w("* Time: wall seconds of the solve, input reading excluded for every solver (hyperreg's report "
+      "`seconds`; SciPy and Ceres timed inside the process after reading). Each hyperreg strategy, SciPy "
+      "method and Ceres run is repeated 3 times when its first run takes under 2 s and the median is "
+      "reported (every time is in the results' `all_seconds`); longer runs are single runs.")
     w("* x* (for `||x - x*||`): `hyperreg solve --hessian exact --tolerance 1e-13 --max-iterations 12` from the same x0 (at 4e6 rows the gradient plateaus near 6e-13; in this run the iteration limit ended it, a solver defect fixed since: such a run now ends `stalled` at the floor).")
     w("* Floor: `pass_seconds`, hyperreg's wall time of one streaming pass `A x` (best of two, timed at "
       "the start of each solve). `passes/it` is the median over iterations after the first of "
-      "`iteration_passes` (an iteration's wall time in units of that pass); for SciPy it is products "
-      "with A or A^T per iteration (a count, not a time).")
+      "`iteration_passes` (an iteration's wall time in units of that pass); for SciPy and Ceres it is "
+      "products with A or A^T per iteration (a count, not a time).")
     w("* Peak RSS: `/usr/bin/time -f %M` of the hyperreg process; for SciPy `getrusage` of the forked "
-      "process that ran the method (it includes the inputs read by the parent). `CSR` is the bytes of "
+      "process that ran the method (it includes the inputs read by the parent); for Ceres `/usr/bin/time` "
+      "of its process (it holds a CSR and a CSC copy of A). `CSR` is the bytes of "
       "hyperreg's CSR (12 per nonzero + 8 per row).")
     w("* Problems: `hyperreg generate --rows n --cols d --density k/d --function f --weight w --seed 1 "
       "[--column-scale-range R]`; `k` nonzeros per row on average, `cs` the column-scale range "
@@ -118,6 +133,7 @@ def main():
 
     ex_h = next((r for r in runs if r.get("solver") == "hyperreg" and r.get("command")), None)
     ex_s = next((r for r in runs if r.get("solver") == "scipy" and r.get("command")), None)
+    ex_c = next((r for r in runs if r.get("solver") == "ceres" and r.get("command")), None)
     if ex_h or ex_s:
         w("Exact commands, for the first problem (the others differ in the directory and `--function`):\n")
         w("```")
@@ -125,11 +141,13 @@ def main():
             w("hyperreg " + ex_h["command"] + " --report -   # for each --hessian exact|sketch|auto|paper")
         if ex_s:
             w("python3 " + ex_s["command"])
+        if ex_c:
+            w(ex_c["command"] + "   # built by run.sh from scripts/bench/ceres/ceres_lbfgs.cc")
         w("```\n")
     # Tables.
     w("## Results per problem\n")
-    w("Ratio = time of the fastest SciPy method that converged / time of this method "
-      "(> 1: faster than SciPy's best; `>N`: no SciPy method reached the tolerance, N = cap / time is a lower bound). "
+    w("Ratio = time of the fastest peer run (SciPy method or Ceres) that converged / time of this method "
+      "(> 1: faster than the best peer; `>N`: no peer reached the tolerance, N = cap / time is a lower bound). "
       "Strategy `auto` resolves to exact or sketch (in brackets).\n")
     summary = []  # (problem, n, best hyperreg time, fastest scipy time or None, all capped?)
     plot = defaultdict(list)  # method -> [(n, secs, problem)]
@@ -137,10 +155,12 @@ def main():
         any_r = next(iter(rs.values()))
         n, d = any_r.get("rows"), any_r.get("columns")
         nnz = next((r.get("nonzeros") for r in rs.values() if r.get("nonzeros")), None)
-        sc = [r for (s, m), r in rs.items() if s == "scipy" and converged(r) and r.get("seconds")]
+        sc = [r for (s, m), r in rs.items() if s in PEERS and converged(r) and r.get("seconds")]
         best_sc = min(sc, key=lambda r: r["seconds"]) if sc else None
-        cap = next((r.get("time_cap") for (s, m), r in rs.items() if s == "scipy"), None)
-        sc_all = [r for (s, m), r in rs.items() if s == "scipy"]
+        sc_only = [r for r in sc if r.get("solver") == "scipy"]
+        best_scipy = min(sc_only, key=lambda r: r["seconds"]) if sc_only else None
+        cap = next((r.get("time_cap") for (s, m), r in rs.items() if s in PEERS), None)
+        sc_all = [r for (s, m), r in rs.items() if s in PEERS]
         all_capped = bool(sc_all) and all(r.get("status") == "time_cap" for r in sc_all)
         csr = 12 * nnz + 8 * (n + 1) if nnz else None
         hdr = f"### {p}\n\nn = {n}, d = {d}, nonzeros = {nnz}"
@@ -154,14 +174,14 @@ def main():
         w(hdr + "\n")
         w("| solver | method | status | seconds | ratio | s to 1e-6 | iterations | passes/it | rel. gradient | ‖x − x*‖ | peak RSS MiB | load |")
         w("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for s, methods in (("hyperreg", HYPERREG), ("scipy", SCIPY)):
+        for s, methods in (("hyperreg", HYPERREG), ("scipy", SCIPY), ("ceres", CERES)):
             for m in methods:
                 r = rs.get((s, m))
                 if r is None:
                     continue
                 secs = r.get("seconds")
                 ok = converged(r)
-                cell = fmt_s(secs) if ok else (f">{fmt_s(cap)} (cap)" if r.get("status") == "time_cap" else fmt_s(secs))
+                cell = fmt_s(secs) if ok else (f">{fmt_s(r.get('time_cap') or cap)} (cap)" if r.get("status") == "time_cap" else fmt_s(secs))
                 ratio = f"{best_sc['seconds'] / secs:.2f}" if (ok and best_sc and secs) else "-"
                 if ok and secs and not best_sc and s == "hyperreg":
                     if all_capped:
@@ -176,12 +196,12 @@ def main():
                 mname = m + (f" [{r.get('hessian')}]" if m == "auto" and r.get("hessian") else "")
                 rss = f"{r['peak_rss_bytes'] / 2**20:.0f}" if r.get("peak_rss_bytes") else "-"
                 t6 = (r.get("seconds_to") or {}).get("1e-06")
-                w(f"| {s} | {mname} | {r.get('status')} | {cell} | {ratio} | {fmt_s(t6)} | {r.get('iterations', '-')} | {ppi} | "
+                w(f"| {s} | {mname} | {r.get('status')} | {cell} | {ratio} | {fmt_s(t6)} | {'-' if r.get('iterations') is None else r['iterations']} | {ppi} | "
                   f"{fmt_e(r.get('relative_gradient_norm'))} | {fmt_e(r.get('reference_distance'))} | {rss} | "
                   f"{r.get('load', 0):.1f} |")
                 if ok and secs:
                     plot[f"{s} {m}"].append((n, secs, p))
-                elif s == "scipy" and cap:
+                elif s in PEERS and cap:
                     # Did not reach the tolerance (capped, stopped short or failed): counted at the cap
                     # in the lower row of the plot, left out in the upper.
                     plot[f"{s} {m}"].append((n, -cap, p))
@@ -196,7 +216,7 @@ def main():
         best_hy = min(hy, key=lambda r: r["seconds"]) if hy else None
         auto = rs.get(("hyperreg", "auto"))
         summary.append(dict(problem=p, n=n, d=d, nnz=nnz, csr=csr, best_hy=best_hy, auto=auto, best_sc=best_sc,
-                            cap=cap, scipy_all_capped=all_capped, rs=rs))
+                            best_scipy=best_scipy, cap=cap, scipy_all_capped=all_capped, rs=rs))
 
     # Plot.
     if plot:
@@ -204,9 +224,15 @@ def main():
             import matplotlib
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
-            fig, axes = plt.subplots(2, 2, figsize=(12, 9), sharey=True)
+            # One column of panels per d of the ladder (50 and 200; --ladder full adds 1000, 2000, 20000).
+            ds = sorted({x["d"] for x in summary if x["d"]})
+            fig, axes = plt.subplots(2, len(ds), figsize=(6 * len(ds), 9), sharey=True, squeeze=False)
+            # A fixed colour per method across panels, and one legend for the figure.
+            palette = plt.get_cmap("tab10").colors
+            colour = {m: palette[i % len(palette)] for i, m in enumerate(sorted(plot))}
+            handles = {}
             for row, failures in ((0, False), (1, True)):
-                for ax, d in zip(axes[row], (50, 200)):
+                for ax, d in zip(axes[row], ds):
                     for method, pts in sorted(plot.items()):
                         # One line per method: the median over this d's problems at each n.
                         byn = defaultdict(list)
@@ -218,9 +244,10 @@ def main():
                         if not byn:
                             continue
                         ns = sorted(byn)
-                        ax.plot(ns, [statistics.median(byn[n]) for n in ns],
+                        handles[method], = ax.plot(ns, [statistics.median(byn[n]) for n in ns], color=colour[method],
                                 marker="o" if method.startswith("hyperreg") else "s",
-                                linestyle="-" if method.startswith("hyperreg") else "--", label=method)
+                                linestyle="-" if method.startswith("hyperreg") else ("--" if method.startswith("scipy") else ":"),
+                                label=method)
                     ax.set_xscale("log"); ax.set_yscale("log")
                     ax.set_xlabel("n (rows)")
                     ax.set_title(f"d = {d}, " + ("runs that missed the tolerance at the cap" if failures
@@ -228,13 +255,14 @@ def main():
                     ax.grid(True, which="both", alpha=0.3)
             axes[0][0].set_ylabel(f"median seconds to rel. gradient {tol:g}")
             axes[1][0].set_ylabel(f"median seconds to rel. gradient {tol:g}")
-            axes[0][1].legend(fontsize=8)
-            fig.tight_layout()
+            fig.tight_layout(rect=(0, 0, 1, 0.94))
+            fig.legend([handles[m] for m in sorted(handles)], sorted(handles), loc="upper center",
+                       ncol=min(len(handles), 6), fontsize=9)
             fig.savefig(args.plot, dpi=110)
             w(f"## Time to tolerance against n\n\n![time to tolerance]({os.path.basename(args.plot)})\n")
             w("Median over the problems of each n and d (functions, weights, conditioning mixed). Upper row: "
               "converged runs only (flatters a method that fails on the hard instances: they drop out). Lower "
-              "row: a SciPy run that did not reach the tolerance (capped, stopped short, or failed) counts at its "
+              "row: a SciPy or Ceres run that did not reach the tolerance (capped, stopped short, or failed) counts at its "
               "cap (20 s for n <= 1e5, 40 s above), as in a performance profile. `paper` is drawn over the "
               "problems where its assumption held and it converged.\n")
         except ImportError:
@@ -264,7 +292,7 @@ def main():
     # Targets.
     w("## Targets\n")
     big = [x for x in summary if x["n"] and x["n"] >= 10**5]
-    ratios, slower, short = [], [], []
+    ratios, slower, short, ratios_scipy = [], [], [], []
     for x in big:
         h = x["auto"] if (x["auto"] and converged(x["auto"])) else x["best_hy"]
         if not h:
@@ -275,32 +303,42 @@ def main():
             ratios.append((ratio, x["problem"], False))
             if ratio < 1:
                 slower.append((x["problem"], f"{ratio:.2f}x"))
-        elif x["scipy_all_capped"]:  # every SciPy method capped: the ratio is at least cap / time
+        elif x["scipy_all_capped"]:  # every peer run capped: the ratio is at least cap / time
             ratios.append((x["cap"] / h["seconds"], x["problem"], True))
         else:
             short.append(x["problem"])
+        # The same against SciPy alone (the issue's wording), when Ceres was run too.
+        sc_runs = [r for (s, m), r in x["rs"].items() if s == "scipy"]
+        if x["best_scipy"]:
+            ratios_scipy.append(x["best_scipy"]["seconds"] / h["seconds"])
+        elif sc_runs and all(r.get("status") == "time_cap" for r in sc_runs):
+            ratios_scipy.append(x["cap"] / h["seconds"])
+    has_ceres = any(s == "ceres" for x in summary for (s, m) in x["rs"])
     if ratios:
         med = statistics.median(r for r, _, _ in ratios)
         lo = min(ratios)
+        peers = "SciPy method or Ceres run" if has_ceres else "SciPy method"
         w(f"1. **End to end, time to relative gradient {tol:g}, n >= 1e5** (hyperreg `auto`, the default, against "
-          f"the fastest SciPy method that converged; where every SciPy method hit the cap, cap / time is used, a lower bound): "
+          f"the fastest {peers} that converged; where every one of them hit the cap, cap / time is used, a lower bound): "
           f"median ratio **{med:.1f}x** over {len(ratios)} problems (target >= 10x: "
-          f"{'met' if med >= 10 else 'missed'}); smallest {lo[0]:.2f}x ({lo[1]}). Slower than SciPy on: "
+          f"{'met' if med >= 10 else 'missed'}); smallest {lo[0]:.2f}x ({lo[1]}). Slower than the fastest peer on: "
           f"{', '.join(f'{p} ({s})' for p, s in slower) if slower else 'none'} "
           f"(target: none; {'met' if not slower else 'missed'})."
-          + (f" Left out: {', '.join(short)}, where no SciPy method reached the tolerance and not all hit the cap "
-             "(they stopped short on their own; hyperreg did reach it)." if short else ""))
+          + (f" Left out: {', '.join(short)}, where no peer reached the tolerance and not all hit the cap "
+             "(they stopped short on their own; hyperreg did reach it)." if short else "")
+          + (f" Against SciPy alone (Ceres left out): median {statistics.median(ratios_scipy):.1f}x over "
+             f"{len(ratios_scipy)} problems, smallest {min(ratios_scipy):.2f}x." if has_ceres and ratios_scipy else ""))
     r6 = []
     for x in big:
         h = x["auto"]
         h6 = (h.get("seconds_to") or {}).get("1e-06") if h else None
-        sc6 = [(r.get("seconds_to") or {}).get("1e-06") for (s, m), r in x["rs"].items() if s == "scipy"]
+        sc6 = [(r.get("seconds_to") or {}).get("1e-06") for (s, m), r in x["rs"].items() if s in PEERS]
         sc6 = [t for t in sc6 if t]
         if h6 and sc6:
             r6.append((min(sc6) / h6, x["problem"]))
     if r6:
         w(f"   At the looser relative gradient 1e-6 (first iteration below it; SciPy's line searches stop near 1e-7 to "
-          f"1e-8 on several instances, see the notes under the tables), over the {len(r6)} problems where hyperreg and at least one SciPy method reached it (the hard instances, where none did, drop out): "
+          f"1e-8 on several instances, see the notes under the tables), over the {len(r6)} problems where hyperreg and at least one peer (SciPy or Ceres) reached it (the hard instances, where none did, drop out): "
           f"median ratio {statistics.median(v for v, _ in r6):.1f}x, smallest {min(r6)[0]:.2f}x ({min(r6)[1]}).")
     # Sketch iteration cost.
     sk = []
