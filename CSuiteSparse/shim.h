@@ -33,6 +33,10 @@ void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
 void dtrtrs_(const char *uplo, const char *trans, const char *diag, const int *n,
              const int *nrhs, const double *a, const int *lda, double *b, const int *ldb,
              int *info, size_t uplo_len, size_t trans_len, size_t diag_len);
+/// dsyrk (BLAS 3): C := alpha A^T A + beta C (trans = 'T'), upper or lower triangle of C.
+void dsyrk_(const char *uplo, const char *trans, const int *n, const int *k, const double *alpha,
+            const double *a, const int *lda, const double *beta, double *c, const int *ldc,
+            size_t uplo_len, size_t trans_len);
 /// dsyevd: eigenvalues (and optionally eigenvectors) of a symmetric matrix, divide and conquer.
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
              double *w, double *work, const int *lwork, int *iwork, const int *liwork,

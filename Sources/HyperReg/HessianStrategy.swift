@@ -29,9 +29,15 @@ public enum HessianStrategy: String, CaseIterable, Sendable, Codable {
 public struct HessianCostModel: Sendable {
     /// Seconds per nonzero of one streaming pass (A x or A^T y): 0.46e-9 to 0.8e-9 measured.
     public var passPerNonzero = 0.6e-9
-    /// Seconds per row-pair product `a_ij a_ik` in assembly of `A^T diag(.) A`, over all rows
-    /// or a sample: 0.9e-9 to 1.3e-9 measured.
-    public var assemblyPerPair = 1.1e-9
+    /// Seconds per row-pair product `a_ij a_ik` in the sparse assembly of `A^T diag(.) A`,
+    /// over all rows or a sample: 0.35e-9 (d = 200, 20 nonzeros per row) to 0.46e-9 (d = 1000,
+    /// 50 per row) measured.
+    public var assemblyPerPair = 0.4e-9
+    /// Seconds per multiply-add of the dense row-block assembly (`DenseGram`, BLAS dsyrk,
+    /// d(d+1)/2 per row): 2.75e-11 measured (n = 1e4, d = 2000: 0.55 s per assembly).
+    public var denseGramPerMultiplyAdd = 2.75e-11
+    /// Seconds per row and column of the dense row-block assembly's copying and clearing.
+    public var denseBlockPerEntry = 1e-9
     /// Seconds per nonzero and embedding nonzero of the sparse embedding pass (scattering
     /// into the dense m x d sketch): 5e-9 measured at d = 1000, less when the sketch fits in
     /// cache.
@@ -49,6 +55,17 @@ public struct HessianCostModel: Sendable {
     /// The measured defaults.
     public init() {}
 
+    /// Predicted seconds of one assembly of `A^T diag(.) A` over `rows` rows with `pairs` row
+    /// pairs in all (sum of k(k+1)/2), by the sparse scatter and, when the pattern of `A^T A`
+    /// is dense, by dense row blocks (BLAS); `dense` says which is cheaper.
+    public func assemblyCost(pairs: Double, rows: Double, dimension d: Int, patternIsDense: Bool) -> (seconds: Double, dense: Bool) {
+        let sparse = assemblyPerPair * pairs
+        guard patternIsDense else { return (sparse, false) }
+        let dd = Double(d)
+        let dense = rows * (dd * (dd + 1) / 2 * denseGramPerMultiplyAdd + dd * denseBlockPerEntry)
+        return dense < sparse ? (dense, true) : (sparse, false)
+    }
+
     /// Predicted seconds per iteration of `exact` and of `sketch` for `matrix`, and the
     /// expected number of sampled rows.
     public func predict(matrix a: CSRMatrix, sketch: SketchOptions) -> (exact: Double, sketch: Double, expectedRows: Double) {
@@ -59,7 +76,9 @@ public struct HessianCostModel: Sendable {
             pairs += k * (k + 1) / 2
         }
         let passes = 3 * passPerNonzero * Double(nnz)  // transpose (g, p, q), A s, objective work
-        let exact = passes + assemblyPerPair * pairs
+        // Whether A^T A is dense: assume so when the expected pairs cover the triangle twice.
+        let dense = pairs >= Double(d) * Double(d + 1)
+        let exact = passes + assemblyCost(pairs: pairs, rows: Double(n), dimension: d, patternIsDense: dense).seconds
         let beta = sketch.oversampling(dimension: d)
         let kept = min(Double(n), beta * Double(d))
         let m = LeverageSampler(matrix: a, options: sketch).embeddingRows
@@ -67,7 +86,7 @@ public struct HessianCostModel: Sendable {
         let estimate = embeddingPerNonzero * Double(nnz) * Double(sketch.embeddingNonzeros)
             + projectionPerNonzero * Double(nnz) * k
             + denseFlop * 2 * Double(m) * Double(d) * Double(d)
-        let sampled = assemblyPerPair * pairs * kept / Double(max(1, n))
+        let sampled = assemblyCost(pairs: pairs * kept / Double(max(1, n)), rows: kept, dimension: d, patternIsDense: dense).seconds
         let sketchCost = passes + (1 - reuseFraction) * estimate + sampled
         return (exact, sketchCost, kept)
     }

@@ -30,20 +30,47 @@ final class HessianSystem {
     private(set) var solveSeconds = 0.0
     private(set) var assemblyCount = 0
     private(set) var sampledAssemblyCount = 0
+    /// Assemblies (full or sampled) done by dense row blocks (`DenseGram`, BLAS dsyrk).
+    private(set) var denseBlockAssemblyCount = 0
+    /// Chooses the assembly kernel (sparse scatter or dense row blocks) per assembly.
+    let costModel: HessianCostModel
+    /// Sum over all rows of k(k+1)/2, k the row's nonzeros.
+    private let fullPairs: Double
 
-    init(matrix: CSRMatrix, context: CholmodContext) throws {
+    /// Sum over `rows` (all rows when nil) of k(k+1)/2.
+    private static func pairs(_ a: CSRMatrix, _ rows: [Int]?) -> Double {
+        var total = 0.0
+        for item in 0..<(rows?.count ?? a.rowCount) {
+            let i = rows?[item] ?? item
+            let k = Double(a.rowOffsets[i + 1] - a.rowOffsets[i])
+            total += k * (k + 1) / 2
+        }
+        return total
+    }
+
+    init(matrix: CSRMatrix, context: CholmodContext, costModel: HessianCostModel = HessianCostModel()) throws {
         self.matrix = matrix
+        self.costModel = costModel
+        fullPairs = Self.pairs(matrix, nil)
         pattern = try NormalMatrixPattern(matrix: matrix)
         factor = try SymmetricFactor(context: context, dimension: matrix.columnCount,
                                      columnOffsets: pattern.columnOffsets, rowIndices: pattern.rowIndices)
     }
 
     /// Assembles `A^T diag(weights) A` (one pass over A), or the sum over `rows` only (a
-    /// leverage-score sample: no pass over A, only the kept rows are read).
+    /// leverage-score sample: no pass over A, only the kept rows are read), by the sparse
+    /// scatter or, when `A^T A` is dense and the rows dense enough, by dense row blocks
+    /// (whichever `costModel.assemblyCost` predicts cheaper).
     func assemble(weights: [Double], rows: [Int]? = nil) -> [Double] {
         let clock = ContinuousClock()
         let start = clock.now
-        let values = pattern.assemble(matrix, weights: weights, rows: rows)
+        let rowCount = rows?.count ?? matrix.rowCount
+        let pairs = rows.map { Self.pairs(matrix, $0) } ?? fullPairs
+        let dense = costModel.assemblyCost(pairs: pairs, rows: Double(rowCount), dimension: matrix.columnCount,
+                                           patternIsDense: pattern.isDense).dense
+        let values = dense ? DenseGram.packedUpperGram(matrix, weights: weights, rows: rows)
+            : pattern.assemble(matrix, weights: weights, rows: rows)
+        if dense { denseBlockAssemblyCount += 1 }
         assembleSeconds += seconds(clock.now - start)
         if rows == nil { assemblyCount += 1 } else { sampledAssemblyCount += 1 }
         return values

@@ -368,6 +368,7 @@ public struct NewtonSolver {
                 timings.solve = s.solveSeconds
                 passes.assembly = s.assemblyCount
                 passes.sampledAssembly = s.sampledAssemblyCount
+                passes.denseBlockAssembly = s.denseBlockAssemblyCount
             }
             timings.total = elapsed()
             warnings += degenerateWarnings(problem, fx, fe)
@@ -416,7 +417,7 @@ public struct NewtonSolver {
         let sys: HessianSystem
         do {
             let context = try CholmodContext()
-            sys = try HessianSystem(matrix: a, context: context)
+            sys = try HessianSystem(matrix: a, context: context, costModel: options.costModel)
         } catch {
             throw .factorization("could not set up CHOLMOD for A^T A (d = \(problem.columnCount)): \(error)")
         }

@@ -60,6 +60,9 @@ public struct PassCounter: Sendable {
     /// Assemblies over a leverage-score sample: they read only the kept rows, so they are not
     /// counted as passes (their time is in the timings).
     public var sampledAssembly = 0
+    /// Assemblies (of either kind above) done by dense row blocks with BLAS dsyrk instead of
+    /// the sparse scatter, because the rows are dense enough (`HessianCostModel.assemblyCost`).
+    public var denseBlockAssembly = 0
     /// Total passes over A (forward, transpose, full assemblies, leverage).
     public var total: Int { forward + transpose + assembly + leverage }
 }

@@ -52,6 +52,7 @@ struct SolveReport: Encodable {
         var assembly: Int
         var leverage: Int
         var sampled_assembly: Int
+        var dense_block_assembly: Int
         var total: Int
     }
     struct TraceRow: Encodable {
@@ -132,7 +133,8 @@ struct SolveReport: Encodable {
         timings = Timings(start_point: startSeconds, passes: r.timings.passes, assembly: r.timings.assembly, analysis: r.timings.analysis,
                           factorization: r.timings.factorization, solve: r.timings.solve, sketch: r.timings.sketch, solver_total: r.timings.total)
         passes = Passes(forward: r.passes.forward, transpose: r.passes.transpose, assembly: r.passes.assembly,
-                        leverage: r.passes.leverage, sampled_assembly: r.passes.sampledAssembly, total: r.passes.total)
+                        leverage: r.passes.leverage, sampled_assembly: r.passes.sampledAssembly,
+                        dense_block_assembly: r.passes.denseBlockAssembly, total: r.passes.total)
         hessian = r.strategy.rawValue
         hessian_reason = r.strategyReason
         if r.strategy == .sketch || r.strategy == .paper {

@@ -121,7 +121,7 @@ public struct NormalMatrixPattern: Sendable {
         let m = entryCount
         // Chunks: rows (or subset positions) split into at most `maxChunks` pieces, each with
         // its own m-vector; bound the partial storage to about 256 MB.
-        let maxChunks = max(1, min(16, (1 << 25) / max(1, m)))
+        let maxChunks = max(1, min(4, (1 << 25) / max(1, m)))
         let itemCount = subset?.count ?? matrix.rowCount
         let work = subset == nil ? matrix.nonzeroCount + matrix.rowCount : itemCount * 8
         let chunks = max(1, min(maxChunks, work / (1 << 15)))

@@ -243,6 +243,38 @@ struct StrategyTests {
     }
 }
 
+@Suite("Assembly kernel choice")
+struct AssemblyKernelTests {
+    @Test func costModelPicksDenseBlocksOnlyForDenseRows() {
+        let m = HessianCostModel()
+        // 1000 of 2000 columns per row: d^2/2 BLAS multiply-adds beat k^2/2 scattered updates.
+        #expect(m.assemblyCost(pairs: 1e4 * 1000 * 1001 / 2, rows: 1e4, dimension: 2000, patternIsDense: true).dense)
+        // 20 of 200 per row: the scatter does 210 updates a row against 20 100 multiply-adds.
+        #expect(!m.assemblyCost(pairs: 1e6 * 210, rows: 1e6, dimension: 200, patternIsDense: true).dense)
+        // A sparse pattern never goes dense, however full its rows.
+        #expect(!m.assemblyCost(pairs: 1e4 * 1000 * 1001 / 2, rows: 1e4, dimension: 2000, patternIsDense: false).dense)
+    }
+
+    /// Dense rows (density 0.9): exact Newton assembles by dense blocks, and reaches the x
+    /// that the sparse scatter reaches (forced by making BLAS infinitely expensive). Both
+    /// stop at relative gradient <= 1e-10 at the same minimiser; 1e-8 relative leaves slack
+    /// for the different summation orders.
+    @Test func denseRowsUseDenseBlocksAndReachTheSameSolution() throws {
+        var s = PlantedProblem.Settings(rows: 2000, columns: 60, density: 0.9)
+        s.function = .exp; s.weight = 0.1; s.noise = 0.05; s.seed = 5
+        let p = try PlantedProblem.generate(s).problem()
+        let x0 = try StartPoint.compute(for: p, strategy: .automatic).x0
+        var options = SolverOptions(); options.hessian = .exact; options.tolerance = 1e-10
+        let dense = try NewtonSolver(options: options).solve(p, from: x0)
+        options.costModel.denseGramPerMultiplyAdd = .infinity
+        let sparse = try NewtonSolver(options: options).solve(p, from: x0)
+        #expect(dense.termination == .converged && sparse.termination == .converged)
+        #expect(dense.passes.denseBlockAssembly == dense.passes.assembly && dense.passes.assembly > 0)
+        #expect(sparse.passes.denseBlockAssembly == 0)
+        #expect(relativeDistance(dense.x, sparse.x) < 1e-8, "distance \(relativeDistance(dense.x, sparse.x))")
+    }
+}
+
 @Suite("Round-off floor")
 struct RoundoffFloorTests {
     @Test(arguments: [HessianStrategy.exact, .sketch])
