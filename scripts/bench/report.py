@@ -396,7 +396,7 @@ def main():
         w(f"5. **Peak memory <= 1.5x CSR + O(n + d^2)** (allowance taken as 1.5 CSR + 8 (20 n + 4 d^2) bytes; "
           f"n >= 1e6 where the matrix dominates): worst peak/allowance {worst[0]:.2f} ({worst[2]} {worst[3]}, "
           f"peak = {worst[1]:.2f}x CSR): {'met' if worst[0] <= 1 else 'missed'}. "
-          "The peak includes the Matrix Market text parse (see docs/matrix-market.md for the reader's buffers).")
+          "The peak includes reading the Matrix Market file (docs/matrix-market.md, \"Memory\"; docs/reliability.md has the reader's peak alone).")
     w("")
     if args.notes and os.path.exists(args.notes):
         w(open(args.notes).read())
