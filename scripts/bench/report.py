@@ -95,8 +95,9 @@ def main():
         w(f"* Run started {machines[0]['time']} ({machines[0]['platform']}).")
     if loads:
         w(f"* 1-minute load average at the start of the runs: median {statistics.median(loads):.2f}, "
-          f"range {min(loads):.2f} to {max(loads):.2f}. The machine was shared (other engineers building and "
-          "testing), so absolute times carry noise of tens of percent; each table row gives its load.")
+          f"range {min(loads):.2f} to {max(loads):.2f}. On 2 cores a load near 2 means the "
+          "benchmark's own processes (or other work on a shared machine) compete, so absolute times carry noise "
+          "of tens of percent; each table row gives its load.")
     w("* hyperreg runs with both cores (`--threads` default); SciPy's sparse products and numpy's vector "
       "work are single-threaded (CSR `A @ x`, the CSC view `A.T @ y`).\n")
     w("## What is measured\n")
@@ -118,7 +119,7 @@ def main():
       "`seconds`; SciPy and Ceres timed inside the process after reading). Each hyperreg strategy, SciPy "
       "method and Ceres run is repeated 3 times when its first run takes under 2 s and the median is "
       "reported (every time is in the results' `all_seconds`); longer runs are single runs.")
-    w("* x* (for `||x - x*||`): `hyperreg solve --hessian exact --tolerance 1e-13 --max-iterations 12` from the same x0 (at 4e6 rows the gradient plateaus near 6e-13; in this run the iteration limit ended it, a solver defect fixed since: such a run now ends `stalled` at the floor).")
+    w("* x* (for `||x - x*||`): `hyperreg solve --hessian exact --tolerance 1e-13 --max-iterations 12` from the same x0 (at 4e6 rows the gradient plateaus near 6e-13 and the run ends `stalled` at that round-off floor).")
     w("* Floor: `pass_seconds`, hyperreg's wall time of one streaming pass `A x` (best of two, timed at "
       "the start of each solve). `passes/it` is the median over iterations after the first of "
       "`iteration_passes` (an iteration's wall time in units of that pass); for SciPy and Ceres it is "
