@@ -57,10 +57,12 @@ public struct HessianCostModel: Sendable {
 
     /// Predicted seconds of one assembly of `A^T diag(.) A` over `rows` rows with `pairs` row
     /// pairs in all (sum of k(k+1)/2), by the sparse scatter and, when the pattern of `A^T A`
-    /// is dense, by dense row blocks (BLAS); `dense` says which is cheaper.
+    /// is dense and d <= 8192, by dense row blocks (BLAS); `dense` says which is cheaper.
     public func assemblyCost(pairs: Double, rows: Double, dimension d: Int, patternIsDense: Bool) -> (seconds: Double, dense: Bool) {
         let sparse = assemblyPerPair * pairs
-        guard patternIsDense else { return (sparse, false) }
+        // The dense kernel holds a full d x d matrix besides the packed triangle: at most
+        // 512 MiB of it (d <= 8192).
+        guard patternIsDense, d <= 8192 else { return (sparse, false) }
         let dd = Double(d)
         let dense = rows * (dd * (dd + 1) / 2 * denseGramPerMultiplyAdd + dd * denseBlockPerEntry)
         return dense < sparse ? (dense, true) : (sparse, false)

@@ -251,6 +251,8 @@ struct AssemblyKernelTests {
         #expect(m.assemblyCost(pairs: 1e4 * 1000 * 1001 / 2, rows: 1e4, dimension: 2000, patternIsDense: true).dense)
         // 20 of 200 per row: the scatter does 210 updates a row against 20 100 multiply-adds.
         #expect(!m.assemblyCost(pairs: 1e6 * 210, rows: 1e6, dimension: 200, patternIsDense: true).dense)
+        // Above d = 8192 the full d x d work matrix (512 MiB) is not worth it, however dense the rows.
+        #expect(!m.assemblyCost(pairs: 1e3 * 9000 * 9001 / 2, rows: 1e3, dimension: 9000, patternIsDense: true).dense)
         // A sparse pattern never goes dense, however full its rows.
         #expect(!m.assemblyCost(pairs: 1e4 * 1000 * 1001 / 2, rows: 1e4, dimension: 2000, patternIsDense: false).dense)
     }
