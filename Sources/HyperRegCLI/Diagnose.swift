@@ -5,7 +5,7 @@ import MatrixMarket
 import SparseCore
 
 /// `hyperreg diagnose`: the paper's guarantee quantities at a point (docs/theory.md).
-struct Diagnose: ParsableCommand {
+struct Diagnose: ParsableCommand, ProblemCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the quantities of the paper's guarantees (Lemma C.4, Lemma D.1, Theorem F.1) at a point x.",
         discussion: """
@@ -19,11 +19,6 @@ struct Diagnose: ParsableCommand {
     )
 
     @OptionGroup var problemOptions: ProblemOptions
-    var matrix: String { problemOptions.matrix }
-    var target: String { problemOptions.target }
-    var weights: String? { problemOptions.weights }
-    var weight: Double? { problemOptions.weight }
-    var function: FunctionKind { problemOptions.function }
 
     @Option(name: .long, help: "The point x (d x 1), Matrix Market.")
     var x: String

@@ -38,6 +38,26 @@ struct ProblemInputs {
     }
 }
 
+/// A command that takes a problem through a `ProblemOptions` group; the group's fields read
+/// as the command's own.
+protocol ProblemCommand {
+    /// The shared problem options.
+    var problemOptions: ProblemOptions { get }
+}
+
+extension ProblemCommand {
+    /// Path of A.
+    var matrix: String { problemOptions.matrix }
+    /// Path of b.
+    var target: String { problemOptions.target }
+    /// Path of w, if given.
+    var weights: String? { problemOptions.weights }
+    /// One weight for every row, if given.
+    var weight: Double? { problemOptions.weight }
+    /// The function u.
+    var function: FunctionKind { problemOptions.function }
+}
+
 /// `A.mtx b.mtx [--weights w.mtx | --weight W] [--function F]`, shared by the commands that
 /// take a problem.
 struct ProblemOptions: ParsableArguments {

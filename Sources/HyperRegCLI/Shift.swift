@@ -5,7 +5,7 @@ import MatrixMarket
 import SparseCore
 
 /// `hyperreg shift`: the target shift of Corollary F.2 (docs/theory.md).
-struct Shift: ParsableCommand {
+struct Shift: ParsableCommand, ProblemCommand {
     static let configuration = CommandConfiguration(
         abstract: "Corollary F.2: the target shift delta_b equivalent to moving x_t -> x_{t+1} (part 1) or A_t -> A_{t+1} (part 2).",
         discussion: """
@@ -18,11 +18,6 @@ struct Shift: ParsableCommand {
     )
 
     @OptionGroup var problemOptions: ProblemOptions
-    var matrix: String { problemOptions.matrix }
-    var target: String { problemOptions.target }
-    var weights: String? { problemOptions.weights }
-    var weight: Double? { problemOptions.weight }
-    var function: FunctionKind { problemOptions.function }
 
     @Option(name: .long, help: "x_t (d x 1), Matrix Market (part 2: the fixed x).")
     var from: String

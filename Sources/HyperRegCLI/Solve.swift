@@ -9,7 +9,7 @@ extension StartStrategy: ExpressibleByArgument {}
 extension HessianStrategy: ExpressibleByArgument {}
 
 /// `hyperreg solve`.
-struct Solve: ParsableCommand {
+struct Solve: ParsableCommand, ProblemCommand {
     static let configuration = CommandConfiguration(
         abstract: "Solve min_x 0.5||u(Ax) - <u(Ax),1> b||^2 + 0.5||diag(w) A x||^2 by (sketched) Newton.",
         discussion: """
@@ -26,11 +26,6 @@ struct Solve: ParsableCommand {
     )
 
     @OptionGroup var problemOptions: ProblemOptions
-    var matrix: String { problemOptions.matrix }
-    var target: String { problemOptions.target }
-    var weights: String? { problemOptions.weights }
-    var weight: Double? { problemOptions.weight }
-    var function: FunctionKind { problemOptions.function }
 
     @Option(name: .long, help: "Start point x0 (d x 1), Matrix Market. Excludes --start.")
     var x0: String?
