@@ -55,6 +55,18 @@ public struct HessianCostModel: Sendable {
     /// The measured defaults.
     public init() {}
 
+    /// The row pairs an assembly multiplies: the sum over `rows` (all rows when nil) of
+    /// k(k+1)/2, k the row's nonzeros.
+    public static func rowPairs(_ a: CSRMatrix, rows: [Int]? = nil) -> Double {
+        var total = 0.0
+        for item in 0..<(rows?.count ?? a.rowCount) {
+            let i = rows?[item] ?? item
+            let k = Double(a.rowOffsets[i + 1] - a.rowOffsets[i])
+            total += k * (k + 1) / 2
+        }
+        return total
+    }
+
     /// Predicted seconds of one assembly of `A^T diag(.) A` over `rows` rows with `pairs` row
     /// pairs in all (sum of k(k+1)/2), by the sparse scatter and, when the pattern of `A^T A`
     /// is dense and d <= 8192, by dense row blocks (BLAS); `dense` says which is cheaper.
@@ -72,11 +84,7 @@ public struct HessianCostModel: Sendable {
     /// expected number of sampled rows.
     public func predict(matrix a: CSRMatrix, sketch: SketchOptions) -> (exact: Double, sketch: Double, expectedRows: Double) {
         let n = a.rowCount, d = a.columnCount, nnz = a.nonzeroCount
-        var pairs = 0.0
-        for i in 0..<n {
-            let k = Double(a.rowOffsets[i + 1] - a.rowOffsets[i])
-            pairs += k * (k + 1) / 2
-        }
+        let pairs = Self.rowPairs(a)
         let passes = 3 * passPerNonzero * Double(nnz)  // transpose (g, p, q), A s, objective work
         // Whether A^T A is dense: assume so when the expected pairs cover the triangle twice.
         let dense = pairs >= Double(d) * Double(d + 1)

@@ -37,21 +37,10 @@ final class HessianSystem {
     /// Sum over all rows of k(k+1)/2, k the row's nonzeros.
     private let fullPairs: Double
 
-    /// Sum over `rows` (all rows when nil) of k(k+1)/2.
-    private static func pairs(_ a: CSRMatrix, _ rows: [Int]?) -> Double {
-        var total = 0.0
-        for item in 0..<(rows?.count ?? a.rowCount) {
-            let i = rows?[item] ?? item
-            let k = Double(a.rowOffsets[i + 1] - a.rowOffsets[i])
-            total += k * (k + 1) / 2
-        }
-        return total
-    }
-
     init(matrix: CSRMatrix, context: CholmodContext, costModel: HessianCostModel = HessianCostModel()) throws {
         self.matrix = matrix
         self.costModel = costModel
-        fullPairs = Self.pairs(matrix, nil)
+        fullPairs = HessianCostModel.rowPairs(matrix)
         pattern = try NormalMatrixPattern(matrix: matrix)
         factor = try SymmetricFactor(context: context, dimension: matrix.columnCount,
                                      columnOffsets: pattern.columnOffsets, rowIndices: pattern.rowIndices)
@@ -65,7 +54,7 @@ final class HessianSystem {
         let clock = ContinuousClock()
         let start = clock.now
         let rowCount = rows?.count ?? matrix.rowCount
-        let pairs = rows.map { Self.pairs(matrix, $0) } ?? fullPairs
+        let pairs = rows.map { HessianCostModel.rowPairs(matrix, rows: $0) } ?? fullPairs
         let dense = costModel.assemblyCost(pairs: pairs, rows: Double(rowCount), dimension: matrix.columnCount,
                                            patternIsDense: pattern.isDense).dense
         let values = dense ? DenseGram.packedUpperGram(matrix, weights: weights, rows: rows)
