@@ -18,6 +18,23 @@ public enum TestPaths {
         packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/mtx")
     }
 
+    /// True when `../shared/data/mtx` exists beside the checkout (a fresh clone on its own
+    /// has no `../shared`).
+    public static var sharedDataAvailable: Bool {
+        FileManager.default.fileExists(atPath: sharedMatrixDirectory.path)
+    }
+
+    /// True when the environment sets `HYPERREG_REQUIRE_SHARED_DATA=1` (CI does): then the
+    /// tests that read `../shared/data/mtx` run, and fail, when it is absent, instead of
+    /// being skipped.
+    public static var sharedDataRequired: Bool {
+        ProcessInfo.processInfo.environment["HYPERREG_REQUIRE_SHARED_DATA"] == "1"
+    }
+
+    /// Whether the tests that read `../shared/data/mtx` run: the data is there, or CI
+    /// requires it.
+    public static var runsSharedDataTests: Bool { sharedDataAvailable || sharedDataRequired }
+
     /// The package's bundled datasets, `Data/`.
     public static var bundledDataDirectory: URL { packageRoot.appendingPathComponent("Data") }
 
