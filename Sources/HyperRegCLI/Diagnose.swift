@@ -55,7 +55,8 @@ struct Diagnose: ParsableCommand, ProblemCommand {
 
     func run() throws {
         threadOptions.apply()
-        let problem = try problemOptions.read()
+        let outputs = try OutputPlan(outputs: [("--report", report)], inputs: [("A", matrix), ("b", target), ("w", weights), ("x", x)])
+        let problem = try problemOptions.read(columnVectors: [("x", x)], dense: true)
         let point = try ProblemInputs.readVector(x, expected: problem.columnCount, what: "x", matrix: matrix)
         var options = DiagnosticsOptions()
         options.radius = radius
@@ -67,12 +68,15 @@ struct Diagnose: ParsableCommand, ProblemCommand {
         do { diag = try TheoryDiagnostics.compute(problem: problem, at: point, options: options) } catch {
             throw CLIError("\(matrix): \(error)")
         }
-        if report != "-" { print(diagnosticsTable(diag, matrix: matrix, x: x)) }
-        if let path = report {
-            do { try AtomicFile.write(Array(try reportJSON(DiagnoseReport(diag, matrix: matrix, target: target, weights: weights, x: x))), to: path) } catch {
+        var bytes: [String: [[UInt8]]] = [:]
+        if report != nil {
+            do { bytes["--report"] = [Array(try reportJSON(DiagnoseReport(diag, matrix: matrix, target: target, weights: weights, x: x)))] } catch {
                 throw CLIError("\(error)")
             }
         }
+        // The table goes to stdout with the report (unless the report is stdout): both or neither.
+        let table = report == "-" ? nil : Array((diagnosticsTable(diag, matrix: matrix, x: x) + "\n").utf8)
+        try outputs.commit(bytes, standardOutput: table)
     }
 }
 

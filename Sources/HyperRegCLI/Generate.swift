@@ -65,24 +65,29 @@ struct Generate: ParsableCommand {
         settings.noise = noise
         settings.scale = scale
         settings.columnScaleRange = columnScaleRange
-        let planted: PlantedProblem
-        do { planted = try PlantedProblem.generate(settings) } catch { throw CLIError("\(error)") }
+        // The folder and the four outputs are checked before generating (docs/cli.md, "Outputs").
         do {
             try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
         } catch {
             throw CLIError("\(outputDir): cannot create the directory: \(error.localizedDescription)")
         }
-        let command = "hyperreg generate --rows \(rows) --cols \(cols) --density \(density) --function \(function.rawValue) --weight \(weight) --seed \(seed) --noise \(noise) --scale \(scale)" + (columnScaleRange > 1 ? " --column-scale-range \(columnScaleRange)" : "")
         let dir = URL(fileURLWithPath: outputDir)
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let names = ["A.mtx", "b.mtx", "w.mtx", "x_true.mtx"]
+        let outputs = try OutputPlan(outputs: names.map { ($0, path($0)) }, inputs: [])
+        let planted: PlantedProblem
+        do { planted = try PlantedProblem.generate(settings) } catch { throw CLIError("\(error)") }
+        let command = "hyperreg generate --rows \(rows) --cols \(cols) --density \(density) --function \(function.rawValue) --weight \(weight) --seed \(seed) --noise \(noise) --scale \(scale)" + (columnScaleRange > 1 ? " --column-scale-range \(columnScaleRange)" : "")
+        var bytes: [String: [[UInt8]]] = [:]
         do {
-            try MatrixMarket.writeCoordinate(planted.matrix, to: path("A.mtx"), comments: ["A of a planted problem: \(command)"])
-            try MatrixMarket.writeArray(planted.target, rowCount: rows, columnCount: 1, to: path("b.mtx"), comments: ["b = f(A x_true)/sum: \(command)"])
-            try MatrixMarket.writeArray(planted.weights, rowCount: rows, columnCount: 1, to: path("w.mtx"), comments: ["w: \(command)"])
-            try MatrixMarket.writeArray(planted.xTrue, rowCount: cols, columnCount: 1, to: path("x_true.mtx"), comments: ["x_true: \(command)"])
+            bytes["A.mtx"] = MatrixMarket.coordinateText(planted.matrix, comments: ["A of a planted problem: \(command)"])
+            bytes["b.mtx"] = try MatrixMarket.arrayText(planted.target, rowCount: rows, columnCount: 1, name: path("b.mtx"), comments: ["b = f(A x_true)/sum: \(command)"])
+            bytes["w.mtx"] = try MatrixMarket.arrayText(planted.weights, rowCount: rows, columnCount: 1, name: path("w.mtx"), comments: ["w: \(command)"])
+            bytes["x_true.mtx"] = try MatrixMarket.arrayText(planted.xTrue, rowCount: cols, columnCount: 1, name: path("x_true.mtx"), comments: ["x_true: \(command)"])
         } catch {
             throw CLIError("\(error)")
         }
-        print("wrote \(path("A.mtx")) (\(rows) x \(cols), \(planted.matrix.nonzeroCount) nonzeros), b.mtx, w.mtx, x_true.mtx")
+        let summary = "wrote \(path("A.mtx")) (\(rows) x \(cols), \(planted.matrix.nonzeroCount) nonzeros), b.mtx, w.mtx, x_true.mtx\n"
+        try outputs.commit(bytes, standardOutput: Array(summary.utf8))
     }
 }

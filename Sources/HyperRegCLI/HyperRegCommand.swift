@@ -23,6 +23,20 @@ struct HyperRegCommand: ParsableCommand {
         version: HyperRegVersion.string,
         subcommands: [Solve.self, Generate.self, Info.self, Diagnose.self, Shift.self]
     )
+
+    /// ArgumentParser's `main`, with one addition: a `UsageFailure` (an output path refused
+    /// after parsing) prints `Error: <reason>` and exits 64 without the usage text.
+    static func main() {
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch let failure as UsageFailure {
+            printError("Error: \(failure.message)")
+            Foundation.exit(64)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// The package version printed by `--version` and written in reports.

@@ -10,14 +10,24 @@ struct Info: ParsableCommand {
     @Argument(help: "A Matrix Market file (.gz, or - for stdin).")
     var file: String
 
+    @Option(name: .long, help: ArgumentHelp("Refuse, before reading, a file whose declared storage exceeds this (bytes, or with k, M, G, T). Default: the memory available now, or ulimit -v if lower.", valueName: "size"))
+    var memoryLimit: String?
+
     @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        if let text = memoryLimit, parseMemorySize(text) == nil {
+            throw ValidationError("--memory-limit must be a positive size such as 8G, 512M or 1000000000, got '\(text)'")
+        }
+    }
 
     func run() throws {
         threadOptions.apply()
         let header: MatrixMarketHeader
         let a: CSRMatrix
+        let limit = MemoryLimit.current(option: memoryLimit.flatMap(parseMemorySize))
         do {
-            (header, a) = try MatrixMarket.readMatrix(from: file)
+            (header, a) = try MatrixMarket.readMatrix(from: file, options: MatrixMarketReadOptions(memoryLimit: limit.bytes))
         } catch { throw CLIError("\(error)") }
         var lines: [String] = []
         lines.append("file: \(file)")
@@ -52,6 +62,6 @@ struct Info: ParsableCommand {
             lines.append("vector sum: \(sum), min: \(a.values.min() ?? 0), max: \(a.values.max() ?? 0) (stored entries)")
         }
         if !header.comments.isEmpty { lines.append("comments: \(header.comments.count) line(s); first: \(header.comments[0])") }
-        print(lines.joined(separator: "\n"))
+        try writeStandardOutput(lines.joined(separator: "\n") + "\n")
     }
 }

@@ -12,12 +12,14 @@ import SparseCore
 struct ProblemInputs {
     let problem: Problem
 
-    static func read(matrix: String, target: String, weights: String?, weight: Double?, function: FunctionKind) throws -> ProblemInputs {
+    static func read(matrix: String, target: String, weights: String?, weight: Double?, function: FunctionKind,
+                     memoryLimit: MemoryLimit) throws -> ProblemInputs {
         let a: CSRMatrix, b: [Double], w: [Double]
+        let options = MatrixMarketReadOptions(memoryLimit: memoryLimit.bytes)
         do {
-            a = try MatrixMarket.readMatrix(from: matrix).matrix
-            b = try MatrixMarket.readVector(from: target)
-            w = try weights.map { try MatrixMarket.readVector(from: $0) } ?? [Double](repeating: weight ?? 1, count: a.rowCount)
+            a = try MatrixMarket.readMatrix(from: matrix, options: options).matrix
+            b = try MatrixMarket.readVector(from: target, options: options)
+            w = try weights.map { try MatrixMarket.readVector(from: $0, options: options) } ?? [Double](repeating: weight ?? 1, count: a.rowCount)
         } catch { throw CLIError("\(error)") }
         guard b.count == a.rowCount else { throw CLIError("\(target): b has \(b.count) entries but \(matrix) has \(a.rowCount) rows") }
         if let path = weights, w.count != a.rowCount { throw CLIError("\(path): w has \(w.count) entries but \(matrix) has \(a.rowCount) rows") }
@@ -76,16 +78,30 @@ struct ProblemOptions: ParsableArguments {
     @Option(name: .long, help: "The function u: exp, cosh or sinh.")
     var function: FunctionKind = .exp
 
+    @Option(name: .long, help: ArgumentHelp("Refuse, before reading, a problem whose estimated memory exceeds this (bytes, or with k, M, G, T: 8G, 512M). Default: the memory available now, or ulimit -v if lower.", valueName: "size"))
+    var memoryLimit: String?
+
     func validate() throws {
         if weights != nil && weight != nil { throw ValidationError("--weights and --weight exclude each other") }
         if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(w)") }
+        if let text = memoryLimit, parseMemorySize(text) == nil {
+            throw ValidationError("--memory-limit must be a positive size such as 8G, 512M or 1000000000, got '\(text)'")
+        }
     }
+
+    /// The memory limit in force: `--memory-limit`, else what the machine allows now.
+    var limit: MemoryLimit { MemoryLimit.current(option: memoryLimit.flatMap(parseMemorySize)) }
 
     /// The input paths (for the one-stdin rule).
     var paths: [String] { [matrix, target] + (weights.map { [$0] } ?? []) }
 
-    /// Reads and checks the problem; errors name the file.
-    func read() throws -> Problem {
-        try ProblemInputs.read(matrix: matrix, target: target, weights: weights, weight: weight, function: function).problem
+    /// Checks the shapes and the memory plan from the headers (`columnVectors`: the
+    /// command's d-vectors), then reads and checks the problem; errors name the file.
+    func read(columnVectors: [(String, String?)] = [], dense: Bool = false) throws -> Problem {
+        let limit = self.limit
+        try MemoryPlan.check(matrix: matrix, rowVectors: [("b", target), ("w", weights)], columnVectors: columnVectors,
+                             limit: limit, dense: dense)
+        return try ProblemInputs.read(matrix: matrix, target: target, weights: weights, weight: weight, function: function,
+                                      memoryLimit: limit).problem
     }
 }

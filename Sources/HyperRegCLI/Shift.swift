@@ -50,7 +50,9 @@ struct Shift: ParsableCommand, ProblemCommand {
 
     func run() throws {
         threadOptions.apply()
-        let problem = try problemOptions.read()
+        let outputs = try OutputPlan(outputs: [("--output", output), ("--report", report)],
+                                     inputs: [("A", matrix), ("b", target), ("w", weights), ("x_t", from), ("x_{t+1}", to), ("A_{t+1}", matrixTo)])
+        let problem = try problemOptions.read(columnVectors: [("x_t", from), ("x_{t+1}", to)])
         let x0 = try ProblemInputs.readVector(from, expected: problem.columnCount, what: "x_t", matrix: matrix)
         let shift: InContextShift
         if let toPath = to {
@@ -65,16 +67,20 @@ struct Shift: ParsableCommand, ProblemCommand {
             }
             do { shift = try InContextShift.data(problem: problem, matrixTo: a1, at: x0, radius: radius) } catch { throw CLIError("\(path): \(error)") }
         }
-        if output != "-" && report != "-" { print(shiftTable(shift, matrix: matrix)) }
+        var bytes: [String: [[UInt8]]] = [:]
         do {
             if let path = output {
-                try MatrixMarket.writeArray(shift.deltaB, rowCount: shift.deltaB.count, columnCount: 1, to: path,
-                                            comments: ["hyperreg \(HyperRegVersion.string) shift (Corollary F.2 part \(shift.part == .iterate ? 1 : 2)): delta_b = (c_after - c_before) / alpha_before; shifted target b - delta_b"])
+                bytes["--output"] = try MatrixMarket.arrayText(
+                    shift.deltaB, rowCount: shift.deltaB.count, columnCount: 1, name: path,
+                    comments: ["hyperreg \(HyperRegVersion.string) shift (Corollary F.2 part \(shift.part == .iterate ? 1 : 2)): delta_b = (c_after - c_before) / alpha_before; shifted target b - delta_b"])
             }
-            if let path = report {
-                try AtomicFile.write(Array(try reportJSON(ShiftReport(shift, matrix: matrix, target: target, from: from, to: to, matrixTo: matrixTo))), to: path)
+            if report != nil {
+                bytes["--report"] = [Array(try reportJSON(ShiftReport(shift, matrix: matrix, target: target, from: from, to: to, matrixTo: matrixTo)))]
             }
         } catch { throw CLIError("\(error)") }
+        // The table goes to stdout with the outputs (unless one of them is stdout): all or none.
+        let table = output != "-" && report != "-" ? Array((shiftTable(shift, matrix: matrix) + "\n").utf8) : nil
+        try outputs.commit(bytes, standardOutput: table)
     }
 }
 

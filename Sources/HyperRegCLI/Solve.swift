@@ -89,9 +89,13 @@ struct Solve: ParsableCommand, ProblemCommand {
 
     func run() throws {
         threadOptions.apply()
-        // 1. Read (timed separately from the solve); errors name the file.
+        // 0. Outputs, resolved and checked before any work (docs/cli.md, "Outputs").
+        let outputs = try OutputPlan(outputs: [("--output", output), ("--report", report)],
+                                     inputs: [("A", matrix), ("b", target), ("w", weights), ("x0", x0), ("the reference", reference)])
+        // 1. Read (timed separately from the solve); shapes and memory are checked from the
+        // headers first; errors name the file.
         let readStart = ContinuousClock.now
-        let problem = try problemOptions.read()
+        let problem = try problemOptions.read(columnVectors: [("x0", x0), ("the reference", reference)])
         let givenX0 = try x0.map { try ProblemInputs.readVector($0, expected: problem.columnCount, what: "x0", matrix: matrix) }
         let referenceX = try reference.map { try ProblemInputs.readVector($0, expected: problem.columnCount, what: "the reference", matrix: matrix) }
         let readSeconds = secondsSince(readStart)
@@ -129,23 +133,26 @@ struct Solve: ParsableCommand, ProblemCommand {
         let solveSeconds = secondsSince(solveStart)
         table.footer(result)
 
-        // 3. Outputs (each atomic). x only when usable.
+        // 3. Outputs, committed together (x only when usable).
         let summary = SolveReport(result: result, problem: problem, inputs: .init(matrix: matrix, target: target, weights: weights, weight: weights == nil ? (weight ?? 1) : nil, x0: x0, reference: reference),
                                  sketch: options.sketch,
                                  start: startUsed, seed: seed, tolerance: tolerance, maxIterations: maxIterations,
                                  seconds: solveSeconds, startSeconds: startSeconds, readSeconds: readSeconds,
                                  threads: Parallelism.threadCount, version: HyperRegVersion.string)
         let produced = result.isSolutionUsable
+        var bytes: [String: [[UInt8]]] = [:]
         do {
             if produced, let path = output {
-                try MatrixMarket.writeArray(result.x, rowCount: result.x.count, columnCount: 1, to: path,
-                                            comments: ["hyperreg \(HyperRegVersion.string) solve: function \(function.rawValue), status \(result.termination.rawValue)",
-                                                       "final loss \(result.finalLoss), relative gradient norm \(result.relativeGradientNorm)"])
+                bytes["--output"] = try MatrixMarket.arrayText(
+                    result.x, rowCount: result.x.count, columnCount: 1, name: path,
+                    comments: ["hyperreg \(HyperRegVersion.string) solve: function \(function.rawValue), status \(result.termination.rawValue)",
+                               "final loss \(result.finalLoss), relative gradient norm \(result.relativeGradientNorm)"])
             }
-            if let path = report { try AtomicFile.write(Array(try reportJSON(summary)), to: path) }
+            if report != nil { bytes["--report"] = [Array(try reportJSON(summary))] }
         } catch {
             throw CLIError("\(error)")
         }
+        try outputs.commit(bytes)
         if !produced { throw CLIError("\(matrix): \(result.termination.rawValue): \(result.message)") }
     }
 }

@@ -198,6 +198,19 @@ public enum MatrixMarket {
         try Writer.writeArray(columnMajorValues, rowCount: rowCount, columnCount: columnCount, to: path, comments: comments)
     }
 
+    /// The text `writeArray` would write, in chunks whose concatenation is the file (for
+    /// `OutputFiles.commit`, which writes several outputs together).
+    ///
+    /// - Throws: `MatrixMarketError` naming `name` on a count mismatch.
+    public static func arrayText(_ columnMajorValues: [Double], rowCount: Int, columnCount: Int, name: String, comments: [String] = []) throws(MatrixMarketError) -> [[UInt8]] {
+        try Writer.arrayText(columnMajorValues, rowCount: rowCount, columnCount: columnCount, name: name, comments: comments)
+    }
+
+    /// The text `writeCoordinate` would write, in chunks whose concatenation is the file.
+    public static func coordinateText(_ matrix: CSRMatrix, comments: [String] = []) -> [[UInt8]] {
+        Writer.coordinateText(matrix, comments: comments)
+    }
+
     /// Writes `matrix coordinate real general`: `M N nnz`, then one `i j value` line per
     /// stored entry (1-based, row by row), shortest round-trip values. Atomic.
     ///

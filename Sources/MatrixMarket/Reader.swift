@@ -198,7 +198,7 @@ func physicalMemoryBytes() -> Int {
 }
 
 /// `1234567` -> `1.2 MB` (decimal units).
-func formatBytes(_ bytes: Int) -> String {
+package func formatBytes(_ bytes: Int) -> String {
     let units = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"]
     var value = Double(bytes)
     var unit = 0

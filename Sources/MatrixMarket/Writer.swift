@@ -15,78 +15,23 @@ import Darwin
 #endif
 import SparseCore
 
-/// Atomic whole-file output.
+/// Atomic whole-file output (see `OutputTarget` for how each kind of path is treated).
 public enum AtomicFile {
-    /// Writes `bytes` to `path` atomically: into a new temporary file in the same
-    /// directory, `fsync`, then `rename` over `path` (and a best-effort `fsync` of the
-    /// directory). On any failure the temporary file is removed and nothing at `path`
-    /// changes. A new file gets mode 0666 minus the umask. `path == "-"` writes to
-    /// standard output instead.
+    /// Writes `bytes` to `path`: a regular file (or a new path, or a symbolic link's target)
+    /// is replaced atomically through a temporary file in the same folder, synced then
+    /// renamed (on any failure nothing at `path` changes and no temporary file remains); a
+    /// character device or FIFO is written in place, never replaced; a folder, block device
+    /// or socket is refused. A new file gets mode 0666 minus the umask. `path == "-"` writes
+    /// to standard output.
     ///
     /// - Throws: `MatrixMarketError` naming `path` (`<stdout>` for `-`) and the reason.
     public static func write(_ bytes: [UInt8], to path: String) throws(MatrixMarketError) {
         try write(chunks: [bytes], to: path)
     }
 
-    /// Writes the concatenation of `chunks` atomically (see `write(_:to:)`).
+    /// Writes the concatenation of `chunks` (see `write(_:to:)`).
     static func write(chunks: [[UInt8]], to path: String) throws(MatrixMarketError) {
-        if path == "-" {
-            for chunk in chunks {
-                if let problem = writeAll(1, chunk) {
-                    throw MatrixMarketError(path: "<stdout>", message: "write failed: \(problem)")
-                }
-            }
-            return
-        }
-        func fail(_ message: String) -> MatrixMarketError { MatrixMarketError(path: path, message: message) }
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        guard !base.isEmpty, base != ".", base != ".." else { throw fail("not a file name") }
-        var temporary = ""
-        var fd: Int32 = -1
-        for _ in 0 ..< 100 {
-            let tag = String(UInt64.random(in: 0 ... UInt64.max), radix: 36)
-            temporary = (directory == "/" ? "/" : directory + "/") + ".\(base).tmp-\(getpid())-\(tag)"
-            fd = posixOpen(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-            if fd >= 0 || errno != EEXIST { break }
-        }
-        guard fd >= 0 else { throw fail("cannot create a temporary file in \(directory): \(errnoText())") }
-        func abandon(_ message: String) -> MatrixMarketError {
-            if fd >= 0 { close(fd) }
-            unlink(temporary)
-            return fail(message)
-        }
-        for chunk in chunks {
-            if let problem = writeAll(fd, chunk) { throw abandon("write failed: \(problem)") }
-        }
-        if fsync(fd) != 0 { throw abandon("fsync failed: \(errnoText())") }
-        let closed = close(fd)
-        fd = -1
-        if closed != 0 { throw abandon("close failed: \(errnoText())") }
-        if rename(temporary, path) != 0 { throw abandon("cannot rename the temporary file over the destination: \(errnoText())") }
-        let directoryFD = posixOpen(directory, O_RDONLY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = fsync(directoryFD)
-            close(directoryFD)
-        }
-    }
-
-    /// Writes every byte to `fd`; returns the error text on failure.
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> String? {
-        bytes.withUnsafeBytes { raw -> String? in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, min(raw.count - offset, 1 << 30))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errnoText()
-                }
-                if n == 0 { return "no progress writing" }
-                offset += n
-            }
-            return nil
-        }
+        try OutputFiles.commit([(OutputTarget.resolve(path), chunks)])
     }
 }
 
@@ -106,7 +51,11 @@ enum Writer {
     }
 
     static func writeArray(_ values: [Double], rowCount: Int, columnCount: Int, to path: String, comments: [String]) throws(MatrixMarketError) {
-        let name = path == "-" ? "<stdout>" : path
+        try AtomicFile.write(chunks: arrayText(values, rowCount: rowCount, columnCount: columnCount, name: path == "-" ? "<stdout>" : path, comments: comments), to: path)
+    }
+
+    /// The text of an array file, in chunks; errors name `name`.
+    static func arrayText(_ values: [Double], rowCount: Int, columnCount: Int, name: String, comments: [String]) throws(MatrixMarketError) -> [[UInt8]] {
         guard rowCount >= 0, columnCount >= 0 else {
             throw MatrixMarketError(path: name, message: "cannot write a \(rowCount) x \(columnCount) array: negative size")
         }
@@ -130,10 +79,15 @@ enum Writer {
                 return out
             }
         }
-        try AtomicFile.write(chunks: chunks, to: path)
+        return chunks
     }
 
     static func writeCoordinate(_ matrix: CSRMatrix, to path: String, comments: [String]) throws(MatrixMarketError) {
+        try AtomicFile.write(chunks: coordinateText(matrix, comments: comments), to: path)
+    }
+
+    /// The text of a coordinate file, in chunks.
+    static func coordinateText(_ matrix: CSRMatrix, comments: [String]) -> [[UInt8]] {
         var chunks = [header("coordinate real general", comments, "\(matrix.rowCount) \(matrix.columnCount) \(matrix.nonzeroCount)")]
         chunks += matrix.mapRowChunks(matrix.partition) { rows, p -> [UInt8] in
             var out: [UInt8] = []
@@ -150,7 +104,7 @@ enum Writer {
             }
             return out
         }
-        try AtomicFile.write(chunks: chunks, to: path)
+        return chunks
     }
 }
 
