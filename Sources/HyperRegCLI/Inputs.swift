@@ -25,7 +25,9 @@ struct ProblemInputs {
             throw CLIError("\(path): entry \(i + 1) (row \(i + 1) of w) is \(w[i]); weights must be >= 0")
         }
         do { return ProblemInputs(problem: try Problem(matrix: a, target: b, weights: w, function: function)) } catch {
-            throw CLIError("\(error)")
+            // An overflowing entry (w_i^2, ||b||^2) names its file.
+            guard let cause = error.cause else { throw CLIError("\(error)") }
+            throw CLIError("\(inputPath(of: cause, matrix: matrix, target: target, weights: weights, weight: weight, start: nil)): \(error)")
         }
     }
 
@@ -37,6 +39,21 @@ struct ProblemInputs {
         return v
     }
 }
+
+/// Where the input entry blamed by `cause` came from, for the start of a message: the file
+/// of A, b, w or x0 (`start`, or "the start point" when computed), `--weight W` for a
+/// uniform weight, and A's file when the cause names no input.
+func inputPath(of cause: NonFiniteCause?, matrix: String, target: String, weights: String?, weight: Double?, start: String?) -> String {
+    switch cause {
+    case .target: return target
+    case .weights: return weights ?? "--weight \(formatOption(weight ?? 1))"
+    case .start: return start ?? "the start point"
+    case .matrix, .arithmetic, nil: return matrix
+    }
+}
+
+/// A number as a user would type it: "-1", "1e+200", "0.5".
+func formatOption(_ v: Double) -> String { String(format: "%g", v) }
 
 /// A command that takes a problem through a `ProblemOptions` group; the group's fields read
 /// as the command's own.
