@@ -777,6 +777,9 @@ func fmt(_ v: Double) -> String {
     var m = a
     while m >= 10 { m /= 10; exponent += 1 }
     while m < 1 { m *= 10; exponent -= 1 }
-    let mant = (m * 100).rounded() / 100
+    var mant = (m * 100).rounded() / 100
+    // m may be 9.99999... after the divisions (1e-14 gives 9.999999999999998): rounding
+    // then yields 10.0, which must carry into the exponent ("1.0e-14", not "10.0e-15").
+    if mant >= 10 { mant /= 10; exponent += 1 }
     return "\(v < 0 ? "-" : "")\(mant)e\(exponent)"
 }

@@ -23,6 +23,23 @@ struct HyperRegCommand: ParsableCommand {
         version: HyperRegVersion.string,
         subcommands: [Solve.self, Generate.self, Info.self, Diagnose.self, Shift.self]
     )
+
+    /// ArgumentParser's own main, except that error messages (which quote file names, option
+    /// values and tokens, all user text) go through `escapingControlCharacters` line by line,
+    /// so that no C0 or C1 control character reaches the terminal raw.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }  // --help, --version: printed as usual
+            let text = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false)
+                .map { escapingControlCharacters(String($0)) }.joined(separator: "\n")
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
 }
 
 /// The package version printed by `--version` and written in reports.
@@ -51,9 +68,10 @@ struct CLIError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Writes a line to standard error.
+/// Writes a line to standard error, control characters (C0 and C1) escaped as `\xNN`: the
+/// line may quote user text (file names, messages).
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    FileHandle.standardError.write(Data((escapingControlCharacters(text) + "\n").utf8))
 }
 
 /// Seconds of a monotonic clock since `start`.

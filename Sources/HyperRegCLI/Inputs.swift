@@ -87,7 +87,9 @@ struct ProblemOptions: ParsableArguments {
     @Option(name: .long, help: "Row weights w (n x 1), Matrix Market. Excludes --weight.")
     var weights: String?
 
-    @Option(name: .long, help: "The same weight w_i = W for every row (default 1).")
+    // .unconditional: "--weight -1" is a (rejected) value, not a missing value followed by
+    // an option "-1".
+    @Option(name: .long, parsing: .unconditional, help: "The same weight w_i = W for every row (default 1).")
     var weight: Double?
 
     @Option(name: .long, help: "The function u: exp, cosh or sinh.")
@@ -95,7 +97,7 @@ struct ProblemOptions: ParsableArguments {
 
     func validate() throws {
         if weights != nil && weight != nil { throw ValidationError("--weights and --weight exclude each other") }
-        if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(w)") }
+        if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(formatOption(w))") }
     }
 
     /// The input paths (for the one-stdin rule).

@@ -154,4 +154,14 @@ struct NonFiniteTests {
         bad[7] = .infinity
         #expect(sampler.rescale(scores, to: bad) == nil)
     }
+
+    @Test func messageNumbersCarryIntoTheExponent() {
+        // 1e-14 divided down is 9.999999999999998: rounded to 10.0, it must read 1.0e-14.
+        #expect(fmt(1e-14) == "1.0e-14")
+        #expect(fmt(1e-10) == "1.0e-10")
+        #expect(fmt(9.996e-5) == "1.0e-4")
+        #expect(fmt(1e155) == "1.0e155")
+        #expect(fmt(-2.5e-7) == "-2.5e-7")
+        #expect(fmt(0.5) == "0.5")
+    }
 }
