@@ -561,6 +561,10 @@ public struct NewtonSolver {
                 } catch {
                     throw .factorization(String(describing: error))
                 }
+                // A NaN step would otherwise surface as "diverged" (u overflows) below.
+                guard s.allSatisfy(\.isFinite) else {
+                    return nonFinite(place(), (.arithmetic("the paper step solved from the sampled Hessian"), "the step of iteration \(iteration) solved from the sampled Hessian (\(kept) rows kept) is not finite. Use --hessian sketch or exact."))
+                }
                 let As = timed { a.multiply(s) }
                 passes.forward += 1
                 let zt = zip(e.z, As).map { $0 + $1 }
