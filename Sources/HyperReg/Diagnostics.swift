@@ -21,8 +21,14 @@ import SparseCore
 public struct DiagnosticsError: Error, CustomStringConvertible, Sendable {
     /// What went wrong, in words.
     public let message: String
+    /// The input entry responsible when the arithmetic overflows (nil otherwise), so that a
+    /// caller can name the file it came from.
+    public let cause: NonFiniteCause?
     /// Creates the error.
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, cause: NonFiniteCause? = nil) {
+        self.message = message
+        self.cause = cause
+    }
     public var description: String { message }
 }
 
@@ -184,10 +190,21 @@ public struct TheoryDiagnostics: Sendable {
         let dense = d <= options.denseLimit
         let objective = Objective(problem: problem)
         let e = objective.evaluate(x)
-        guard e.isFinite, e.maxAbsZ <= problem.function.overflowThreshold else {
-            throw DiagnosticsError("overflow at x: |(Ax)_\(e.maxAbsZRow + 1)| = \(e.maxAbsZ) exceeds \(problem.function.overflowThreshold), where \(problem.function.rawValue) overflows Double")
+        guard e.maxAbsZ <= problem.function.overflowThreshold else {
+            let (cause, _) = NonFiniteDiagnosis.blameRow(a, row: e.maxAbsZRow, x, atStart: true)
+            throw DiagnosticsError("overflow at x: |(Ax)_\(e.maxAbsZRow + 1)| = \(e.maxAbsZ) exceeds \(problem.function.overflowThreshold), where \(problem.function.rawValue) overflows Double (\(cause.entry))", cause: cause)
+        }
+        guard e.isFinite else {
+            let (cause, words) = NonFiniteDiagnosis.evaluation(problem, x, e, atStart: true)
+            throw DiagnosticsError("overflow at x: \(words)", cause: cause)
         }
         let pieces = objective.gradientPieces(e)
+        // Every quantity below derives from g, p and q: a NaN there would pass the
+        // conditions' comparisons as "fails" with meaningless numbers, so stop here.
+        guard norm2(pieces.gradient).isFinite, norm2(pieces.p).isFinite, norm2(pieces.q).isFinite else {
+            let (cause, words) = NonFiniteDiagnosis.gradient(problem, x, e, objective, pieces, atStart: true)
+            throw DiagnosticsError("overflow at x: \(words)", cause: cause)
+        }
 
         // A^T A, its norm and smallest singular value.
         let normal: (normA: Double, sigmaMin: Double, method: String, ones: Double)
@@ -240,8 +257,8 @@ public struct TheoryDiagnostics: Sendable {
         for _ in 0..<options.lipschitzSamples {
             var s = (0..<d).map { _ in rng.gaussian() }
             let As = a.multiply(s)
-            let inf = As.reduce(0) { Swift.max($0, Swift.abs($1)) }
-            guard inf > 0 else { continue }   // s in the null space of A: H(x + s) = H(x)
+            let inf = As.reduce(0) { Swift.max($0, magnitude($1)) }
+            guard inf > 0, inf.isFinite else { continue }   // s in the null space of A: H(x + s) = H(x)
             let scale = options.lipschitzStep / inf
             for j in 0..<d { s[j] *= scale }
             let y = zip(x, s).map { $0 + $1 }

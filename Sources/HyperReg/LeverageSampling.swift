@@ -115,7 +115,8 @@ public struct LeverageSampler: Sendable {
     /// diagonal entry of R below `1e-12 * max |R_jj|` is raised to that floor.
     ///
     /// - Parameter salt: varies the random choices between calls (e.g. the iteration).
-    /// - Throws: `SolverError.factorization` if LAPACK fails.
+    /// - Throws: `SolverError.factorization` if LAPACK fails, `SolverError.nonFinite` if
+    ///   the sketch overflows (D or A too large for Double).
     public func estimate(diagonal d: [Double], salt: UInt64 = 0) throws(SolverError) -> LeverageScores {
         let a = matrix
         let n = a.rowCount, cols = a.columnCount
@@ -144,7 +145,11 @@ public struct LeverageSampler: Sendable {
         }
         var largest = 0.0
         for j in 0..<cols { largest = max(largest, Swift.abs(r[j * cols + j])) }
-        guard largest > 0, largest.isFinite else {
+        guard largest.isFinite else {
+            // An entry of D^{1/2} A too large for the QR (the caller locates it).
+            throw .nonFinite(.arithmetic("the leverage-score sketch of D^{1/2} A is not finite"), "leverage scores: the QR of the sketch of D^{1/2} A overflows")
+        }
+        guard largest > 0 else {
             // D^{1/2} A = 0: every score is 0.
             return LeverageScores(scores: [Double](repeating: 0, count: n), diagonal: d, isExact: exact)
         }
@@ -191,6 +196,8 @@ public struct LeverageSampler: Sendable {
                     var r = Range()
                     for i in part.rows(c) {
                         let o = od.buffer[i], nw = dn.buffer[i]
+                        // max/min drop a NaN ratio: a non-finite D must never re-use scores.
+                        if !nw.isFinite { r.forbidden = true; continue }
                         if o > 0 {
                             let ratio = nw / o
                             r.hi = max(r.hi, ratio); r.lo = min(r.lo, ratio)
@@ -204,7 +211,7 @@ public struct LeverageSampler: Sendable {
         }
         guard !ranges.contains(where: \.forbidden) else { return nil }
         let rhoMin = ranges.map(\.lo).min() ?? .infinity, rhoMax = ranges.map(\.hi).max() ?? 0
-        guard rhoMin > 0, rhoMin.isFinite, rhoMax / rhoMin <= options.reuseRatio else { return nil }
+        guard rhoMin > 0, rhoMin.isFinite, rhoMax.isFinite, rhoMax / rhoMin <= options.reuseRatio else { return nil }
         var tau = old.scores
         tau.withUnsafeMutableBufferPointer { tp in
             d.withUnsafeBufferPointer { dp in

@@ -85,6 +85,10 @@ public enum Termination: String, Sendable, Codable {
     case assumptionViolated = "assumption_violated"
     /// `paper` only: a full step made u(Ax) overflow (no line search in Algorithm 1).
     case diverged
+    /// The loss, the gradient or a Newton matrix is not finite (overflow) at the start point
+    /// or at an iterate; `SolverResult.nonFiniteCause` names the input entry responsible and
+    /// the message says how. No x is produced.
+    case nonFinite = "non_finite"
 }
 
 /// Which matrix the Newton step of an iteration used.
@@ -167,10 +171,15 @@ public enum SolverError: Error, CustomStringConvertible, Equatable, Sendable {
     case invalidOptions(String)
     /// The data does not form a valid problem.
     case invalidProblem(String)
-    /// u(A x0) overflows: the start is unusable.
+    /// u(A x0) overflows: the start is unusable. No longer thrown by `NewtonSolver.solve`,
+    /// which returns `Termination.nonFinite` with the entry responsible instead; kept so
+    /// that callers matching it still compile.
     case overflowAtStart(String)
     /// CHOLMOD failed in a way no fall-back can recover from (out of memory, too large).
     case factorization(String)
+    /// An input makes the arithmetic overflow before the solve can start (e.g. A^T A for the
+    /// least-squares start): the entry responsible and the explanation.
+    case nonFinite(NonFiniteCause, String)
 
     public var description: String {
         switch self {
@@ -178,6 +187,7 @@ public enum SolverError: Error, CustomStringConvertible, Equatable, Sendable {
         case .invalidProblem(let m): return "invalid problem: \(m)"
         case .overflowAtStart(let m): return "overflow at the start point: \(m)"
         case .factorization(let m): return "factorization failed: \(m)"
+        case .nonFinite(_, let m): return "overflow: \(m)"
         }
     }
 }
@@ -244,6 +254,9 @@ public struct SolverResult: Sendable {
     /// Theorem F.1's iteration count `T = ln(r_0 / r_T)` for the distances recorded (r_T the
     /// last distance; nil without distances or when r_T = 0).
     public var predictedIterations: Double? = nil
+    /// For `nonFinite`: the input entry found responsible (nil otherwise), so that a caller
+    /// can name the file it came from.
+    public var nonFiniteCause: NonFiniteCause? = nil
 
     /// ||g(x)|| / ||g(x0)||.
     public var relativeGradientNorm: Double {
@@ -251,8 +264,8 @@ public struct SolverResult: Sendable {
     }
     /// True when x can be used as an answer (finite; converged or at least improved).
     public var isSolutionUsable: Bool {
-        finalLoss.isFinite && x.allSatisfy(\.isFinite)
-            && ![.degenerate, .stationaryStart, .assumptionViolated, .diverged].contains(termination)
+        finalLoss.isFinite && finalGradientNorm.isFinite && x.allSatisfy(\.isFinite)
+            && ![.degenerate, .stationaryStart, .assumptionViolated, .diverged, .nonFinite].contains(termination)
     }
 }
 
@@ -330,9 +343,6 @@ public struct NewtonSolver {
         var x = x0
         var e = timed { objective.evaluate(x) }
         passes.forward += 1
-        guard e.isFinite else {
-            throw .overflowAtStart(overflowMessage(problem.function, e, what: "u(A x0)"))
-        }
         var pieces = timed { objective.gradientPieces(e) }
         passes.transpose += 1
         var gNorm = norm2(pieces.gradient)
@@ -349,7 +359,7 @@ public struct NewtonSolver {
         var leverageEstimates = 0, leverageReuses = 0
         var system: HessianSystem? = nil
 
-        func result(_ t: Termination, _ message: String) -> SolverResult {
+        func result(_ t: Termination, _ message: String, cause: NonFiniteCause? = nil) -> SolverResult {
             // Report the loss and gradient recomputed exactly from x (z was updated incrementally).
             var fx = x, fe = e, fg = gNorm
             if trace.count > 1 {
@@ -358,7 +368,7 @@ public struct NewtonSolver {
                 passes.forward += 1
                 passes.transpose += 1
             }
-            if !(fe.loss <= loss0) && strategy != .paper {  // never worse than the start
+            if t != .nonFinite && !(fe.loss <= loss0) && strategy != .paper {  // never worse than the start
                 fx = x0; fe = timed { objective.evaluate(x0) }; fg = g0
                 warnings.append("the final point was not better than x0, so x0 is returned")
             }
@@ -399,7 +409,22 @@ public struct NewtonSolver {
                                 supernodal: system?.factor.isSupernodal ?? false,
                                 strategy: strategy, strategyReason: strategyReason,
                                 leverageEstimates: leverageEstimates, leverageReuses: leverageReuses,
-                                referenceSource: source, predictedIterations: predicted)
+                                referenceSource: source, predictedIterations: predicted, nonFiniteCause: cause)
+        }
+        /// The `nonFinite` result for a diagnosis (cause, words) made at `place`.
+        func nonFinite(_ place: String, _ diagnosis: (cause: NonFiniteCause, words: String)) -> SolverResult {
+            result(.nonFinite, "\(place): \(diagnosis.words)", cause: diagnosis.cause)
+        }
+        /// Where the current point is, for messages: the start point or an iterate.
+        func place() -> String { trace.count == 1 ? "overflow at the start point" : "overflow at the iterate of iteration \(trace.count - 1)" }
+
+        // No NaN may pass a test below (a NaN or infinite ||g(x0)|| made "converged" out of
+        // -nan <= tolerance): the loss, the gradient and the rank-2 pieces must be finite.
+        if !e.isFinite {
+            return nonFinite(place(), NonFiniteDiagnosis.evaluation(problem, x0, e, atStart: true))
+        }
+        if !(gNorm.isFinite && norm2(pieces.p).isFinite && norm2(pieces.q).isFinite) {
+            return nonFinite(place(), NonFiniteDiagnosis.gradient(problem, x0, e, objective, pieces, atStart: true))
         }
 
         if let callback = options.onIteration, !callback(trace[0]) {
@@ -482,7 +507,7 @@ public struct NewtonSolver {
 
         var iteration = 0
         while true {
-            if gNorm <= options.tolerance * g0 {
+            if gNorm.isFinite, gNorm <= options.tolerance * g0 {
                 // exp with w = 0: the gradient scales like u^2, so shrinking u satisfies a
                 // relative tolerance of 1e-10 once u has fallen ~1e5-fold, long before the
                 // 1e-8 alpha test below. A real solution fits b after normalisation
@@ -511,11 +536,21 @@ public struct NewtonSolver {
             if strategy == .paper {
                 // Algorithm 1 as printed: D = B_diag + W^2 must be positive; full step.
                 let d = objective.hessianWeights(e)
+                if !d.allSatisfy(\.isFinite) {
+                    return nonFinite(place(), NonFiniteDiagnosis.hessian(problem, x, e, diagonal: d, atStart: trace.count == 1))
+                }
                 let bad = d.indices.filter { !(d[$0] > 0) }
                 if let first = bad.first {
                     return result(.assumptionViolated, "the paper's Algorithm 1 needs D = B_diag(x) + diag(w o w) > 0 (Lemma 6.4 samples D^{1/2} A), but at iteration \(iteration) D_ii <= 0 in \(bad.count) of \(d.count) rows (first: row \(first + 1), D = \(fmt(d[first]))). Use --hessian sketch or exact, or larger weights (Theorem F.1 assumes w_i^2 >= 100 + l / sigma_min(A)^2).")
                 }
-                let (k, kept, reused) = try sampled(d, iteration: iteration)
+                let sample: ([Double], Int, Bool)
+                do { sample = try sampled(d, iteration: iteration) } catch .nonFinite {
+                    return nonFinite(place(), NonFiniteDiagnosis.hessian(problem, x, e, diagonal: d, atStart: trace.count == 1))
+                } catch { throw error }
+                let (k, kept, reused) = sample
+                if !k.allSatisfy(\.isFinite) {
+                    return nonFinite(place(), NonFiniteDiagnosis.hessian(problem, x, e, diagonal: d, atStart: trace.count == 1))
+                }
                 rowsKept = kept; reusedScores = reused
                 let s: [Double]
                 do {
@@ -525,6 +560,10 @@ public struct NewtonSolver {
                     return result(.stalled, "the sampled Hessian A^T D~ A (\(kept) rows kept) is not positive definite (CHOLMOD pivot \(column)) at iteration \(iteration): the sample does not span A's columns")
                 } catch {
                     throw .factorization(String(describing: error))
+                }
+                // A NaN step would otherwise surface as "diverged" (u overflows) below.
+                guard s.allSatisfy(\.isFinite) else {
+                    return nonFinite(place(), (.arithmetic("the paper step solved from the sampled Hessian"), "the step of iteration \(iteration) solved from the sampled Hessian (\(kept) rows kept) is not finite. Use --hessian sketch or exact."))
                 }
                 let As = timed { a.multiply(s) }
                 passes.forward += 1
@@ -540,18 +579,32 @@ public struct NewtonSolver {
                 modelLoop: for model in models {
                     // 1. Factor K (+ mu I for damping), solve the Newton system.
                     let k: [Double]
+                    var weights: [Double]? = nil  // the diagonal of a fresh assembly, checked below
                     switch model {
                     case .exact:
-                        k = sys.assemble(weights: objective.hessianWeights(e))
+                        weights = objective.hessianWeights(e)
+                        k = sys.assemble(weights: weights!)
                     case .sketch:
-                        let (values, kept, reused) = try sampled(objective.sketchWeights(e), iteration: iteration)
+                        let d = objective.sketchWeights(e)
+                        weights = d
+                        let sample: ([Double], Int, Bool)
+                        do { sample = try sampled(d, iteration: iteration) } catch .nonFinite {
+                            return nonFinite(place(), NonFiniteDiagnosis.hessian(problem, x, e, diagonal: d, atStart: trace.count == 1))
+                        } catch { throw error }
+                        let (values, kept, reused) = sample
                         k = values; rowsKept = kept; reusedScores = reused
                         fallbackMatrix = values
                     default:
                         if let cached = fallbackMatrix { k = cached } else {
-                            k = sys.assemble(weights: objective.gaussNewtonWeights(e))
+                            weights = objective.gaussNewtonWeights(e)
+                            k = sys.assemble(weights: weights!)
                             fallbackMatrix = k
                         }
+                    }
+                    // An overflowing Newton matrix (an entry of A beyond 1e154, or a weight
+                    // D_i beyond Double) is not a failed model to fall back from: say why.
+                    if let d = weights, !(d.allSatisfy(\.isFinite) && k.allSatisfy(\.isFinite)) {
+                        return nonFinite(place(), NonFiniteDiagnosis.hessian(problem, x, e, diagonal: d, atStart: trace.count == 1))
                     }
                     var mu = 0.0
                     var step: [Double]? = nil
@@ -633,6 +686,10 @@ public struct NewtonSolver {
             let newPieces = timed { objective.gradientPieces(step.e) }
             passes.transpose += 1
             let newNorm = norm2(newPieces.gradient)
+            if !(newNorm.isFinite && norm2(newPieces.p).isFinite && norm2(newPieces.q).isFinite) {
+                return nonFinite("overflow at the iterate of iteration \(iteration)",
+                                 NonFiniteDiagnosis.gradient(problem, step.x, step.e, objective, newPieces, atStart: false))
+            }
             if step.roundoff && !(newNorm <= 0.5 * gNorm) {
                 return result(.stalled, "reached the round-off floor: the predicted decrease is below Double precision of L = \(fmt(e.loss)) and a full step no longer halves the gradient norm; relative gradient norm \(fmt(gNorm / g0)) (tolerance \(fmt(options.tolerance)) is below what the arithmetic allows here)")
             }
@@ -711,11 +768,6 @@ func degenerateWarnings(_ problem: Problem, _ x: [Double], _ e: Evaluation) -> [
     return out
 }
 
-/// A message for an overflowing evaluation.
-func overflowMessage(_ kind: FunctionKind, _ e: Evaluation, what: String) -> String {
-    "\(what) overflows: |(A x)_i| reaches \(fmt(e.maxAbsZ)) at row \(e.maxAbsZRow + 1), but \(kind.rawValue) overflows Double above \(fmt(kind.overflowThreshold)) (and the loss squares it). Scale A or x0 down."
-}
-
 /// Compact number formatting for messages.
 func fmt(_ v: Double) -> String {
     if v == 0 || !v.isFinite { return "\(v)" }
@@ -729,6 +781,9 @@ func fmt(_ v: Double) -> String {
     var m = a
     while m >= 10 { m /= 10; exponent += 1 }
     while m < 1 { m *= 10; exponent -= 1 }
-    let mant = (m * 100).rounded() / 100
+    var mant = (m * 100).rounded() / 100
+    // m may be 9.99999... after the divisions (1e-14 gives 9.999999999999998): rounding
+    // then yields 10.0, which must carry into the exponent ("1.0e-14", not "10.0e-15").
+    if mant >= 10 { mant /= 10; exponent += 1 }
     return "\(v < 0 ? "-" : "")\(mant)e\(exponent)"
 }

@@ -4,8 +4,14 @@ import SparseCore
 public struct ProblemError: Error, CustomStringConvertible, Equatable, Sendable {
     /// What is wrong, in words.
     public let message: String
+    /// The input entry responsible when a value overflows Double arithmetic (nil otherwise),
+    /// so that a caller can name the file it came from.
+    public let cause: NonFiniteCause?
     /// Creates the error.
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, cause: NonFiniteCause? = nil) {
+        self.message = message
+        self.cause = cause
+    }
     public var description: String { message }
 }
 
@@ -34,7 +40,11 @@ public struct Problem: Sendable {
     /// Creates a problem after checking shapes and values.
     ///
     /// - Throws: `ProblemError` when `b` or `w` do not have n entries, an entry of `A`, `b`
-    ///   or `w` is not finite, a weight is negative, or A has no rows or no columns.
+    ///   or `w` is not finite, a weight is negative, A has no rows or no columns, or (with
+    ///   `ProblemError.cause` set) a weight's square or `||b||^2` overflows Double: the loss
+    ///   and the Newton Hessian's rank-2 part cannot then be evaluated at any x. (A large
+    ///   entry of A is not rejected here: whether it overflows depends on x; the solver
+    ///   reports it as `Termination.nonFinite`.)
     public init(matrix: CSRMatrix, target: [Double], weights: [Double], function: FunctionKind) throws(ProblemError) {
         let n = matrix.rowCount
         guard n > 0, matrix.columnCount > 0 else {
@@ -50,12 +60,23 @@ public struct Problem: Sendable {
         if let i = weights.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
             throw ProblemError("w[\(i + 1)] = \(weights[i]): weights must be finite and >= 0")
         }
+        if let i = weights.firstIndex(where: { !($0 * $0).isFinite }) {
+            throw ProblemError("w entry \(i + 1) is \(fmt(weights[i])): its square overflows Double, so 0.5 ||diag(w) A x||^2 cannot be evaluated (weights must stay below \(fmt(squareLimit)))",
+                               cause: .weights(index: i + 1, value: weights[i]))
+        }
+        let bb = target.reduce(0) { $0 + $1 * $1 }
+        guard bb.isFinite else {
+            var i = 0
+            for k in target.indices where Swift.abs(target[k]) > Swift.abs(target[i]) { i = k }
+            throw ProblemError("b entry \(i + 1) is \(fmt(target[i])): ||b||^2 overflows Double, so neither the loss 0.5 ||u(Ax) - <u(Ax),1> b||^2 nor the Newton Hessian (its rank-2 part has ||b||^2) can be evaluated. Scale b down (in the attention setting b sums to 1).",
+                               cause: .target(index: i + 1, value: target[i]))
+        }
         self.matrix = matrix
         self.target = target
         self.weights = weights
         self.function = function
         squaredWeights = weights.map { $0 * $0 }
-        targetSquaredNorm = target.reduce(0) { $0 + $1 * $1 }
+        targetSquaredNorm = bb
     }
 
     /// Creates a problem with the same weight `weight` on every row.

@@ -91,7 +91,9 @@ public struct InContextShift: Sendable {
         let objective = Objective(problem: problem)
         let before = objective.evaluate(x0), after = objective.evaluate(x1)
         let step = zip(x1, x0).map { $0 - $1 }
-        let argChange = problem.matrix.multiply(step).reduce(0) { Swift.max($0, Swift.abs($1)) }
+        // magnitude(): a NaN entry counts as infinite (Swift.max(m, .nan) would drop it and
+        // let the condition "< 0.01" pass).
+        let argChange = problem.matrix.multiply(step).reduce(0) { Swift.max($0, magnitude($1)) }
         let normA = normalNorm(problem.matrix)
         return try make(part: .iterate, problem: problem, before: before, after: after, fixedX: x0, moveNorm: norm2(step),
                         argumentChange: argChange, normA: normA, normX: Swift.max(norm2(x0), norm2(x1)), radius: radius)
@@ -115,7 +117,7 @@ public struct InContextShift: Sendable {
             }
         }
         let difference = builder.build()
-        let argChange = difference.multiply(x).reduce(0) { Swift.max($0, Swift.abs($1)) }
+        let argChange = difference.multiply(x).reduce(0) { Swift.max($0, magnitude($1)) }
         let normA = Swift.max(normalNorm(a0), normalNorm(matrixTo))
         return try make(part: .data, problem: problem, before: before, after: after, fixedX: x, moveNorm: normalNorm(difference),
                         argumentChange: argChange, normA: normA, normX: norm2(x), radius: radius)

@@ -35,6 +35,10 @@ public enum StartPoint {
     /// The start point for `problem` by `strategy`; `seed` drives `random`.
     /// Returns x0 and the strategy actually used (automatic and impossible log-fits resolve
     /// to a concrete one).
+    ///
+    /// - Throws: `SolverError.nonFinite` naming the entry of A when `A^T A` overflows
+    ///   (log-fit, inverse-fit, and the automatic choice that tries them), and
+    ///   `SolverError.invalidProblem` or `.factorization` as documented per strategy.
     public static func compute(for problem: Problem, strategy: StartStrategy, seed: UInt64 = 1) throws(SolverError) -> (x0: [Double], used: StartStrategy) {
         switch strategy {
         case .zero:
@@ -67,6 +71,7 @@ public enum StartPoint {
         let b = problem.target
         guard b.allSatisfy({ $0 >= 0 }), b.contains(where: { $0 > 0 }) else { return nil }
         let a = problem.matrix
+        if let (cause, words) = NonFiniteDiagnosis.normalMatrix(a) { throw .nonFinite(cause, "inverse-fit start: \(words)") }
         let rms = (b.reduce(0) { $0 + $1 * $1 } / Double(b.count)).squareRoot()
         // asinh(t) ~ t for small t: k0 * rms(b) = 0.5 is a first guess of the scale.
         let k0 = 0.5 / rms
@@ -80,8 +85,9 @@ public enum StartPoint {
                 let x = try solver.solve(target: y, intercept: false)
                 let e = objective.evaluate(x)
                 let uNorm = e.u.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                guard e.isFinite, uNorm > 0 else { continue }
+                guard e.isFinite, uNorm.isFinite, uNorm > 0 else { continue }
                 let misfit = (2 * e.fitLoss).squareRoot() / uNorm
+                guard misfit.isFinite else { continue }  // a NaN misfit would never be replaced
                 if best == nil || misfit < best!.loss { best = (misfit, x) }
             }
             return best?.x
@@ -101,8 +107,12 @@ public enum StartPoint {
             x = x.map { Swift.abs($0) }
         }
         let z = problem.matrix.multiply(x)
-        let rms = (z.reduce(0) { $0 + $1 * $1 } / Double(max(1, z.count))).squareRoot()
-        let scale = rms > 0 ? 0.5 / rms : 0
+        // rms scaled by max |z| first, so that it stays finite for large entries of A
+        // (a plain sum of squares overflowed at |A_ij| ~ 1e155 and gave x0 = 0 silently).
+        let top = z.reduce(0) { max($0, magnitude($1)) }
+        guard top > 0, top.isFinite else { return [Double](repeating: 0, count: d) }
+        let rms = top * (z.reduce(0) { $0 + ($1 / top) * ($1 / top) } / Double(max(1, z.count))).squareRoot()
+        let scale = 0.5 / rms
         return x.map { $0 * scale }
     }
 
@@ -110,6 +120,7 @@ public enum StartPoint {
     static func logFit(_ problem: Problem) throws(SolverError) -> [Double]? {
         let b = problem.target
         guard b.allSatisfy({ $0 > 0 }) else { return nil }
+        if let (cause, words) = NonFiniteDiagnosis.normalMatrix(problem.matrix) { throw .nonFinite(cause, "log-fit start: \(words)") }
         do {
             let x = try LeastSquares(matrix: problem.matrix).solve(target: b.map { Glibc.log($0) }, intercept: true)
             return x.allSatisfy(\.isFinite) ? x : nil

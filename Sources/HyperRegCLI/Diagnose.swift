@@ -66,7 +66,7 @@ struct Diagnose: ParsableCommand, ProblemCommand {
         options.lanczosSteps = lanczosSteps
         let diag: TheoryDiagnostics
         do { diag = try TheoryDiagnostics.compute(problem: problem, at: point, options: options) } catch {
-            throw CLIError("\(matrix): \(error)")
+            throw CLIError("\(inputPath(of: error.cause, matrix: matrix, target: target, weights: weights, weight: weight, start: x)): \(error)")
         }
         var bytes: [String: [[UInt8]]] = [:]
         if report != nil {

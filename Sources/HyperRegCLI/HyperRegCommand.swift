@@ -24,17 +24,26 @@ struct HyperRegCommand: ParsableCommand {
         subcommands: [Solve.self, Generate.self, Info.self, Diagnose.self, Shift.self]
     )
 
-    /// ArgumentParser's `main`, with one addition: a `UsageFailure` (an output path refused
-    /// after parsing) prints `Error: <reason>` and exits 64 without the usage text.
+    /// ArgumentParser's own main, with two changes: error messages (which quote file names,
+    /// option values and tokens, all user text) go through `escapingControlCharacters` line
+    /// by line, so that no C0 or C1 control character reaches the terminal raw; and a
+    /// `UsageFailure` (an output path refused after parsing) exits 64 without the usage
+    /// text, which would bury the reason.
     static func main() {
         do {
-            var command = try parseAsRoot(nil)
+            var command = try parseAsRoot()
             try command.run()
-        } catch let failure as UsageFailure {
-            printError("Error: \(failure.message)")
-            Foundation.exit(64)
         } catch {
-            exit(withError: error)
+            if let failure = error as? UsageFailure {
+                printError("Error: \(failure.message)")
+                Foundation.exit(64)
+            }
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }  // --help, --version: printed as usual
+            let text = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false)
+                .map { escapingControlCharacters(String($0)) }.joined(separator: "\n")
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+            Foundation.exit(code.rawValue)
         }
     }
 }
@@ -65,9 +74,10 @@ struct CLIError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Writes a line to standard error.
+/// Writes a line to standard error, control characters (C0 and C1) escaped as `\xNN`: the
+/// line may quote user text (file names, messages).
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    FileHandle.standardError.write(Data((escapingControlCharacters(text) + "\n").utf8))
 }
 
 /// Seconds of a monotonic clock since `start`.

@@ -27,7 +27,9 @@ struct ProblemInputs {
             throw CLIError("\(path): entry \(i + 1) (row \(i + 1) of w) is \(w[i]); weights must be >= 0")
         }
         do { return ProblemInputs(problem: try Problem(matrix: a, target: b, weights: w, function: function)) } catch {
-            throw CLIError("\(error)")
+            // An overflowing entry (w_i^2, ||b||^2) names its file.
+            guard let cause = error.cause else { throw CLIError("\(error)") }
+            throw CLIError("\(inputPath(of: cause, matrix: matrix, target: target, weights: weights, weight: weight, start: nil)): \(error)")
         }
     }
 
@@ -39,6 +41,21 @@ struct ProblemInputs {
         return v
     }
 }
+
+/// Where the input entry blamed by `cause` came from, for the start of a message: the file
+/// of A, b, w or x0 (`start`, or "the start point" when computed), `--weight W` for a
+/// uniform weight, and A's file when the cause names no input.
+func inputPath(of cause: NonFiniteCause?, matrix: String, target: String, weights: String?, weight: Double?, start: String?) -> String {
+    switch cause {
+    case .target: return target
+    case .weights: return weights ?? "--weight \(formatOption(weight ?? 1))"
+    case .start: return start ?? "the start point"
+    case .matrix, .arithmetic, nil: return matrix
+    }
+}
+
+/// A number as a user would type it: "-1", "1e+200", "0.5".
+func formatOption(_ v: Double) -> String { String(format: "%g", v) }
 
 /// A command that takes a problem through a `ProblemOptions` group; the group's fields read
 /// as the command's own.
@@ -72,7 +89,9 @@ struct ProblemOptions: ParsableArguments {
     @Option(name: .long, help: "Row weights w (n x 1), Matrix Market. Excludes --weight.")
     var weights: String?
 
-    @Option(name: .long, help: "The same weight w_i = W for every row (default 1).")
+    // .unconditional: "--weight -1" is a (rejected) value, not a missing value followed by
+    // an option "-1".
+    @Option(name: .long, parsing: .unconditional, help: "The same weight w_i = W for every row (default 1).")
     var weight: Double?
 
     @Option(name: .long, help: "The function u: exp, cosh or sinh.")
@@ -83,7 +102,7 @@ struct ProblemOptions: ParsableArguments {
 
     func validate() throws {
         if weights != nil && weight != nil { throw ValidationError("--weights and --weight exclude each other") }
-        if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(w)") }
+        if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(formatOption(w))") }
         if let text = memoryLimit, parseMemorySize(text) == nil {
             throw ValidationError("--memory-limit must be a positive size such as 8G, 512M or 1000000000, got '\(text)'")
         }

@@ -55,6 +55,26 @@ struct SolveReport: Encodable {
         var dense_block_assembly: Int
         var total: Int
     }
+    /// `non_finite_cause`: the input entry blamed for a non_finite status (1-based indices).
+    struct NonFiniteCauseInfo: Encodable {
+        /// "A", "b", "w", "x0", or "arithmetic".
+        var input: String
+        var row: Int?
+        var column: Int?
+        var index: Int?
+        var value: Double?
+        /// The entry in words.
+        var description: String
+        init(_ c: NonFiniteCause) {
+            input = c.input ?? "arithmetic"
+            description = c.entry
+            switch c {
+            case .matrix(let r, let col, let v): row = r; column = col; value = v
+            case .target(let i, let v), .weights(let i, let v), .start(let i, let v): index = i; value = v
+            case .arithmetic: break
+            }
+        }
+    }
     struct TraceRow: Encodable {
         var iteration: Int
         var loss: Double?
@@ -111,6 +131,7 @@ struct SolveReport: Encodable {
     var pass_seconds: Double?
     var reference_source: String?
     var predicted_iterations: Double?
+    var non_finite_cause: NonFiniteCauseInfo?
     var trace: [TraceRow]
 
     init(result r: SolverResult, problem p: Problem, inputs: Inputs, sketch options: SketchOptions, start: String, seed: UInt64, tolerance: Double,
@@ -150,6 +171,7 @@ struct SolveReport: Encodable {
         pass_seconds = onePass > 0 ? onePass : nil
         reference_source = r.referenceSource
         predicted_iterations = r.predictedIterations.flatMap(f)
+        non_finite_cause = r.nonFiniteCause.map(NonFiniteCauseInfo.init)
         self.start = start
         self.seed = seed
         problem = ProblemInfo(rows: p.rowCount, columns: p.columnCount, nonzeros: p.matrix.nonzeroCount, function: p.function.rawValue)

@@ -108,6 +108,8 @@ struct Solve: ParsableCommand, ProblemCommand {
             do {
                 let s = try StartPoint.compute(for: problem, strategy: start, seed: seed)
                 startVector = s.x0; startUsed = s.used.rawValue
+            } catch .nonFinite(let cause, let words) {
+                throw CLIError("\(inputPath(of: cause, matrix: matrix, target: target, weights: weights, weight: weight, start: x0)): \(SolverError.nonFinite(cause, words))")
             } catch { throw CLIError("\(error)") }
         }
         let startSeconds = secondsSince(solveStart)
@@ -153,7 +155,11 @@ struct Solve: ParsableCommand, ProblemCommand {
             throw CLIError("\(error)")
         }
         try outputs.commit(bytes)
-        if !produced { throw CLIError("\(matrix): \(result.termination.rawValue): \(result.message)") }
+        if !produced {
+            // The file of the input entry responsible (non_finite), else A's as before.
+            let path = inputPath(of: result.nonFiniteCause, matrix: matrix, target: target, weights: weights, weight: weight, start: x0)
+            throw CLIError("\(path): \(result.termination.rawValue): \(result.message)")
+        }
     }
 }
 

@@ -100,6 +100,8 @@ public struct MatrixMarketError: Error, CustomStringConvertible, Equatable, Send
     }
 
     public var description: String {
+        // The path is user text too (a file name may hold control characters).
+        let path = escapingControlCharacters(self.path)
         if let line { return "\(path):\(line): \(message)" }
         return "\(path): \(message)"
     }
@@ -224,14 +226,18 @@ public enum MatrixMarket {
     }
 }
 
-/// `text` with C0 control characters and DEL replaced by `\xNN` (newline and tab included:
-/// an error message is one line).
-func escapingControlCharacters(_ text: String) -> String {
-    guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+/// `text` with control characters replaced by `\xNN`: C0 (newline and tab included: an
+/// error message is one line), DEL, and C1 (U+0080-U+009F, e.g. U+009B, which terminals
+/// take as CSI, the start of an escape sequence, when it arrives as UTF-8 bytes C2 9B).
+/// A C1 character is written by its code point (`\x9B`). The CLI prints every message and
+/// user-given file name through this function.
+public func escapingControlCharacters(_ text: String) -> String {
+    func isControl(_ s: Unicode.Scalar) -> Bool { s.value < 0x20 || (s.value >= 0x7F && s.value <= 0x9F) }
+    guard text.unicodeScalars.contains(where: isControl) else { return text }
     var out = String.UnicodeScalarView()
     let hex = Array("0123456789ABCDEF".unicodeScalars)
     for scalar in text.unicodeScalars {
-        if scalar.value < 0x20 || scalar.value == 0x7F {
+        if isControl(scalar) {
             out.append(contentsOf: ["\\", "x", hex[Int(scalar.value >> 4)], hex[Int(scalar.value & 15)]])
         } else {
             out.append(scalar)

@@ -1,7 +1,7 @@
 // Numerical faults injected into the solver (docs/reliability.md): each must end in a
 // defined status or a clear error, never a crash, a NaN answer or a silent "converged" at a
 // meaningless point. Faults already covered in NewtonTests: overflow at x0
-// (overflowingStartThrows), the stationary zero start of cosh and sinh, an indefinite
+// (overflowingStartIsNonFiniteAndNamesX0; more overflow cases in NonFiniteTests), the stationary zero start of cosh and sinh, an indefinite
 // Hessian far from x* (indefiniteHessianFallsBackToGaussNewton), an all-zero column
 // (singularHessianFallsBackToDamping).
 

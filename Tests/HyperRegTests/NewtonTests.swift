@@ -134,11 +134,16 @@ struct NewtonTests {
         #expect(r.x[8] == 0)   // the empty column's coefficient never moves
     }
 
-    @Test func overflowingStartThrows() throws {
+    @Test func overflowingStartIsNonFiniteAndNamesX0() throws {
+        // u(A x0) overflows: no longer a thrown error but the non_finite status (issue 12),
+        // blaming x0 (2000 is larger than every entry of A).
         let (p, _) = try smallProblem(.exp)
-        #expect(throws: SolverError.self) {
-            try NewtonSolver().solve(p, from: [Double](repeating: 2000, count: p.columnCount))
-        }
+        let r = try NewtonSolver().solve(p, from: [Double](repeating: 2000, count: p.columnCount))
+        #expect(r.termination == .nonFinite)
+        #expect(!r.isSolutionUsable)
+        guard case .start(_, let value)? = r.nonFiniteCause else { Issue.record("cause \(String(describing: r.nonFiniteCause))"); return }
+        #expect(value == 2000)
+        #expect(r.message.contains("overflow at the start point"), "\(r.message)")
     }
 
     @Test func iterationLimitIsReportedAndNeverWorseThanStart() throws {
