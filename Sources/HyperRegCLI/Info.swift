@@ -27,7 +27,7 @@ struct Info: ParsableCommand {
         let a: CSRMatrix
         let limit = MemoryLimit.current(option: memoryLimit.flatMap(parseMemorySize))
         do {
-            (header, a) = try MatrixMarket.readMatrix(from: file, options: MatrixMarketReadOptions(memoryLimit: limit.bytes))
+            (header, a) = try MatrixMarket.readMatrix(from: file, options: MatrixMarketReadOptions(memoryLimit: limit.readerLimit))
         } catch { throw CLIError("\(error)") }
         var lines: [String] = []
         lines.append("file: \(file)")

@@ -15,7 +15,7 @@ struct ProblemInputs {
     static func read(matrix: String, target: String, weights: String?, weight: Double?, function: FunctionKind,
                      memoryLimit: MemoryLimit) throws -> ProblemInputs {
         let a: CSRMatrix, b: [Double], w: [Double]
-        let options = MatrixMarketReadOptions(memoryLimit: memoryLimit.bytes)
+        let options = MatrixMarketReadOptions(memoryLimit: memoryLimit.readerLimit)
         do {
             a = try MatrixMarket.readMatrix(from: matrix, options: options).matrix
             b = try MatrixMarket.readVector(from: target, options: options)

@@ -12,6 +12,12 @@ struct MemoryLimit {
     let bytes: Int
     /// What the limit is, in words, for messages.
     let name: String
+    /// Whether the user set it (`--memory-limit`); the reader then applies it to each file
+    /// too (otherwise the reader applies its own default, physical memory and `ulimit -v`).
+    var isExplicit = false
+
+    /// The limit to hand to the Matrix Market reader.
+    var readerLimit: Int? { isExplicit ? bytes : nil }
 
     /// `--memory-limit` when given, else the smallest of: memory available now
     /// (`MemAvailable` of /proc/meminfo, or physical memory where that is unknown) and the
@@ -21,7 +27,7 @@ struct MemoryLimit {
         func consider(_ bytes: Int, _ name: String) {
             if bytes > 0 && bytes < limit.bytes { limit = MemoryLimit(bytes: bytes, name: name) }
         }
-        if let given = option { return MemoryLimit(bytes: given, name: "--memory-limit \(formatBytes(given))") }
+        if let given = option { return MemoryLimit(bytes: given, name: "--memory-limit \(formatBytes(given))", isExplicit: true) }
         if let available = availableMemoryBytes() {
             consider(available, "the \(formatBytes(available)) of memory available now")
         } else {

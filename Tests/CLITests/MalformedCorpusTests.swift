@@ -6,6 +6,7 @@
 import Foundation
 import HyperRegTestSupport
 import MatrixMarket
+import SparseCore
 import Testing
 
 /// One corpus file and what the manifest expects of it.
@@ -46,10 +47,21 @@ struct MalformedCorpusTests {
     func corpusFileFailsCleanly(_ entry: CorpusEntry) throws {
         let dir = try TestPaths.makeTemporaryDirectory("hyperreg-malformed")
         defer { try? FileManager.default.removeItem(at: dir) }
-        // A valid 3 x 1 problem around the broken file.
+        // A valid problem around the broken file, shaped as its header declares where the
+        // header reads, so that the file's own defect is the first error: the memory plan
+        // compares the inputs' shapes from their headers before any data section is read.
+        // (A declared size beyond 100 000 falls back to 3: the file's header check fails first.)
+        let declared = try? MatrixMarket.readHeader(from: entry.path)
+        func fit(_ k: Int?) -> Int { k.map { $0 >= 1 && $0 <= 100_000 ? $0 : 3 } ?? 3 }
+        let rows = fit(declared?.rowCount)
+        let length = fit(declared.map { $0.rowCount == 1 || $0.columnCount == 1 ? max($0.rowCount, $0.columnCount) : 3 })
         let a = dir.appendingPathComponent("A.mtx").path, v = dir.appendingPathComponent("v.mtx").path
-        try MatrixMarket.writeArray([1, 2, 3], rowCount: 3, columnCount: 1, to: a)
-        try MatrixMarket.writeArray([0.2, 0.3, 0.5], rowCount: 3, columnCount: 1, to: v)
+        let vectorOfA = dir.appendingPathComponent("u.mtx").path
+        // As A: b has A's declared rows. As b, w or x0: an L x L diagonal A and b of length L.
+        try MatrixMarket.writeArray((0 ..< rows).map { Double($0 + 1) / Double(rows * (rows + 1) / 2) }, rowCount: rows, columnCount: 1, to: v)
+        try MatrixMarket.writeCoordinate(CSRMatrix(rowCount: length, columnCount: length, rowOffsets: Array(0 ... length),
+                                                   columnIndices: (0 ..< length).map { Int32($0) }, values: Array(repeating: 1, count: length)), to: a)
+        try MatrixMarket.writeArray(Array(repeating: 1 / Double(length), count: length), rowCount: length, columnCount: 1, to: vectorOfA)
         let x = dir.appendingPathComponent("x.mtx").path, report = dir.appendingPathComponent("report.json").path
         let outputs = ["--output", x, "--report", report]
         var runs: [[String]] = []
@@ -59,8 +71,8 @@ struct MalformedCorpusTests {
         }
         if entry.role != "matrix" {
             runs.append(["solve", a, entry.path] + outputs)
-            runs.append(["solve", a, v, "--weights", entry.path] + outputs)
-            runs.append(["solve", a, v, "--x0", entry.path] + outputs)
+            runs.append(["solve", a, vectorOfA, "--weights", entry.path] + outputs)
+            runs.append(["solve", a, vectorOfA, "--x0", entry.path] + outputs)
         }
         for arguments in runs {
             let r = try hyperreg(arguments)
@@ -74,7 +86,7 @@ struct MalformedCorpusTests {
             #expect(!r.stderr.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "\(shown): control bytes on stderr")
             // Nothing written: no x, no report, no temporary files beside them.
             let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
-            #expect(left == ["A.mtx", "v.mtx"], "\(shown): left behind \(left)")
+            #expect(left == ["A.mtx", "u.mtx", "v.mtx"], "\(shown): left behind \(left)")
         }
     }
 }
