@@ -125,8 +125,9 @@ func chunkBytes(for dataBytes: Int) -> Int { max(1 << 20, dataBytes / 4096) }
 let maximumLineLength = 1 << 20
 
 /// Bytes of decompressed (or piped) text parsed at a time from a stream: the windows end at
-/// the last '\n' before each multiple of this many bytes of the data section.
-let streamWindowBytes = 32 << 20
+/// the last '\n' before each multiple of this many bytes of the data section. 32 MiB; tests
+/// set it smaller to put window boundaries inside lines (results never depend on it).
+let streamWindowBytes = Atomic<Int>(32 << 20)
 
 /// The message for a line that holds a NUL byte in its first `maximumLineLength + 1` bytes, or
 /// that has no '\n' within them (too long); nil for a line that is neither. `available` is
@@ -365,7 +366,8 @@ func parseDataSection(_ input: InputBytes, _ info: HeaderInfo, _ layout: DataLay
 func parseStreamedDataSection(_ stream: ZStream, leftover: UnsafeBufferPointer<UInt8>, _ info: HeaderInfo,
                               _ layout: DataLayout, path: String) throws(MatrixMarketError) -> ParsedData {
     var resolver = SectionResolver(info, layout, path: path)
-    let capacity = streamWindowBytes + maximumLineLength + 2
+    let windowBytes = max(streamWindowBytes.load(ordering: .relaxed), 1)
+    let capacity = windowBytes + maximumLineLength + 2
     guard let buffer = malloc(capacity)?.assumingMemoryBound(to: UInt8.self) else {
         throw MatrixMarketError(path: path, message: "out of memory allocating the \(formatBytes(capacity)) read window")
     }
@@ -389,7 +391,7 @@ func parseStreamedDataSection(_ stream: ZStream, leftover: UnsafeBufferPointer<U
         var filled = 0
         var windowEnd = 0
         while true {
-            windowEnd += streamWindowBytes
+            windowEnd += windowBytes
             let wanted = windowEnd - bufferOffset - filled
             let got = try fill(filled, wanted)
             filled += got
