@@ -14,6 +14,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import SparseCore
 import Synchronization
 
@@ -358,57 +359,135 @@ func parseDataSection(_ input: InputBytes, _ info: HeaderInfo, _ layout: DataLay
     return ParsedData(chunks: outputs, entryCount: resolver.expected)
 }
 
-/// Parses the data section from a stream, window by window: each window is the text up to
-/// the last '\n' before the next multiple of `streamWindowBytes` (a function of the bytes
-/// alone, never of read sizes), parsed in parallel chunks and resolved before the next one is
-/// read; the partial last line is carried over. Memory is one window plus the parsed entries.
-/// `leftover` holds the data-section bytes already read with the header.
+/// A window buffer: `maximumLineLength + 1` bytes of head room, where the line carried over
+/// from the previous window is copied, then the window's fresh bytes, then one byte for the
+/// '\n' given to an unterminated last line. It starts small and grows while it is filled
+/// (so a small stream does not reserve a whole window) up to its full size.
+final class WindowBuffer: @unchecked Sendable {
+    static let headRoom = maximumLineLength + 1
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var capacity: Int
+    let fullCapacity: Int
+
+    init(windowBytes: Int, startingFull: Bool, path: String) throws(MatrixMarketError) {
+        fullCapacity = Self.headRoom + windowBytes + 1
+        capacity = startingFull ? fullCapacity : min(fullCapacity, Self.headRoom + (1 << 16))
+        guard let memory = malloc(capacity) else {
+            throw MatrixMarketError(path: path, message: "out of memory allocating the \(formatBytes(capacity)) read window")
+        }
+        base = memory.assumingMemoryBound(to: UInt8.self)
+    }
+
+    deinit { free(base) }
+
+    /// Makes room for `size` bytes (at most `fullCapacity`); false when out of memory.
+    func grow(to size: Int) -> Bool {
+        if size <= capacity { return true }
+        let wanted = min(max(size, capacity * 2), fullCapacity)
+        guard let grown = realloc(base, wanted) else { return false }
+        base = grown.assumingMemoryBound(to: UInt8.self)
+        capacity = wanted
+        return true
+    }
+}
+
+/// Hands out a stream's data-section bytes window by window: first the bytes read with the
+/// header, then the stream. Used by one thread at a time (the reading thread, or the parser
+/// while no read is under way).
+final class WindowFeeder: @unchecked Sendable {
+    let stream: ZStream
+    let path: String
+    var pending: UnsafeBufferPointer<UInt8>
+
+    init(_ stream: ZStream, leftover: UnsafeBufferPointer<UInt8>, path: String) {
+        self.stream = stream
+        self.pending = leftover
+        self.path = path
+    }
+
+    /// Reads the next `count` bytes into `buffer` after its head room (growing it); fewer
+    /// only at the end of the input. Returns how many.
+    func read(into buffer: WindowBuffer, count: Int) throws(MatrixMarketError) -> Int {
+        var got = 0
+        while got < count {
+            let step = min(count - got, max(buffer.capacity - WindowBuffer.headRoom - got - 1, 0))
+            if step == 0 {
+                guard buffer.grow(to: WindowBuffer.headRoom + got + 1 + (1 << 16)) else {
+                    throw MatrixMarketError(path: path, message: "out of memory growing the read window to \(formatBytes(buffer.capacity * 2))")
+                }
+                continue
+            }
+            let destination = buffer.base + WindowBuffer.headRoom + got
+            var n = 0
+            if pending.count > 0 {
+                n = min(step, pending.count)
+                memcpy(destination, pending.baseAddress!, n)
+                pending = UnsafeBufferPointer(rebasing: pending[n...])
+            } else {
+                n = try stream.read(into: destination, count: step)
+                if n == 0 { break }
+            }
+            got += n
+        }
+        return got
+    }
+}
+
+/// Parses the data section from a stream, window by window: window k is the line carried
+/// over from window k - 1 plus bytes [k W, (k + 1) W) of the data section (W =
+/// `streamWindowBytes`), cut after its last '\n' (a function of the bytes alone, never of
+/// read sizes); its complete lines are parsed in parallel chunks and resolved before the next
+/// window is parsed, and the partial last line is carried over. With more than one thread the
+/// next window is read (inflated) while this one is parsed. Memory is two windows plus the
+/// parsed entries. `leftover` holds the data-section bytes already read with the header.
 func parseStreamedDataSection(_ stream: ZStream, leftover: UnsafeBufferPointer<UInt8>, _ info: HeaderInfo,
                               _ layout: DataLayout, path: String) throws(MatrixMarketError) -> ParsedData {
     var resolver = SectionResolver(info, layout, path: path)
     let windowBytes = max(streamWindowBytes.load(ordering: .relaxed), 1)
-    let capacity = windowBytes + maximumLineLength + 2
-    guard let buffer = malloc(capacity)?.assumingMemoryBound(to: UInt8.self) else {
-        throw MatrixMarketError(path: path, message: "out of memory allocating the \(formatBytes(capacity)) read window")
-    }
-    defer { free(buffer) }
-    var pending = leftover  // bytes to hand out before reading the stream
-    /// Appends up to `wanted` bytes at `buffer + filled`; fewer only at the end of the input.
-    func fill(_ filled: Int, _ wanted: Int) throws(MatrixMarketError) -> Int {
-        var got = 0
-        if pending.count > 0 {
-            let n = min(wanted, pending.count)
-            memcpy(buffer + filled, pending.baseAddress!, n)
-            pending = UnsafeBufferPointer(rebasing: pending[n...])
-            got = n
-        }
-        if got < wanted { got += try stream.read(into: buffer + filled + got, count: wanted - got) }
-        return got
-    }
+    let head = WindowBuffer.headRoom
+    let feeder = WindowFeeder(stream, leftover: leftover, path: path)
+    let overlap = Parallelism.threadCount > 1
+    var buffers = [try WindowBuffer(windowBytes: windowBytes, startingFull: false, path: path)]
+    // A read under way on another thread; always waited for before the buffers and the
+    // stream can go away (also when parsing throws).
+    let reading = DispatchGroup()
+    final class ReadResult: @unchecked Sendable { var value: Result<Int, MatrixMarketError> = .success(0) }
+    let readResult = ReadResult()
+    defer { reading.wait() }
     var outputs: [ChunkOutput] = []
     try ParseTables.with { tables throws(MatrixMarketError) in
-        var bufferOffset = 0  // data-section offset of buffer[0]
-        var filled = 0
-        var windowEnd = 0
+        var got = try feeder.read(into: buffers[0], count: windowBytes)
+        var carry = 0
+        var k = 0
         while true {
-            windowEnd += windowBytes
-            let wanted = windowEnd - bufferOffset - filled
-            let got = try fill(filled, wanted)
-            filled += got
-            let atEnd = got < wanted
-            let cut = lastNewline(buffer, from: 0, to: filled).map { $0 + 1 } ?? 0
-            let window = parseRegion(buffer, start: 0, stop: cut, endsInLongLine: false, mapped: false, layout, tables)
+            let current = buffers[k % 2]
+            let atEnd = got < windowBytes
+            if !atEnd {
+                // The next window's fresh bytes go into the other buffer (its carried line
+                // was copied out already).
+                if buffers.count == 1 { buffers.append(try WindowBuffer(windowBytes: windowBytes, startingFull: true, path: path)) }
+                let next = buffers[(k + 1) % 2]
+                if overlap {
+                    DispatchQueue.global().async(group: reading) {
+                        do throws(MatrixMarketError) { readResult.value = .success(try feeder.read(into: next, count: windowBytes)) } catch { readResult.value = .failure(error) }
+                    }
+                }
+            }
+            let text = current.base + head - carry
+            let filled = carry + got
+            let cut = lastNewline(text, from: 0, to: filled).map { $0 + 1 } ?? 0
+            let window = parseRegion(text, start: 0, stop: cut, endsInLongLine: false, mapped: false, layout, tables)
             try resolver.resolve(window.ranges, window.outputs, tables)
             outputs += window.outputs
-            let carry = filled - cut
-            if let problem = lineLimitProblem(buffer + cut, available: carry), carry > maximumLineLength {
+            carry = filled - cut
+            if let problem = lineLimitProblem(text + cut, available: carry), carry > maximumLineLength {
                 throw MatrixMarketError(path: path, line: resolver.nextLine, message: problem)
             }
             if atEnd {
                 if carry > 0 {
-                    // The last line has no '\n': give it one (the window has room).
-                    buffer[filled] = 0x0A
-                    let range = ByteRange(start: buffer + cut, end: buffer + filled + 1)
+                    // The last line has no '\n': give it one (the buffer has room).
+                    text[filled] = 0x0A
+                    let range = ByteRange(start: text + cut, end: text + filled + 1)
                     let out = ChunkOutput()
                     parseChunk(range, layout, tables, out, stopAtEntry: -1)
                     try resolver.resolve([range], [out], tables)
@@ -416,9 +495,16 @@ func parseStreamedDataSection(_ stream: ZStream, leftover: UnsafeBufferPointer<U
                 }
                 break
             }
-            memmove(buffer, buffer + cut, carry)
-            bufferOffset += cut
-            filled = carry
+            let next = buffers[(k + 1) % 2]
+            if overlap {
+                reading.wait()
+                got = try readResult.value.get()
+            } else {
+                got = try feeder.read(into: next, count: windowBytes)
+            }
+            // The carried line goes just before the fresh bytes.
+            memcpy(next.base + head - carry, text + cut, carry)
+            k += 1
         }
         try resolver.finish()
     }
