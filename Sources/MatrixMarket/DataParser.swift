@@ -5,7 +5,9 @@
 // the task that parses it). A last line without '\n' is copied with one appended, so every
 // chunk ends in '\n' and the scanners can use it as a sentinel. Each chunk counts its
 // lines and entries and stops at its first error; errors are then resolved in file
-// order, so the error reported is the one a sequential reader would hit first.
+// order, so the error reported is the one a sequential reader would hit first. Every scan
+// is bounded by the maximum line length (1 MiB), and chunks after one that failed are
+// skipped. A stream is parsed the same way, one window of text at a time.
 
 #if canImport(Glibc)
 import Glibc

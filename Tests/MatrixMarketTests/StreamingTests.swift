@@ -244,7 +244,8 @@ struct StreamingTests {
     }
 
     /// The built binary under `ulimit -v` (400 MB of address space; the binary alone needs
-    /// about 200-300 MB of it): a gzip bomb of 1 GiB of zeros, with and without a valid
+    /// about 200-300 MB of it, and hangs at start-up under 200 MB, before and after this
+    /// change): a gzip bomb of 1 GiB of zeros, with and without a valid
     /// header, is rejected with a NUL error instead of being inflated (which needed over
     /// 1 GB and failed with "out of memory"); a size line declaring about 1.1 GB of entries is
     /// refused with the address-space message before reading on.
@@ -257,14 +258,22 @@ struct StreamingTests {
         #expect(try runShell("{ printf '\(banner.dropLast())\\n3 3 1\\n'; head -c 1073741824 /dev/zero; } | gzip -1 > '\(headed)'").status == 0)
         let size = try FileManager.default.attributesOfItem(atPath: bare)[.size] as! Int
         #expect(size < 8 << 20, "1 GiB of zeros compresses to a few MB")
+        // An AddressSanitizer build (scripts/asan-test.sh) reserves terabytes of address space
+        // for its shadow memory and cannot start under the limit: then the bombs run without
+        // it (the messages still tell the old reader apart) and the size-line check is skipped.
+        let limited = try runShell("ulimit -v 400000; exec timeout 20 '\(binary)' --help").status == 0
+        let limit = limited ? "ulimit -v 400000; " : ""
         let declared = try s.write("declared.mtx", banner + "1000 1000 40000000\n1 1 1\n")
-        for (path, fragment) in [(bare, ":1: NUL byte at column 1"), (headed, ":3: NUL byte at column 1"),
-                                 (declared, ":2: the size line declares 40000000 entries")] {
-            let run = try runShell("ulimit -v 400000; exec '\(binary)' info '\(path)'")
+        var cases = [(bare, ":1: NUL byte at column 1"), (headed, ":3: NUL byte at column 1")]
+        if limited { cases.append((declared, ":2: the size line declares 40000000 entries")) }
+        for (path, fragment) in cases {
+            let run = try runShell(limit + "exec '\(binary)' info '\(path)'")
             #expect(run.status == 1, "\(path): \(run.stderr)")
             #expect(run.stderr.contains(fragment), "\(path): \(run.stderr)")
         }
-        let run = try runShell("ulimit -v 400000; exec '\(binary)' info '\(declared)'")
-        #expect(run.stderr.contains("address space"), "\(run.stderr)")
+        if limited {
+            let run = try runShell(limit + "exec '\(binary)' info '\(declared)'")
+            #expect(run.stderr.contains("of address space this process has left under its limit (ulimit -v)"), "\(run.stderr)")
+        }
     }
 }
