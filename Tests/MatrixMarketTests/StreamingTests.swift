@@ -133,8 +133,15 @@ struct StreamingTests {
         bad[7] = "2 2 1.5D+02"
         let tooMany = lines + ["1 1 1", "2 2 2"]
         let tooFew = Array(lines.dropLast(2)) + ["", "% end"]
+        // An array vector too (values only, comment and blank lines between them).
+        let arrayText = "%%MatrixMarket matrix array real general\n% v\n7 1\n" + (1 ... 7).map { "\(Double($0) / 3)" }.joined(separator: "\n\n% x\n") + "\n"
+        let arrayPlain = try s.write("v.mtx", arrayText)
+        let arrayGz = try s.write("v.mtx.gz", try gzipped(Array(arrayText.utf8)))
+        let vector = try MatrixMarket.readVector(from: arrayPlain)
+        #expect(vector.count == 7)
         for window in [1, 3, 7, 64] {
             try withStreamWindow(window) {
+                #expect(bitsEqual(try MatrixMarket.readVector(from: arrayGz), vector), "window \(window)")
                 Self.expectIdentical(try MatrixMarket.readMatrix(from: try s.write("g\(window).mtx.gz", try gzipped(Array(good.utf8)))).matrix, reference, "window \(window)")
                 for (name, text, line, fragment) in [("bad", bad, 8, "invalid number '1.5D+02'"), ("many", tooMany, 10, "too many entries"),
                                                      ("few", tooFew, 9, "truncated: expected 6 entries, found 4")] {
