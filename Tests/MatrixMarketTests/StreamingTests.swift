@@ -255,7 +255,8 @@ struct StreamingTests {
     /// change): a gzip bomb of 1 GiB of zeros, with and without a valid
     /// header, is rejected with a NUL error instead of being inflated (which needed over
     /// 1 GB and failed with "out of memory"); a size line declaring about 1.1 GB of entries is
-    /// refused with the address-space message before reading on.
+    /// refused with the address-space message before reading on; a file too big to map under
+    /// the limit is streamed.
     @Test(.timeLimit(.minutes(2)))
     func gzipBombUnderAnAddressSpaceLimit() throws {
         let binary = try #require(hyperregBinary, "the hyperreg binary was not found; run `swift build` first")
@@ -281,6 +282,15 @@ struct StreamingTests {
         if limited {
             let run = try runShell(limit + "exec '\(binary)' info '\(declared)'")
             #expect(run.stderr.contains("of address space this process has left under its limit (ulimit -v)"), "\(run.stderr)")
+            // A 1 GB (sparse) file cannot be mapped under the limit: it is read as a stream
+            // (before: "cannot map the file: Cannot allocate memory").
+            let big = try s.write("big.mtx", banner + "3 3 1\n1 1 1\n")
+            let fd = open(big, O_WRONLY)
+            try #require(fd >= 0)
+            #expect(ftruncate(fd, 1 << 30) == 0)
+            close(fd)
+            let streamed = try runShell(limit + "exec '\(binary)' info '\(big)'")
+            #expect(streamed.stderr.contains(":4: NUL byte at column 1"), "\(streamed.stderr)")
         }
     }
 }
