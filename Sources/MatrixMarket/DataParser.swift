@@ -127,10 +127,6 @@ func chunkBytes(for dataBytes: Int) -> Int { max(1 << 20, dataBytes / 4096) }
 /// boundary search ever scans or copies more than this for one line.
 let maximumLineLength = 1 << 20
 
-/// Bytes of decompressed (or piped) text parsed at a time from a stream: the windows end at
-/// the last '\n' before each multiple of this many bytes of the data section. 32 MiB; tests
-/// set it smaller to put window boundaries inside lines (results never depend on it).
-let streamWindowBytes = Atomic<Int>(32 << 20)
 
 /// The message for a line that holds a NUL byte in its first `maximumLineLength + 1` bytes, or
 /// that has no '\n' within them (too long); nil for a line that is neither. `available` is
@@ -436,16 +432,16 @@ final class WindowFeeder: @unchecked Sendable {
 }
 
 /// Parses the data section from a stream, window by window: window k is the line carried
-/// over from window k - 1 plus bytes [k W, (k + 1) W) of the data section (W =
-/// `streamWindowBytes`), cut after its last '\n' (a function of the bytes alone, never of
-/// read sizes); its complete lines are parsed in parallel chunks and resolved before the next
+/// over from window k - 1 plus bytes [k W, (k + 1) W) of the data section (W = `windowBytes`,
+/// from `MatrixMarketReadOptions.streamWindowBytes`), cut after its last '\n' (a function of
+/// the bytes alone, never of read sizes); its complete lines are parsed in parallel chunks and resolved before the next
 /// window is parsed, and the partial last line is carried over. With more than one thread the
 /// next window is read (inflated) while this one is parsed. Memory is two windows plus the
 /// parsed entries. `leftover` holds the data-section bytes already read with the header.
 func parseStreamedDataSection(_ stream: ZStream, leftover: UnsafeBufferPointer<UInt8>, _ info: HeaderInfo,
-                              _ layout: DataLayout, path: String) throws(MatrixMarketError) -> ParsedData {
+                              _ layout: DataLayout, windowBytes requested: Int, path: String) throws(MatrixMarketError) -> ParsedData {
     var resolver = SectionResolver(info, layout, path: path)
-    let windowBytes = max(streamWindowBytes.load(ordering: .relaxed), 1)
+    let windowBytes = max(requested, 1)
     let head = WindowBuffer.headRoom
     let feeder = WindowFeeder(stream, leftover: leftover, path: path)
     let overlap = Parallelism.threadCount > 1

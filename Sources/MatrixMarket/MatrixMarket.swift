@@ -116,6 +116,11 @@ public struct MatrixMarketReadOptions: Sendable {
     /// row offsets, or the vector) beyond this many bytes. nil: the machine's physical
     /// memory, which is always a limit.
     public var memoryLimit: Int? = nil
+    /// Bytes of text read and parsed at a time from a stream (a `.gz` file, standard input, a
+    /// FIFO, a device); default 32 MiB. A window ends at the last newline before each
+    /// multiple of this many bytes of the data section, so the result and the error reported
+    /// never depend on it; memory does (two windows of text are held). Mapped files ignore it.
+    public var streamWindowBytes: Int = 32 << 20
 
     /// Creates options; by default non-finite values are rejected and the memory limit is
     /// the physical memory.

@@ -112,7 +112,7 @@ enum Reader {
             let info = try readStreamHeader(stream, into: &bytes, name: name)
             let layout = try check(info, name: name, options: options, purpose: purpose)
             let leftover = UnsafeBufferPointer(start: bytes.base.map { $0 + info.dataOffset }, count: bytes.count - info.dataOffset)
-            return (info, try parseStreamedDataSection(stream, leftover: leftover, info, layout, path: name))
+            return (info, try parseStreamedDataSection(stream, leftover: leftover, info, layout, windowBytes: options.streamWindowBytes, path: name))
         }
     }
 

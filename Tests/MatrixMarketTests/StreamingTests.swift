@@ -2,17 +2,16 @@
 // over the maximum length are errors at once, on streams and mapped files alike.
 
 import Foundation
-@testable import MatrixMarket
+import MatrixMarket
 import SparseCore
 import HyperRegTestSupport
 import Testing
 
-/// Runs `body` with the stream window set to `bytes`, restoring the default after.
-func withStreamWindow<T>(_ bytes: Int, _ body: () throws -> T) rethrows -> T {
-    let saved = streamWindowBytes.load(ordering: .relaxed)
-    streamWindowBytes.store(bytes, ordering: .relaxed)
-    defer { streamWindowBytes.store(saved, ordering: .relaxed) }
-    return try body()
+/// Read options with the stream window set to `bytes`.
+func window(_ bytes: Int) -> MatrixMarketReadOptions {
+    var options = MatrixMarketReadOptions()
+    options.streamWindowBytes = bytes
+    return options
 }
 
 /// Starts `/bin/sh -c script` (e.g. a writer into a FIFO); the caller waits for it.
@@ -102,20 +101,18 @@ struct StreamingTests {
         while newlines < 3 { if bytes[dataStart] == 0x0A { newlines += 1 }; dataStart += 1 }
         let insideLine = (1 ... 5).filter { k in bytes[dataStart + k * odd - 1] != 0x0A && bytes[dataStart + k * odd] != 0x0A }
         #expect(insideLine.count >= 3, "the odd window must cut lines")
-        for window in [odd, 32 << 20] {
+        for bytes in [odd, 32 << 20] {
             for threads in [1, 2] {
-                try withStreamWindow(window) {
-                    try withThreads(threads) {
-                        let what = "window \(window), \(threads) threads"
-                        Self.expectIdentical(try MatrixMarket.readMatrix(from: gz).matrix, reference, "gzip, " + what)
-                        Self.expectIdentical(try withStandardInput(from: plain) { try MatrixMarket.readMatrix(from: "-").matrix }, reference, "stdin, " + what)
-                    }
+                try withThreads(threads) {
+                    let what = "window \(bytes), \(threads) threads"
+                    Self.expectIdentical(try MatrixMarket.readMatrix(from: gz, options: window(bytes)).matrix, reference, "gzip, " + what)
+                    Self.expectIdentical(try withStandardInput(from: plain) { try MatrixMarket.readMatrix(from: "-", options: window(bytes)).matrix }, reference, "stdin, " + what)
                 }
             }
         }
         let fifo = try makeFIFO(s, "a.fifo")
         let writer = try startShell("cat '\(plain)' > '\(fifo)'")
-        let fromFIFO = try withStreamWindow(odd) { try withThreads(2) { try MatrixMarket.readMatrix(from: fifo).matrix } }
+        let fromFIFO = try withThreads(2) { try MatrixMarket.readMatrix(from: fifo, options: window(odd)).matrix }
         writer.waitUntilExit()
         Self.expectIdentical(fromFIFO, reference, "FIFO")
     }
@@ -139,16 +136,16 @@ struct StreamingTests {
         let arrayGz = try s.write("v.mtx.gz", try gzipped(Array(arrayText.utf8)))
         let vector = try MatrixMarket.readVector(from: arrayPlain)
         #expect(vector.count == 7)
-        for window in [1, 3, 7, 64] {
-            try withStreamWindow(window) {
-                #expect(bitsEqual(try MatrixMarket.readVector(from: arrayGz), vector), "window \(window)")
-                Self.expectIdentical(try MatrixMarket.readMatrix(from: try s.write("g\(window).mtx.gz", try gzipped(Array(good.utf8)))).matrix, reference, "window \(window)")
+        for bytes in [1, 3, 7, 64] {
+            do {
+                #expect(bitsEqual(try MatrixMarket.readVector(from: arrayGz, options: window(bytes)), vector), "window \(bytes)")
+                Self.expectIdentical(try MatrixMarket.readMatrix(from: try s.write("g\(bytes).mtx.gz", try gzipped(Array(good.utf8))), options: window(bytes)).matrix, reference, "window \(bytes)")
                 for (name, text, line, fragment) in [("bad", bad, 8, "invalid number '1.5D+02'"), ("many", tooMany, 10, "too many entries"),
                                                      ("few", tooFew, 9, "truncated: expected 6 entries, found 4")] {
-                    let path = try s.write("\(name)\(window).mtx.gz", try gzipped(Array((text.joined(separator: "\n") + "\n").utf8)))
-                    let error = caught { try MatrixMarket.readMatrix(from: path) }
-                    #expect(error?.line == line, "\(name), window \(window): \(String(describing: error))")
-                    #expect(error?.message.contains(fragment) == true, "\(name), window \(window): \(String(describing: error))")
+                    let path = try s.write("\(name)\(bytes).mtx.gz", try gzipped(Array((text.joined(separator: "\n") + "\n").utf8)))
+                    let error = caught { try MatrixMarket.readMatrix(from: path, options: window(bytes)) }
+                    #expect(error?.line == line, "\(name), window \(bytes): \(String(describing: error))")
+                    #expect(error?.message.contains(fragment) == true, "\(name), window \(bytes): \(String(describing: error))")
                 }
             }
         }
@@ -217,10 +214,10 @@ struct StreamingTests {
             let bytes = Array(text.utf8)
             let plain = try s.write("l\(k).mtx", bytes)
             let gz = try s.write("l\(k).mtx.gz", try gzipped(bytes))
-            for window in [65_537, 32 << 20] {
-                try withStreamWindow(window) {
+            for bytes in [65_537, 32 << 20] {
+                do {
                     for path in [plain, gz] {
-                        let error = caught { try MatrixMarket.readMatrix(from: path) }
+                        let error = caught { try MatrixMarket.readMatrix(from: path, options: window(bytes)) }
                         if line == nil { #expect(error == nil, "case \(k): \(String(describing: error))") }
                         #expect(error?.line == line, "case \(k), \(path): \(String(describing: error))")
                         if line != nil {
