@@ -5,7 +5,9 @@
 // the task that parses it). A last line without '\n' is copied with one appended, so every
 // chunk ends in '\n' and the scanners can use it as a sentinel. Each chunk counts its
 // lines and entries and stops at its first error; errors are then resolved in file
-// order, so the error reported is the one a sequential reader would hit first.
+// order, so the error reported is the one a sequential reader would hit first. Every scan
+// is bounded by the maximum line length (1 MiB), and chunks after one that failed are
+// skipped. A stream is parsed the same way, one window of text at a time.
 
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +16,9 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import SparseCore
+import Synchronization
 
 /// A byte range `[start, end)` whose last byte is '\n' (or empty, when one line is longer than a chunk).
 struct ByteRange: @unchecked Sendable {
@@ -72,6 +76,21 @@ final class ChunkOutput: @unchecked Sendable {
         rows = nil
     }
 
+    /// Gives back the storage beyond `count` entries (all of it when there are none), so a
+    /// chunk of blank or comment lines holds no memory while later windows are read.
+    func shrinkToFit() {
+        guard capacity > count else { return }
+        if count == 0 {
+            release()
+            capacity = 0
+            return
+        }
+        if let r = rows, let shrunk = realloc(r, count * 4) { rows = shrunk.assumingMemoryBound(to: Int32.self) }
+        if let c = columns, let shrunk = realloc(c, count * 4) { columns = shrunk.assumingMemoryBound(to: Int32.self) }
+        if let v = values, let shrunk = realloc(v, count * 8) { values = shrunk.assumingMemoryBound(to: Double.self) }
+        capacity = count
+    }
+
     /// Grows storage to `newCapacity` entries; false when out of memory.
     func grow(to newCapacity: Int, indices: Bool, values storeValues: Bool) -> Bool {
         if indices {
@@ -103,25 +122,215 @@ final class ParsedData {
 /// Chunk size for the data section: at least 1 MiB, at most about 4096 chunks.
 func chunkBytes(for dataBytes: Int) -> Int { max(1 << 20, dataBytes / 4096) }
 
+/// The longest line accepted, in bytes before its '\n' (a CR of a CRLF line counts):
+/// 1 MiB. A longer line is an error naming its line, so neither a reader nor a chunk
+/// boundary search ever scans or copies more than this for one line.
+let maximumLineLength = 1 << 20
+
+
+/// The message for a line that holds a NUL byte in its first `maximumLineLength + 1` bytes, or
+/// that has no '\n' within them (too long); nil for a line that is neither. `available` is
+/// how many bytes can be read at `start` (a line ending before them needs its '\n' there).
+func lineLimitProblem(_ start: UnsafePointer<UInt8>, available: Int) -> String? {
+    let scanned = min(available, maximumLineLength + 1)
+    guard scanned > 0 else { return nil }
+    let newline = memchr(start, 0x0A, scanned)
+    let length = newline.map { start.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? scanned
+    if let nul = memchr(start, 0, length) {
+        let column = start.distance(to: nul.assumingMemoryBound(to: UInt8.self)) + 1
+        return nulByteMessage(column: column)
+    }
+    if newline == nil && scanned > maximumLineLength { return overlongLineMessage }
+    return nil
+}
+
+/// "NUL byte at column N ...".
+func nulByteMessage(column: Int) -> String {
+    "NUL byte at column \(column); is this a binary file? (Matrix Market files are text)"
+}
+
+/// The message for a line longer than `maximumLineLength`.
+let overlongLineMessage = "line longer than the maximum of \(maximumLineLength) bytes (1 MiB); is this a binary or damaged file?"
+
+/// An index such that some chunk at or before it is known to fail (`Int.max`: none known),
+/// so that later chunks skip their work: a damaged big file fails after parsing up to its
+/// first error, not all of it.
+final class FirstFailure: Sendable {
+    private let index = Atomic<Int>(Int.max)
+
+    /// The lowest failing chunk recorded so far.
+    var value: Int { index.load(ordering: .relaxed) }
+
+    /// Records that chunk `c` failed.
+    func record(_ c: Int) {
+        var current = index.load(ordering: .relaxed)
+        while c < current {
+            let (exchanged, original) = index.compareExchange(expected: current, desired: c, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
+}
+
+/// The index of the last '\n' in `[base + from, base + to)`, or nil.
+private func lastNewline(_ base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int? {
+    var i = to - 1
+    while i >= from {
+        if base[i] == 0x0A { return i }
+        i -= 1
+    }
+    return nil
+}
+
+/// Cuts `[start, stop)` of `base` into chunks at newlines (each task finds its own
+/// boundaries, so the text is touched once, by the task that parses it), parses them in
+/// parallel and returns the ranges and outputs in file order.
+///
+/// The region ends in '\n', except with `endsInLongLine`: then its last `maximumLineLength +
+/// 1` bytes hold no '\n' and the chunk holding that last line's start reports it as too long.
+/// Chunks after the first one known to fail are skipped (left empty); they are never reached
+/// when errors are resolved in file order. With `mapped`, each parsed chunk's pages are dropped.
+func parseRegion(_ base: UnsafePointer<UInt8>, start: Int, stop: Int, endsInLongLine: Bool, mapped: Bool,
+                 _ layout: DataLayout, _ tables: ParseTables) -> (ranges: [ByteRange], outputs: [ChunkOutput]) {
+    guard stop > start else { return ([], []) }
+    // Chunk c nominally covers [start + c * size, start + (c + 1) * size) and really starts
+    // after the first '\n' at or after its nominal start minus one (chunk 0 at `start`), and
+    // ends where chunk c + 1 starts. The search is bounded by the maximum line length: no
+    // '\n' within it means the line crossing the nominal start is too long, and the chunk is
+    // left to the one holding that line's start (boundary nil).
+    let size = chunkBytes(for: stop - start)
+    let chunkCount = (stop - start + size - 1) / size
+    var ranges = [ByteRange](repeating: ByteRange(start: base + start, end: base + start), count: chunkCount)
+    let outputs = (0 ..< chunkCount).map { _ in ChunkOutput() }
+    let failure = FirstFailure()
+    let pointer = SharedReadBuffer(UnsafeBufferPointer(start: base, count: stop))
+    ranges.withUnsafeMutableBufferPointer { rangeBuffer in
+        let shared = SharedBuffer(rangeBuffer)
+        Parallelism.forEachChunk(chunkCount) { c in
+            let out = outputs[c]
+            if c > failure.value { return }  // an earlier chunk already failed
+            let base = pointer.buffer.baseAddress!
+            /// Where chunk k starts: `start`, or just after a newline; nil inside a too-long line.
+            func boundary(_ k: Int) -> Int? {
+                if k == 0 { return start }
+                if k == chunkCount { return endsInLongLine ? nil : stop }
+                let nominal = start + k * size
+                guard let found = memchr(base + nominal - 1, 0x0A, min(stop - nominal + 1, maximumLineLength + 1)) else { return nil }
+                return base.distance(to: found.assumingMemoryBound(to: UInt8.self)) + 1
+            }
+            guard let s = boundary(c) else {
+                // Inside a too-long line, which an earlier chunk reports: skip this one and
+                // tell later chunks that the first failure is before them.
+                failure.record(c - 1)
+                return
+            }
+            var longLine: Int?
+            let e: Int
+            if let b = boundary(c + 1) {
+                e = max(s, b)
+            } else {
+                // The line crossing the nominal end is too long: parse up to its start.
+                let nominalEnd = min(start + (c + 1) * size, stop)
+                let t = (nominalEnd > s ? lastNewline(base, from: s, to: nominalEnd) : nil).map { $0 + 1 } ?? s
+                e = t
+                longLine = t
+            }
+            let range = ByteRange(start: base + s, end: base + e)
+            shared.buffer[c] = range
+            parseChunk(range, layout, tables, out, stopAtEntry: -1)
+            if let t = longLine, out.errorLine < 0 {
+                out.errorLine = out.lines
+                out.errorMessage = lineLimitProblem(base + t, available: stop - t) ?? overlongLineMessage
+            }
+            out.shrinkToFit()
+            if out.errorLine >= 0 { failure.record(c) }
+            // The text of a parsed chunk is not needed again (an error probe would fault it
+            // back in from the file): drop its pages so that peak memory is the parsed
+            // entries, not the text as well.
+            if mapped { dropMappedPages(range) }
+        }
+    }
+    return (ranges, outputs)
+}
+
+/// Resolves chunk results in file order, carrying entry and line counts across calls (one
+/// call per stream window), so that the error reported is the first one a sequential reader
+/// would meet, with its exact line.
+struct SectionResolver {
+    let path: String
+    let layout: DataLayout
+    let expected: Int
+    /// 1-based line of the size line.
+    let sizeLine: Int
+    /// Entries and lines of the chunks resolved so far.
+    var entriesBefore = 0
+    var linesBefore = 0
+
+    init(_ info: HeaderInfo, _ layout: DataLayout, path: String) {
+        self.path = path
+        self.layout = layout
+        expected = info.header.storedEntryCount
+        sizeLine = info.sizeLine
+    }
+
+    private var kind: String { layout.format == .coordinate ? "entries" : "values" }
+
+    /// The 1-based line number of the next line not yet resolved.
+    var nextLine: Int { sizeLine + 1 + linesBefore }
+
+    /// Throws the first problem among `outputs` (in order), else adds their counts.
+    mutating func resolve(_ ranges: [ByteRange], _ outputs: [ChunkOutput], _ tables: ParseTables) throws(MatrixMarketError) {
+        for c in 0 ..< outputs.count {
+            let o = outputs[c]
+            if entriesBefore + o.count > expected {
+                // Entry number `expected` (0-based) is an extra one: find its line.
+                let probe = ChunkOutput()
+                parseChunk(ranges[c], layout, tables, probe, stopAtEntry: expected - entriesBefore)
+                throw MatrixMarketError(path: path, line: nextLine + probe.stopLine,
+                                        message: "too many \(kind): the size line declares \(expected), and this is number \(expected + 1)")
+            }
+            if o.errorLine >= 0 {
+                throw MatrixMarketError(path: path, line: nextLine + o.errorLine, message: o.errorMessage)
+            }
+            entriesBefore += o.count
+            linesBefore += o.lines
+        }
+    }
+
+    /// Throws when fewer entries than declared were found.
+    func finish() throws(MatrixMarketError) {
+        if entriesBefore < expected {
+            throw MatrixMarketError(path: path, line: sizeLine + linesBefore, message: "truncated: expected \(expected) \(kind), found \(entriesBefore)")
+        }
+    }
+}
+
 /// Parses the data section of `input` (everything from `info.dataOffset`), checking
 /// the entry count, and returns per-chunk entries.
 func parseDataSection(_ input: InputBytes, _ info: HeaderInfo, _ layout: DataLayout, path: String) throws(MatrixMarketError) -> ParsedData {
-    let expected = info.header.storedEntryCount
-    let dataLine = info.sizeLine + 1
-    let kind = layout.format == .coordinate ? "entries" : "values"
-    var ranges: [ByteRange] = []
-    var mainChunks = 0, mainStart = 0, mainStop = 0, chunkSize = 1
+    var resolver = SectionResolver(info, layout, path: path)
+    guard let base = input.base, info.dataOffset < input.count else {
+        try resolver.finish()
+        return ParsedData(chunks: [], entryCount: resolver.expected)
+    }
+    let start = info.dataOffset, count = input.count
+    // The part ending in the last '\n', and a copied tail if the last line has none. The
+    // search back is bounded: no '\n' in the last `maximumLineLength + 1` bytes means the
+    // last line is too long, which the chunk holding its start reports.
+    var mainEnd = count
+    var endsInLongLine = false
     var tail: UnsafeMutablePointer<UInt8>?
     defer { free(tail) }
-
-    if let base = input.base, info.dataOffset < input.count {
-        let start = info.dataOffset, count = input.count
-        // The part ending in the last '\n', and a copied tail if the last line has none.
-        var mainEnd = count
-        if base[count - 1] != 0x0A {
-            var i = count - 1
-            while i >= start && base[i] != 0x0A { i -= 1 }
-            mainEnd = i + 1
+    if base[count - 1] != 0x0A {
+        let look = min(count - start, maximumLineLength + 1)
+        if let newline = lastNewline(base, from: count - look, to: count) {
+            mainEnd = newline + 1
+        } else if look <= maximumLineLength {
+            mainEnd = start
+        } else {
+            endsInLongLine = true
+        }
+        if !endsInLongLine {
             let tailLength = count - mainEnd
             guard let t = malloc(tailLength + 1)?.assumingMemoryBound(to: UInt8.self) else {
                 throw MatrixMarketError(path: path, message: "out of memory")
@@ -130,73 +339,174 @@ func parseDataSection(_ input: InputBytes, _ info: HeaderInfo, _ layout: DataLay
             t[tailLength] = 0x0A
             tail = t
         }
-        // Chunk c nominally covers [start + c * size, start + (c + 1) * size) and really starts
-        // after the first '\n' at or after its nominal start minus one (chunk 0 at `start`),
-        // and ends where chunk c + 1 starts. Each parse task finds its own boundaries, so no
-        // page of a mapped file is touched before the task that parses it (touching every
-        // boundary first maps most of the file at once when the page cache uses large folios).
-        let size = chunkBytes(for: mainEnd - start)
-        mainChunks = (mainEnd - start + size - 1) / size
-        mainStart = start
-        mainStop = mainEnd
-        chunkSize = size
-        ranges = [ByteRange](repeating: ByteRange(start: base + start, end: base + start), count: mainChunks)
-        if let t = tail { ranges.append(ByteRange(start: t, end: t + (count - mainEnd) + 1)) }
+    }
+    let tailRange = tail.map { ByteRange(start: $0, end: $0 + (count - mainEnd) + 1) }
+    let outputs = try ParseTables.with { tables throws(MatrixMarketError) -> [ChunkOutput] in
+        var (ranges, outputs) = parseRegion(base, start: start, stop: mainEnd, endsInLongLine: endsInLongLine,
+                                            mapped: input.mapped, layout, tables)
+        if let tailRange, !outputs.contains(where: { $0.errorLine >= 0 }) {
+            let out = ChunkOutput()
+            parseChunk(tailRange, layout, tables, out, stopAtEntry: -1)
+            ranges.append(tailRange)
+            outputs.append(out)
+        }
+        try resolver.resolve(ranges, outputs, tables)
+        try resolver.finish()
+        return outputs
+    }
+    return ParsedData(chunks: outputs, entryCount: resolver.expected)
+}
+
+/// A window buffer: `maximumLineLength + 1` bytes of head room, where the line carried over
+/// from the previous window is copied, then the window's fresh bytes, then one byte for the
+/// '\n' given to an unterminated last line. It starts small and grows while it is filled
+/// (so a small stream does not reserve a whole window) up to its full size.
+final class WindowBuffer: @unchecked Sendable {
+    static let headRoom = maximumLineLength + 1
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var capacity: Int
+    let fullCapacity: Int
+
+    init(windowBytes: Int, startingFull: Bool, path: String) throws(MatrixMarketError) {
+        fullCapacity = Self.headRoom + windowBytes + 1
+        capacity = startingFull ? fullCapacity : min(fullCapacity, Self.headRoom + (1 << 16))
+        guard let memory = malloc(capacity) else {
+            throw MatrixMarketError(path: path, message: "out of memory allocating the \(formatBytes(capacity)) read window")
+        }
+        base = memory.assumingMemoryBound(to: UInt8.self)
     }
 
-    let outputs = (0 ..< ranges.count).map { _ in ChunkOutput() }
-    let lazyChunks = mainChunks, lazyStart = mainStart, lazyStop = mainStop, lazySize = chunkSize
-    let mapping = input.base.map { ByteRange(start: UnsafePointer($0), end: UnsafePointer($0) + input.count) }
-    try ParseTables.with { tables throws(MatrixMarketError) in
-        // Only chunks inside the mapping: a copied tail (last line without '\n') is heap memory.
-        let mappedChunks = input.mapped ? lazyChunks : 0
-        ranges.withUnsafeMutableBufferPointer { rangeBuffer in
-            let shared = SharedBuffer(rangeBuffer)
-            Parallelism.forEachChunk(rangeBuffer.count) { c in
-                if c < lazyChunks, let base = mapping?.start {
-                    /// Where chunk k starts: `lazyStart`, or just after a newline.
-                    func boundary(_ k: Int) -> Int {
-                        if k == 0 { return lazyStart }
-                        let nominal = lazyStart + k * lazySize
-                        if nominal >= lazyStop { return lazyStop }
-                        let found = memchr(base + nominal - 1, 0x0A, lazyStop - nominal + 1)!
-                        return base.distance(to: found.assumingMemoryBound(to: UInt8.self)) + 1
-                    }
-                    shared.buffer[c] = ByteRange(start: base + boundary(c), end: base + max(boundary(c), boundary(c + 1)))
-                }
-                let range = shared.buffer[c]
-                parseChunk(range, layout, tables, outputs[c], stopAtEntry: -1)
-                // The text of a parsed chunk is not needed again (an error probe would fault it
-                // back in from the file): drop its pages so that peak memory is the parsed
-                // entries, not the text as well.
-                if c < mappedChunks { dropMappedPages(range) }
-            }
-        }
-        let chunkList = ranges
-        // Resolve in file order: the first problem a sequential reader would meet.
-        var entriesBefore = 0
-        var linesBefore = 0
-        for c in 0 ..< outputs.count {
-            let o = outputs[c]
-            if entriesBefore + o.count > expected {
-                // Entry number `expected` (0-based) is an extra one: find its line.
-                let probe = ChunkOutput()
-                parseChunk(chunkList[c], layout, tables, probe, stopAtEntry: expected - entriesBefore)
-                throw MatrixMarketError(path: path, line: dataLine + linesBefore + probe.stopLine,
-                                        message: "too many \(kind): the size line declares \(expected), and this is number \(expected + 1)")
-            }
-            if o.errorLine >= 0 {
-                throw MatrixMarketError(path: path, line: dataLine + linesBefore + o.errorLine, message: o.errorMessage)
-            }
-            entriesBefore += o.count
-            linesBefore += o.lines
-        }
-        if entriesBefore < expected {
-            let lastLine = info.sizeLine + linesBefore
-            throw MatrixMarketError(path: path, line: lastLine, message: "truncated: expected \(expected) \(kind), found \(entriesBefore)")
-        }
+    deinit { free(base) }
+
+    /// Makes room for `size` bytes (at most `fullCapacity`); false when out of memory.
+    func grow(to size: Int) -> Bool {
+        if size <= capacity { return true }
+        let wanted = min(max(size, capacity * 2), fullCapacity)
+        guard let grown = realloc(base, wanted) else { return false }
+        base = grown.assumingMemoryBound(to: UInt8.self)
+        capacity = wanted
+        return true
     }
-    return ParsedData(chunks: outputs, entryCount: expected)
+}
+
+/// Hands out a stream's data-section bytes window by window: first the bytes read with the
+/// header, then the stream. Used by one thread at a time (the reading thread, or the parser
+/// while no read is under way).
+final class WindowFeeder: @unchecked Sendable {
+    let stream: ZStream
+    let path: String
+    var pending: UnsafeBufferPointer<UInt8>
+
+    init(_ stream: ZStream, leftover: UnsafeBufferPointer<UInt8>, path: String) {
+        self.stream = stream
+        self.pending = leftover
+        self.path = path
+    }
+
+    /// Reads the next `count` bytes into `buffer` after its head room (growing it); fewer
+    /// only at the end of the input. Returns how many.
+    func read(into buffer: WindowBuffer, count: Int) throws(MatrixMarketError) -> Int {
+        var got = 0
+        while got < count {
+            let step = min(count - got, max(buffer.capacity - WindowBuffer.headRoom - got - 1, 0))
+            if step == 0 {
+                guard buffer.grow(to: WindowBuffer.headRoom + got + 1 + (1 << 16)) else {
+                    throw MatrixMarketError(path: path, message: "out of memory growing the read window to \(formatBytes(buffer.capacity * 2))")
+                }
+                continue
+            }
+            let destination = buffer.base + WindowBuffer.headRoom + got
+            var n = 0
+            if pending.count > 0 {
+                n = min(step, pending.count)
+                memcpy(destination, pending.baseAddress!, n)
+                pending = UnsafeBufferPointer(rebasing: pending[n...])
+            } else {
+                n = try stream.read(into: destination, count: step)
+                if n == 0 { break }
+            }
+            got += n
+        }
+        return got
+    }
+}
+
+/// Parses the data section from a stream, window by window: window k is the line carried
+/// over from window k - 1 plus bytes [k W, (k + 1) W) of the data section (W = `windowBytes`,
+/// from `MatrixMarketReadOptions.streamWindowBytes`), cut after its last '\n' (a function of
+/// the bytes alone, never of read sizes); its complete lines are parsed in parallel chunks and resolved before the next
+/// window is parsed, and the partial last line is carried over. With more than one thread the
+/// next window is read (inflated) while this one is parsed. Memory is two windows plus the
+/// parsed entries. `leftover` holds the data-section bytes already read with the header.
+func parseStreamedDataSection(_ stream: ZStream, leftover: UnsafeBufferPointer<UInt8>, _ info: HeaderInfo,
+                              _ layout: DataLayout, windowBytes requested: Int, path: String) throws(MatrixMarketError) -> ParsedData {
+    var resolver = SectionResolver(info, layout, path: path)
+    let windowBytes = max(requested, 1)
+    let head = WindowBuffer.headRoom
+    let feeder = WindowFeeder(stream, leftover: leftover, path: path)
+    let overlap = Parallelism.threadCount > 1
+    var buffers = [try WindowBuffer(windowBytes: windowBytes, startingFull: false, path: path)]
+    // A read under way on another thread; always waited for before the buffers and the
+    // stream can go away (also when parsing throws).
+    let reading = DispatchGroup()
+    final class ReadResult: @unchecked Sendable { var value: Result<Int, MatrixMarketError> = .success(0) }
+    let readResult = ReadResult()
+    defer { reading.wait() }
+    var outputs: [ChunkOutput] = []
+    try ParseTables.with { tables throws(MatrixMarketError) in
+        var got = try feeder.read(into: buffers[0], count: windowBytes)
+        var carry = 0
+        var k = 0
+        while true {
+            let current = buffers[k % 2]
+            let atEnd = got < windowBytes
+            if !atEnd {
+                // The next window's fresh bytes go into the other buffer (its carried line
+                // was copied out already).
+                if buffers.count == 1 { buffers.append(try WindowBuffer(windowBytes: windowBytes, startingFull: true, path: path)) }
+                let next = buffers[(k + 1) % 2]
+                if overlap {
+                    DispatchQueue.global().async(group: reading) {
+                        do throws(MatrixMarketError) { readResult.value = .success(try feeder.read(into: next, count: windowBytes)) } catch { readResult.value = .failure(error) }
+                    }
+                }
+            }
+            let text = current.base + head - carry
+            let filled = carry + got
+            let cut = lastNewline(text, from: 0, to: filled).map { $0 + 1 } ?? 0
+            let window = parseRegion(text, start: 0, stop: cut, endsInLongLine: false, mapped: false, layout, tables)
+            try resolver.resolve(window.ranges, window.outputs, tables)
+            outputs += window.outputs
+            carry = filled - cut
+            if let problem = lineLimitProblem(text + cut, available: carry), carry > maximumLineLength {
+                throw MatrixMarketError(path: path, line: resolver.nextLine, message: problem)
+            }
+            if atEnd {
+                if carry > 0 {
+                    // The last line has no '\n': give it one (the buffer has room).
+                    text[filled] = 0x0A
+                    let range = ByteRange(start: text + cut, end: text + filled + 1)
+                    let out = ChunkOutput()
+                    parseChunk(range, layout, tables, out, stopAtEntry: -1)
+                    try resolver.resolve([range], [out], tables)
+                    outputs.append(out)
+                }
+                break
+            }
+            let next = buffers[(k + 1) % 2]
+            if overlap {
+                reading.wait()
+                got = try readResult.value.get()
+            } else {
+                got = try feeder.read(into: next, count: windowBytes)
+            }
+            // The carried line goes just before the fresh bytes.
+            memcpy(next.base + head - carry, text + cut, carry)
+            k += 1
+        }
+        try resolver.finish()
+    }
+    return ParsedData(chunks: outputs, entryCount: resolver.expected)
 }
 
 /// `madvise(MADV_DONTNEED)` on the whole pages inside a chunk of a mapped file.
@@ -279,12 +589,22 @@ private func parseCoordinateChunk(_ chunk: ByteRange, _ layout: DataLayout, _ ta
     var previousKey = -1
     var sorted = true
 
+    var lineStart = p
     scan: while p < end {
+        lineStart = p
         var c = p.pointee
         while isBlank(c) { p += 1; c = p.pointee }
-        if c == 0x0A { p += 1; line += 1; continue }
+        if c == 0x0A {
+            if p - lineStart > maximumLineLength { failure = overlongLineMessage; break scan }
+            p += 1
+            line += 1
+            continue
+        }
         if c == UInt8(ascii: "%") {
-            p = UnsafePointer(memchr(p, 0x0A, end - p)!.assumingMemoryBound(to: UInt8.self)) + 1
+            let newline = UnsafePointer(memchr(p, 0x0A, end - p)!.assumingMemoryBound(to: UInt8.self))
+            // A comment is skipped unread, except for the line rules: no NUL, not too long.
+            if newline - lineStart > maximumLineLength || memchr(p, 0, newline - p) != nil { failure = overlongLineMessage; break scan }
+            p = newline + 1
             line += 1
             continue
         }
@@ -317,6 +637,7 @@ private func parseCoordinateChunk(_ chunk: ByteRange, _ layout: DataLayout, _ ta
             failure = "a skew-symmetric matrix has a zero diagonal, but entry (\(row), \(column)) is \(value)"
             break scan
         }
+        if p - lineStart > maximumLineLength { failure = overlongLineMessage; break scan }
         p += 1
         if store {
             if n == capacity {
@@ -341,7 +662,9 @@ private func parseCoordinateChunk(_ chunk: ByteRange, _ layout: DataLayout, _ ta
     out.lastKey = previousKey
     if let failure {
         out.errorLine = line
-        out.errorMessage = failure
+        // A NUL byte or a too-long line is what is wrong with the line, whatever stopped the
+        // parse first (a NUL ends any token); the chunk holds the whole line and its '\n'.
+        out.errorMessage = lineLimitProblem(lineStart, available: end - lineStart) ?? failure
     }
 }
 
@@ -364,12 +687,22 @@ private func parseArrayChunk(_ chunk: ByteRange, _ layout: DataLayout, _ tables:
     var values = out.values
     var failure: String?
 
+    var lineStart = p
     scan: while p < end {
+        lineStart = p
         var c = p.pointee
         while isBlank(c) { p += 1; c = p.pointee }
-        if c == 0x0A { p += 1; line += 1; continue }
+        if c == 0x0A {
+            if p - lineStart > maximumLineLength { failure = overlongLineMessage; break scan }
+            p += 1
+            line += 1
+            continue
+        }
         if c == UInt8(ascii: "%") {
-            p = UnsafePointer(memchr(p, 0x0A, end - p)!.assumingMemoryBound(to: UInt8.self)) + 1
+            let newline = UnsafePointer(memchr(p, 0x0A, end - p)!.assumingMemoryBound(to: UInt8.self))
+            // A comment is skipped unread, except for the line rules: no NUL, not too long.
+            if newline - lineStart > maximumLineLength || memchr(p, 0, newline - p) != nil { failure = overlongLineMessage; break scan }
+            p = newline + 1
             line += 1
             continue
         }
@@ -382,6 +715,7 @@ private func parseArrayChunk(_ chunk: ByteRange, _ layout: DataLayout, _ tables:
             failure = "unexpected text '\(restOfLine(p))' after the value (an array file has one value per line)"
             break scan
         }
+        if p - lineStart > maximumLineLength { failure = overlongLineMessage; break scan }
         p += 1
         if store {
             if n == capacity {
@@ -398,6 +732,8 @@ private func parseArrayChunk(_ chunk: ByteRange, _ layout: DataLayout, _ tables:
     out.lines = line
     if let failure {
         out.errorLine = line
-        out.errorMessage = failure
+        // A NUL byte or a too-long line is what is wrong with the line, whatever stopped the
+        // parse first (a NUL ends any token); the chunk holds the whole line and its '\n'.
+        out.errorMessage = lineLimitProblem(lineStart, available: end - lineStart) ?? failure
     }
 }

@@ -1,5 +1,13 @@
 // The header: banner (line 1), comment and blank lines, size line.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A parsed header and where the data section starts.
 struct HeaderInfo {
     /// The header value.
@@ -79,10 +87,17 @@ func parseHeader(_ bytes: UnsafeBufferPointer<UInt8>, isComplete: Bool, path: St
     var position = 0
     var lineNumber = 0
     /// The next line's byte range (without '\n') or nil when more bytes are needed / at end.
-    func nextLine() -> Range<Int>? {
-        guard position < count else { return nil }
-        var i = position
-        while i < count && bytes[i] != 0x0A { i += 1 }
+    /// A line holding a NUL byte, or longer than `maximumLineLength`, is an error as soon as
+    /// the bytes show it (before the line is complete, for a stream).
+    func nextLine() throws(MatrixMarketError) -> Range<Int>? {
+        guard position < count, let base = bytes.baseAddress else { return nil }
+        let start = UnsafePointer(base + position)
+        let available = count - position
+        if let problem = lineLimitProblem(start, available: available) {
+            throw fail(lineNumber + 1, problem)
+        }
+        let newline = memchr(start, 0x0A, min(available, maximumLineLength + 1))
+        let i = newline.map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? count
         if i == count && !isComplete { return nil }
         let line = position ..< i
         position = min(i + 1, count)
@@ -91,7 +106,7 @@ func parseHeader(_ bytes: UnsafeBufferPointer<UInt8>, isComplete: Bool, path: St
     }
 
     // Line 1: the banner.
-    guard let first = nextLine() else { return .needMore }
+    guard let first = try nextLine() else { return .needMore }
     let words = tokens(bytes, first.lowerBound, first.upperBound)
     let lead = words.first.map { lowercased(bytes, $0) } ?? ""
     guard lead == "%%matrixmarket" || lead == "%matrixmarket" else {
@@ -136,7 +151,7 @@ func parseHeader(_ bytes: UnsafeBufferPointer<UInt8>, isComplete: Bool, path: St
     var comments: [String] = []
     while true {
         let lastComplete = lineNumber
-        guard let line = nextLine() else {
+        guard let line = try nextLine() else {
             if isComplete { throw fail(max(lastComplete, 1), "the file ends before the size line") }
             return .needMore
         }

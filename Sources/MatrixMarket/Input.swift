@@ -1,6 +1,7 @@
-// Getting a file's bytes into memory: mmap for plain regular files, zlib (`gzread`) for
-// `.gz` files, and `gzdopen` on standard input for `-` (zlib passes plain bytes through
-// unchanged and decompresses gzip bytes). A truncated or corrupt gzip stream is an error.
+// Getting at a file's bytes: mmap for plain regular files; a zlib stream (`gzread`) for
+// `.gz` files, standard input (`-`), FIFOs and devices (zlib passes plain bytes through
+// unchanged and decompresses gzip bytes), read a window at a time by the parser, never
+// whole. A truncated or corrupt gzip stream is an error.
 
 #if canImport(Glibc)
 import Glibc
@@ -63,16 +64,6 @@ struct GrowableBytes {
         return true
     }
 
-    /// Hands the bytes to an `InputBytes` (which frees them).
-    mutating func finish() -> InputBytes {
-        let result = InputBytes(base: count == 0 ? nil : base, count: count, mapped: false)
-        if count == 0 { free(base) }
-        base = nil
-        count = 0
-        capacity = 0
-        return result
-    }
-
     /// Frees the bytes.
     mutating func discard() {
         free(base)
@@ -107,7 +98,7 @@ enum InputSource {
         if path == "-" {
             let fd = dup(0)
             guard fd >= 0 else { throw fail("cannot read standard input: \(errnoText())") }
-            return .stream(try ZStream(fd: fd, name: name, sizeHint: 0))
+            return .stream(try ZStream(fd: fd, name: name))
         }
         let fd = posixOpen(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw fail("cannot open: \(errnoText())") }
@@ -124,18 +115,7 @@ enum InputSource {
         }
         let size = Int(info.st_size)
         if path.hasSuffix(".gz") || path.hasSuffix(".GZ") {
-            // The gzip trailer's ISIZE (uncompressed size mod 2^32) sizes the buffer.
-            var hint = 0
-            if kind == S_IFREG && size >= 18 {
-                var trailer: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
-                if pread(fd, &trailer, 4, off_t(size - 4)) == 4 {
-                    let isize = Int(trailer.0) | Int(trailer.1) << 8 | Int(trailer.2) << 16 | Int(trailer.3) << 24
-                    // A damaged or hostile trailer can claim gigabytes for a few bytes:
-                    // deflate expands at most 1032:1, so never trust more than that.
-                    hint = isize >= size / 2 ? min(isize + 1, size * 1032 + (1 << 16)) : size * 4
-                }
-            }
-            return .stream(try ZStream(fd: fd, name: name, sizeHint: hint))
+            return .stream(try ZStream(fd: fd, name: name))
         }
         if kind == S_IFREG {
             if size == 0 {
@@ -143,21 +123,19 @@ enum InputSource {
                 return .bytes(InputBytes(base: nil, count: 0, mapped: false))
             }
             let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+            guard let address, address != UnsafeMutableRawPointer(bitPattern: -1) else {
+                // No room to map it (e.g. under `ulimit -v`): read it as a stream instead.
+                if errno == ENOMEM { return .stream(try ZStream(fd: fd, name: name)) }
+                let text = errnoText()
+                close(fd)
+                throw fail("cannot map the file: \(text)")
+            }
             close(fd)
-            guard let address, address != UnsafeMutableRawPointer(bitPattern: -1) else { throw fail("cannot map the file: \(errnoText())") }
             _ = madvise(address, size, MADV_SEQUENTIAL)
             return .bytes(InputBytes(base: address.assumingMemoryBound(to: UInt8.self), count: size, mapped: true))
         }
         // A pipe, FIFO or device: stream it (zlib copies non-gzip bytes unchanged).
-        return .stream(try ZStream(fd: fd, name: name, sizeHint: 0))
-    }
-
-    /// Every byte of the input.
-    static func readAll(_ path: String) throws(MatrixMarketError) -> InputBytes {
-        switch try open(path) {
-        case .bytes(let bytes): return bytes
-        case .stream(let stream): return try stream.readToEnd()
-        }
+        return .stream(try ZStream(fd: fd, name: name))
     }
 }
 
@@ -165,11 +143,11 @@ enum InputSource {
 final class ZStream {
     private var file: gzFile?
     private let name: String
-    private let sizeHint: Int
+    /// Bytes delivered so far (decompressed), for error messages.
+    private var delivered = 0
 
-    init(fd: Int32, name: String, sizeHint: Int) throws(MatrixMarketError) {
+    init(fd: Int32, name: String) throws(MatrixMarketError) {
         self.name = name
-        self.sizeHint = sizeHint
         guard let file = gzdopen(fd, "rb") else {
             close(fd)
             throw MatrixMarketError(path: name, message: "cannot open the zlib stream: out of memory")
@@ -185,42 +163,35 @@ final class ZStream {
     /// Appends up to `limit` bytes to `bytes`; returns the count (0 at the end).
     /// At the end, checks that the stream was complete.
     func read(into bytes: inout GrowableBytes, limit: Int) throws(MatrixMarketError) -> Int {
-        guard let file else { return 0 }
         guard bytes.reserve(extra: limit) else {
             throw MatrixMarketError(path: name, message: "out of memory after reading \(bytes.count) bytes")
         }
-        let asked = UInt32(min(limit, 1 << 30))
-        let got = gzread(file, bytes.base! + bytes.count, asked)
-        if got < 0 { throw streamError(decompressed: bytes.count) }
-        if got == 0 {
-            var code: Int32 = Z_OK
-            _ = gzerror(file, &code)
-            if code != Z_OK { throw streamError(decompressed: bytes.count) }
-            let closing = gzclose(file)
-            self.file = nil
-            if closing != Z_OK { throw closeError(closing, decompressed: bytes.count) }
-            return 0
-        }
-        bytes.count += Int(got)
-        return Int(got)
+        let got = try read(into: bytes.base! + bytes.count, count: limit)
+        bytes.count += got
+        return got
     }
 
-    /// Reads the rest of the stream into one buffer.
-    func readToEnd() throws(MatrixMarketError) -> InputBytes {
-        var bytes = GrowableBytes()
-        if sizeHint > 0 && !bytes.reserve(extra: sizeHint) {
-            throw MatrixMarketError(path: name, message: "out of memory reserving \(sizeHint) bytes")
-        }
-        do {
-            while true {
-                let room = max(bytes.capacity - bytes.count, 1 << 16)
-                if try read(into: &bytes, limit: room) == 0 { break }
+    /// Reads `count` bytes into `destination`, fewer only at the end of the input; returns
+    /// how many. At the end, checks that the stream was complete.
+    func read(into destination: UnsafeMutablePointer<UInt8>, count: Int) throws(MatrixMarketError) -> Int {
+        var total = 0
+        while total < count, let file {
+            let asked = UInt32(min(count - total, 1 << 30))
+            let got = gzread(file, destination + total, asked)
+            if got < 0 { throw streamError(decompressed: delivered) }
+            if got == 0 {
+                var code: Int32 = Z_OK
+                _ = gzerror(file, &code)
+                if code != Z_OK { throw streamError(decompressed: delivered) }
+                let closing = gzclose(file)
+                self.file = nil
+                if closing != Z_OK { throw closeError(closing, decompressed: delivered) }
+                break
             }
-        } catch {
-            bytes.discard()
-            throw error
+            total += Int(got)
+            delivered += Int(got)
         }
-        return bytes.finish()
+        return total
     }
 
     private func streamError(decompressed: Int) -> MatrixMarketError {

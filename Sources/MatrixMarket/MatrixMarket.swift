@@ -1,11 +1,13 @@
 // MatrixMarket: reading and writing Matrix Market files (see docs/matrix-market.md).
 //
-// Reading maps the file (or decompresses a `.gz` file, or reads standard input for `-`)
-// into one byte buffer, parses the header line by line, then parses the data section in
-// fixed chunks split at newlines, in parallel with `Parallelism.forEachChunk`. The chunk
-// list depends only on the bytes, and chunk results are combined in chunk order, so the
-// result (and the first error reported) never depends on the thread count. Every error
-// names the file and, when it concerns a line, its 1-based line number.
+// Reading maps a plain file, or streams a `.gz` file, standard input (`-`), a FIFO or a
+// device in 32 MiB windows of text (never whole), parses the header line by line, then
+// parses the data section in fixed chunks split at newlines, in parallel with
+// `Parallelism.forEachChunk`. The chunk list depends only on the bytes, and chunk results
+// are combined in chunk order, so the result (and the first error reported) never depends
+// on the thread count or on read sizes. A NUL byte and a line over 1 MiB are errors, so
+// memory is bounded by the output, not the input. Every error names the file and, when it
+// concerns a line, its 1-based line number.
 //
 // Accepted: the NIST format (`%%MatrixMarket matrix coordinate|array real|integer|pattern
 // general|symmetric|skew-symmetric`), banner words in any case, `%MatrixMarket` with one
@@ -116,6 +118,11 @@ public struct MatrixMarketReadOptions: Sendable {
     /// row offsets, or the vector) beyond this many bytes. nil: the machine's physical
     /// memory, which is always a limit.
     public var memoryLimit: Int? = nil
+    /// Bytes of text read and parsed at a time from a stream (a `.gz` file, standard input, a
+    /// FIFO, a device); default 32 MiB. A window ends at the last newline before each
+    /// multiple of this many bytes of the data section, so the result and the error reported
+    /// never depend on it; memory does (two windows of text are held). Mapped files ignore it.
+    public var streamWindowBytes: Int = 32 << 20
 
     /// Creates options; by default non-finite values are rejected and the memory limit is
     /// the physical memory.
@@ -129,6 +136,11 @@ public struct MatrixMarketReadOptions: Sendable {
 ///
 /// Paths ending in `.gz` are decompressed with zlib; `-` reads standard input (plain or
 /// gzip, detected from the bytes) or writes standard output.
+///
+/// Memory is bounded by the output, not the input: a compressed file, standard input, a FIFO
+/// or a device is read and parsed 32 MiB of text at a time, never whole; a line longer than
+/// 1 MiB (1 048 576 bytes before its newline) and a NUL byte anywhere are errors naming the
+/// line.
 public enum MatrixMarket {
     /// Reads only the banner, comments and size line (and decompresses or reads no
     /// further than that). A `complex` header is returned, not rejected.

@@ -24,38 +24,49 @@ enum Reader {
         case .stream(let stream):
             var bytes = GrowableBytes()
             defer { bytes.discard() }
-            var done = false
-            while true {
-                if !done { done = try stream.read(into: &bytes, limit: 1 << 16) == 0 }
-                let view = UnsafeBufferPointer(start: bytes.base, count: bytes.count)
-                if case .complete(let info) = try parseHeader(view, isComplete: done, path: name) { return info.header }
-            }
+            return try readStreamHeader(stream, into: &bytes, name: name).header
+        }
+    }
+
+    /// Reads a stream until its header is complete (64 KiB at first, then as much again as
+    /// has been read, so a long comment block is parsed in linear time). `bytes` keeps what
+    /// was read, the data section's first bytes included (from `dataOffset`). The header
+    /// parser stops at a NUL byte or a too-long line, so a binary stream is rejected after at
+    /// most about `maximumLineLength` bytes of its first line.
+    static func readStreamHeader(_ stream: ZStream, into bytes: inout GrowableBytes, name: String) throws(MatrixMarketError) -> HeaderInfo {
+        var done = false
+        while true {
+            if !done { done = try stream.read(into: &bytes, limit: max(1 << 16, bytes.count)) == 0 }
+            let view = UnsafeBufferPointer(start: bytes.base, count: bytes.count)
+            if case .complete(let info) = try parseHeader(view, isComplete: done, path: name) { return info }
         }
     }
 
     static func readMatrix(path: String, options: MatrixMarketReadOptions) throws(MatrixMarketError) -> (header: MatrixMarketHeader, matrix: CSRMatrix) {
-        try readMatrix(input: InputSource.readAll(path), name: displayName(path), options: options)
+        let (info, data) = try load(source: InputSource.open(path), name: displayName(path), options: options, purpose: .matrix)
+        return (info.header, assembleMatrix(data, info.header))
     }
 
     static func readMatrix(input: InputBytes, name: String, options: MatrixMarketReadOptions) throws(MatrixMarketError) -> (header: MatrixMarketHeader, matrix: CSRMatrix) {
-        let (info, data) = try load(input: input, name: name, options: options, purpose: .matrix)
-        let h = info.header
-        let matrix: CSRMatrix
-        if h.format == .coordinate {
-            matrix = assembleCoordinate(data, h)
-        } else {
-            matrix = assembleArray(data, h)
-        }
-        return (h, matrix)
+        let (info, data) = try load(source: .bytes(input), name: name, options: options, purpose: .matrix)
+        return (info.header, assembleMatrix(data, info.header))
+    }
+
+    static func assembleMatrix(_ data: ParsedData, _ h: MatrixMarketHeader) -> CSRMatrix {
+        h.format == .coordinate ? assembleCoordinate(data, h) : assembleArray(data, h)
     }
 
     static func readVector(path: String, options: MatrixMarketReadOptions) throws(MatrixMarketError) -> [Double] {
-        try readVector(input: InputSource.readAll(path), name: displayName(path), options: options)
+        let (info, data) = try load(source: InputSource.open(path), name: displayName(path), options: options, purpose: .vector)
+        return assembleVector(data, info.header)
     }
 
     static func readVector(input: InputBytes, name: String, options: MatrixMarketReadOptions) throws(MatrixMarketError) -> [Double] {
-        let (info, data) = try load(input: input, name: name, options: options, purpose: .vector)
-        let h = info.header
+        let (info, data) = try load(source: .bytes(input), name: name, options: options, purpose: .vector)
+        return assembleVector(data, info.header)
+    }
+
+    static func assembleVector(_ data: ParsedData, _ h: MatrixMarketHeader) -> [Double] {
         let n = max(h.rowCount, h.columnCount)
         if h.rowCount == 0 || h.columnCount == 0 { return [] }
         if h.format == .array {
@@ -84,12 +95,29 @@ enum Reader {
         return result
     }
 
-    /// Reads the bytes, the header, checks what is supported, parses the data. The input
-    /// bytes are released on return (before the caller assembles its result).
-    private static func load(input: InputBytes, name: String, options: MatrixMarketReadOptions, purpose: Purpose) throws(MatrixMarketError) -> (HeaderInfo, ParsedData) {
-        guard case .complete(let info) = try parseHeader(input.buffer, isComplete: true, path: name) else {
-            throw MatrixMarketError(path: name, message: "internal error: incomplete header")
+    /// Reads the header, checks what is supported, parses the data (a mapped file in
+    /// parallel chunks, a stream window by window). The input is released on return (before
+    /// the caller assembles its result).
+    private static func load(source: InputSource, name: String, options: MatrixMarketReadOptions, purpose: Purpose) throws(MatrixMarketError) -> (HeaderInfo, ParsedData) {
+        switch source {
+        case .bytes(let input):
+            guard case .complete(let info) = try parseHeader(input.buffer, isComplete: true, path: name) else {
+                throw MatrixMarketError(path: name, message: "internal error: incomplete header")
+            }
+            let layout = try check(info, name: name, options: options, purpose: purpose)
+            return (info, try parseDataSection(input, info, layout, path: name))
+        case .stream(let stream):
+            var bytes = GrowableBytes()
+            defer { bytes.discard() }
+            let info = try readStreamHeader(stream, into: &bytes, name: name)
+            let layout = try check(info, name: name, options: options, purpose: purpose)
+            let leftover = UnsafeBufferPointer(start: bytes.base.map { $0 + info.dataOffset }, count: bytes.count - info.dataOffset)
+            return (info, try parseStreamedDataSection(stream, leftover: leftover, info, layout, windowBytes: options.streamWindowBytes, path: name))
         }
+    }
+
+    /// What is supported, and whether the declared storage fits: returns the data layout.
+    private static func check(_ info: HeaderInfo, name: String, options: MatrixMarketReadOptions, purpose: Purpose) throws(MatrixMarketError) -> DataLayout {
         let h = info.header
         if h.field == .complex {
             throw MatrixMarketError(path: name, line: 1, message: "complex matrices are not supported: the banner declares the complex field (only real, integer and pattern files can be read)")
@@ -107,7 +135,7 @@ enum Reader {
             try checkIndexLimits(h, fail)
         }
         // Fail fast, before allocating, when the declared storage cannot fit in physical
-        // memory (or the caller's limit): entries, plus the row offsets of a matrix or the
+        // memory (or the caller's limit, or the address space left under `ulimit -v`): entries, plus the row offsets of a matrix or the
         // dense result (and its seen flags) of a vector.
         let perEntry = h.format == .coordinate ? 28 : 8
         let (entryBytes, o1) = h.storedEntryCount.multipliedReportingOverflow(by: perEntry)
@@ -122,6 +150,10 @@ enum Reader {
             limit = max(given, 0)
             limitName = "the memory limit of \(formatBytes(limit))"
         }
+        if let room = addressSpaceRoom(), room < limit {
+            limit = room
+            limitName = "the \(formatBytes(room)) of address space this process has left under its limit (ulimit -v)"
+        }
         if overflow || needed > limit {
             let what = h.format == .coordinate ? "\(h.storedEntryCount) entries (about \(perEntry) bytes each)" : "\(h.storedEntryCount) values (8 bytes each)"
             let size = overflow ? "more than 2^63 bytes" : "about \(formatBytes(needed))"
@@ -129,8 +161,7 @@ enum Reader {
         }
         let layout = DataLayout(format: h.format, field: h.field, symmetry: h.symmetry, rowCount: h.rowCount,
                                 columnCount: h.columnCount, allowNonFinite: options.allowNonFinite)
-        let data = try parseDataSection(input, info, layout, path: name)
-        return (info, data)
+        return layout
     }
 
     /// Coordinate indices are stored as Int32; CSR column indices are Int32.
@@ -195,6 +226,38 @@ func physicalMemoryBytes() -> Int {
     let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
     guard pages > 0, size > 0 else { return 0 }
     return pages.multipliedReportingOverflow(by: size).overflow ? Int.max : pages * size
+}
+
+/// The address space this process may still map under its `RLIMIT_AS` (`ulimit -v`): the
+/// limit minus the current virtual size (`/proc/self/statm`, when readable); nil when there
+/// is no limit.
+func addressSpaceRoom() -> Int? {
+    #if os(Linux)
+    var limit = rlimit()
+    // RLIM_INFINITY is all ones (it does not import: its C definition overflows).
+    guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return nil }
+    let cap = limit.rlim_cur > UInt(Int.max) ? Int.max : Int(limit.rlim_cur)
+    var used = 0
+    let fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
+    if fd >= 0 {
+        var text = [UInt8](repeating: 0, count: 64)
+        let n = read(fd, &text, 63)
+        close(fd)
+        if n > 0 {
+            var pages = 0
+            for byte in text.prefix(n) {
+                guard byte >= 0x30 && byte <= 0x39 else { break }
+                pages = pages * 10 + Int(byte - 0x30)
+            }
+            used = pages * max(Int(sysconf(Int32(_SC_PAGESIZE))), 1)
+        }
+    }
+    return max(cap - used, 0)
+    #else
+    var limit = rlimit()
+    guard getrlimit(RLIMIT_AS, &limit) == 0, limit.rlim_cur != rlim_t.max else { return nil }
+    return limit.rlim_cur > UInt64(Int.max) ? nil : Int(limit.rlim_cur)
+    #endif
 }
 
 /// `1234567` -> `1.2 MB` (decimal units).

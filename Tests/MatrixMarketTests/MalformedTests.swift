@@ -164,9 +164,9 @@ struct MalformedTests {
 
     @Test func controlBytesInAMessageAreEscaped() throws {
         let s = try Scratch()
-        let path = try s.write("nul.mtx", Array((coordinateBanner + "3 1 1\n1 1 1\u{0}\u{1B}[2J\n").utf8))
+        let path = try s.write("esc.mtx", Array((coordinateBanner + "3 1 1\n1 1 1\u{1}\u{1B}[2J\n").utf8))
         let error = caught { try MatrixMarket.readMatrix(from: path) }
-        #expect(error?.message.contains("'1\\x00\\x1B[2J'") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("'1\\x01\\x1B[2J'") == true, "\(String(describing: error))")
         #expect(MatrixMarketError(path: "p", message: "a\tb\nc").message == "a\\x09b\\x0Ac")
     }
 }

@@ -53,13 +53,15 @@ struct ParallelTests {
         #expect(bitsEqual(one.values, reference.values))
     }
 
-    /// A comment line longer than two chunks leaves a chunk with no line start of its own
-    /// (each task finds its own boundaries): entries on both sides, and an error after it,
-    /// must come out as a sequential reader sees them.
-    @Test func lineLongerThanAChunk() throws {
+    /// A comment line of nearly the maximum length crosses a chunk boundary (each task finds
+    /// its own boundaries): entries on both sides, and an error after it, must come out as a
+    /// sequential reader sees them. One byte longer, the line is an error naming its line,
+    /// with entries before and after it, and as the unterminated last line.
+    @Test func longLinesAcrossChunks() throws {
         let s = try Scratch()
+        let maximum = 1 << 20
         var lines = ["%%MatrixMarket matrix coordinate real general", "4 3 4", "1 1 1.0", "2 2 2.0"]
-        lines.append("% " + String(repeating: "x", count: 3 << 20))  // 3 MiB: spans 1 MiB chunks
+        lines.append("% " + String(repeating: "x", count: maximum - 2))  // exactly the maximum
         lines += ["3 3 3.0", "4 1 4.0"]
         let path = try s.write("long-line.mtx", lines.joined(separator: "\n") + "\n")
         for threads in [1, 2] {
@@ -68,11 +70,29 @@ struct ParallelTests {
             #expect(m.columnIndices == [0, 1, 2, 0])
             #expect(m.values == [1, 2, 3, 4])
         }
-        lines[6] = "4 9 4.0"  // column out of range, on line 7, after the long line
-        let bad = try s.write("long-line-bad.mtx", lines.joined(separator: "\n") + "\n")
+        var bad = lines
+        bad[6] = "4 9 4.0"  // column out of range, on line 7, after the long line
+        let badPath = try s.write("long-line-bad.mtx", bad.joined(separator: "\n") + "\n")
+        var tooLong = lines
+        tooLong[4] += "x"  // one byte over the maximum, on line 5
+        let tooLongPath = try s.write("too-long.mtx", tooLong.joined(separator: "\n") + "\n")
+        // 3 MiB: spans several chunks, so the chunks inside it have no line start of their own.
+        var muchTooLong = lines
+        muchTooLong[4] = "% " + String(repeating: "x", count: 3 << 20)
+        let muchTooLongPath = try s.write("much-too-long.mtx", muchTooLong.joined(separator: "\n") + "\n")
+        // The same as the unterminated last line (data on line 7), and an error before it wins.
+        let lastPath = try s.write("last.mtx", (lines.prefix(4) + ["3 3 3.0", "4 1 4.0", String(repeating: "7", count: 3 << 20)]).joined(separator: "\n"))
+        let earlierPath = try s.write("earlier.mtx", (lines.prefix(4) + ["3 3 x", "4 1 4.0", String(repeating: "7", count: 3 << 20)]).joined(separator: "\n"))
         for threads in [1, 2] {
-            let error = withThreads(threads) { caught { try MatrixMarket.readMatrix(from: bad) } }
-            #expect(error?.line == 7)
+            #expect(withThreads(threads) { caught { try MatrixMarket.readMatrix(from: badPath) } }?.line == 7)
+            for (file, line) in [(tooLongPath, 5), (muchTooLongPath, 5), (lastPath, 7)] {
+                let error = withThreads(threads) { caught { try MatrixMarket.readMatrix(from: file) } }
+                #expect(error?.line == line, "\(String(describing: error))")
+                #expect(error?.message.contains("line longer than the maximum of 1048576 bytes") == true, "\(String(describing: error))")
+            }
+            let earlier = withThreads(threads) { caught { try MatrixMarket.readMatrix(from: earlierPath) } }
+            #expect(earlier?.line == 5)
+            #expect(earlier?.message.contains("invalid number 'x'") == true)
         }
     }
 
