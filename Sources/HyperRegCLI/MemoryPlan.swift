@@ -91,16 +91,19 @@ struct MemoryPlan {
     @discardableResult
     static func check(matrix: String, rowVectors: [(String, String?)], columnVectors: [(String, String?)],
                       limit: MemoryLimit, dense: Bool = false) throws -> MemoryPlan? {
-        guard let a = try header(matrix) else { return nil }
+        // Each file's own header problems first, in reading order (A, then the vectors),
+        // with the reader's messages; then the shapes against each other.
+        let options = MatrixMarketReadOptions(memoryLimit: limit.readerLimit)
+        guard let a = try header(matrix, asVector: false, options: options) else { return nil }
         let n = a.rowCount, d = a.columnCount
-        for (what, path) in rowVectors {
-            guard let path, let h = try header(path) else { continue }
-            let length = try vectorLength(h, path: path, what: what)
+        let rowHeaders = try rowVectors.map { what, path in (what, path, try path.flatMap { try header($0, asVector: true, options: options) }) }
+        let columnHeaders = try columnVectors.map { what, path in (what, path, try path.flatMap { try header($0, asVector: true, options: options) }) }
+        for case let (what, path?, h?) in rowHeaders {
+            let length = max(h.rowCount, h.columnCount)
             if length != n { throw CLIError("\(path): \(what) has \(length) entries but \(matrix) has \(n) rows") }
         }
-        for (what, path) in columnVectors {
-            guard let path, let h = try header(path) else { continue }
-            let length = try vectorLength(h, path: path, what: what)
+        for case let (what, path?, h?) in columnHeaders {
+            let length = max(h.rowCount, h.columnCount)
             if length != d { throw CLIError("\(path): \(what) has \(length) entries but \(matrix) has \(d) columns") }
         }
         let estimate = Estimate(header: a, dense: dense)
@@ -138,18 +141,12 @@ struct MemoryPlan {
         }
     }
 
-    /// The header of `path` when it is a regular file (plain or gzip), else nil.
-    private static func header(_ path: String) throws -> MatrixMarketHeader? {
+    /// The checked header of `path` when it is a regular file (plain or gzip), else nil
+    /// (a pipe or standard input cannot be read twice).
+    private static func header(_ path: String, asVector: Bool, options: MatrixMarketReadOptions) throws -> MatrixMarketHeader? {
         guard path != "-" else { return nil }
         var info = stat()
         guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
-        do { return try MatrixMarket.readHeader(from: path) } catch { throw CLIError("\(error)") }
-    }
-
-    private static func vectorLength(_ h: MatrixMarketHeader, path: String, what: String) throws -> Int {
-        guard h.rowCount == 1 || h.columnCount == 1 else {
-            throw CLIError("\(path): expected \(what) as a vector (an n x 1 or 1 x n matrix), found a \(h.rowCount) x \(h.columnCount) matrix")
-        }
-        return max(h.rowCount, h.columnCount)
+        do { return try MatrixMarket.checkHeader(from: path, asVector: asVector, options: options) } catch { throw CLIError("\(error)") }
     }
 }

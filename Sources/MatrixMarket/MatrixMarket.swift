@@ -142,6 +142,18 @@ public struct MatrixMarketReadOptions: Sendable {
 /// 1 MiB (1 048 576 bytes before its newline) and a NUL byte anywhere are errors naming the
 /// line.
 public enum MatrixMarket {
+    /// Reads the header as `readHeader(from:)` does, then makes the checks `readMatrix`
+    /// (`asVector` false) or `readVector` (true) make before reading any data, with the
+    /// same errors: a complex field, a vector of another shape, indices beyond Int32, and
+    /// declared storage beyond memory, the address-space limit or `options.memoryLimit`.
+    /// A caller that reads several files can so report each file's own header problem
+    /// before comparing their shapes, without reading any data.
+    ///
+    /// - Throws: `MatrixMarketError` naming the file and the size line.
+    public static func checkHeader(from path: String, asVector: Bool = false, options: MatrixMarketReadOptions = .init()) throws(MatrixMarketError) -> MatrixMarketHeader {
+        try Reader.checkHeader(path: path, purpose: asVector ? .vector : .matrix, options: options)
+    }
+
     /// Reads only the banner, comments and size line (and decompresses or reads no
     /// further than that). A `complex` header is returned, not rejected.
     ///

@@ -14,18 +14,30 @@ enum Reader {
     enum Purpose { case matrix, vector }
 
     static func readHeader(path: String) throws(MatrixMarketError) -> MatrixMarketHeader {
+        try readHeaderInfo(path: path).header
+    }
+
+    /// The header and where it ends, reading no further than the size line.
+    static func readHeaderInfo(path: String) throws(MatrixMarketError) -> HeaderInfo {
         let name = displayName(path)
         switch try InputSource.open(path) {
         case .bytes(let bytes):
             guard case .complete(let info) = try parseHeader(bytes.buffer, isComplete: true, path: name) else {
                 throw MatrixMarketError(path: name, message: "internal error: incomplete header")
             }
-            return info.header
+            return info
         case .stream(let stream):
             var bytes = GrowableBytes()
             defer { bytes.discard() }
-            return try readStreamHeader(stream, into: &bytes, name: name).header
+            return try readStreamHeader(stream, into: &bytes, name: name)
         }
+    }
+
+    /// The header, after the checks the data readers make before reading any data.
+    static func checkHeader(path: String, purpose: Purpose, options: MatrixMarketReadOptions) throws(MatrixMarketError) -> MatrixMarketHeader {
+        let info = try readHeaderInfo(path: path)
+        _ = try check(info, name: displayName(path), options: options, purpose: purpose)
+        return info.header
     }
 
     /// Reads a stream until its header is complete (64 KiB at first, then as much again as

@@ -58,7 +58,7 @@ struct AtomicFileTests {
         // A reader on another thread; the writer opens the FIFO without creating or
         // replacing anything.
         let received = ReceivedBytes()
-        let reader = Thread { received.data = FileManager.default.contents(atPath: fifo) ?? Data() }
+        let reader = Thread { received.data = FileHandle(forReadingAtPath: fifo)?.readDataToEndOfFile() ?? Data() }
         reader.start()
         try MatrixMarket.writeArray([1.5, -2], rowCount: 2, columnCount: 1, to: fifo)
         while reader.isExecuting || !reader.isFinished { usleep(1000) }
