@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 //
 // hyperreg: rescaled hyperbolic functions regression on sparse matrices.
-// Layers (ARCHITECTURE.md / docs/architecture.md), dependencies point downwards only:
+// Layers (docs/architecture.md), dependencies point downwards only:
 //   HyperRegCLI (executable `hyperreg`)  ->  HyperReg (solver)  ->  Cholmod -> CSuiteSparse
 //                                         ->  MatrixMarket -> CZlib
 //                                         ->  SparseCore (pure Swift, no Foundation, no C)

@@ -12,7 +12,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     dependencies: [
         .package(name: "hyperreg", path: ".."),
-        // The MallocInterposer trait is required for resolution (TOOLCHAIN.md).
+        // The MallocInterposer trait is required for resolution (docs/performance.md, "Swift micro-benchmarks").
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [

@@ -1,4 +1,4 @@
-// Which Hessian the Newton iteration factors (issue 3, docs/solver.md "Hessian strategies"),
+// Which Hessian the Newton iteration factors (docs/solver.md, "Hessian strategies"),
 // and the cost model that `auto` uses to pick one.
 
 #if canImport(Glibc)

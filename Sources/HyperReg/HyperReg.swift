@@ -4,7 +4,7 @@
 //
 // u in {exp, cosh, sinh} (Gao, Song, Yin). Contents:
 // * `FunctionKind`, `Problem`: the data and its validation;
-// * `Objective`: the fused streaming passes for loss, gradient, Hessian pieces (MATH.md);
+// * `Objective`: the fused streaming passes for loss, gradient, Hessian pieces (docs/math.md);
 // * `NewtonSolver`: exact Newton on CHOLMOD with Woodbury for the rank-2 part, Armijo
 //   backtracking, Gauss-Newton and damping fall-backs, and the per-iteration trace;
 // * `StartPoint`: documented default starting points;

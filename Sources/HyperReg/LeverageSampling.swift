@@ -1,4 +1,4 @@
-// Leverage-score row sampling of A^T D A (the paper's SUBSAMPLE, Lemma 6.4; MATH.md,
+// Leverage-score row sampling of A^T D A (the paper's SUBSAMPLE, Lemma 6.4; docs/math.md,
 // docs/math.md "Sketched Hessian").
 //
 //   1. sketch      S D^{1/2} A        sparse sign embedding, m = sketchFactor * d rows    (1 pass)

@@ -1,4 +1,4 @@
-// The objective's streaming passes (formulas: docs/math.md, from MATH.md).
+// The objective's streaming passes (formulas: docs/math.md).
 //
 //   pass over A      z = A x, u = f(z), v = f'(z), chunk sums of u and b o u
 //   vector pass      alpha, c = u - alpha b, ||c||^2, <b,c>, ||w o z||^2

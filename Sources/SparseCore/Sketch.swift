@@ -1,4 +1,4 @@
-// Streaming kernels for leverage-score sketching (issue 3, MATH.md "SUBSAMPLE").
+// Streaming kernels for leverage-score sketching (docs/math.md, "SUBSAMPLE"; docs/solver.md, "Hessian strategies").
 //
 //   sparse sign embedding   S diag(r) A   (m x d dense, one pass, each row of A added with
 //                                          a sign to `s` rows of the sketch)

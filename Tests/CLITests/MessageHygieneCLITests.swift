@@ -1,4 +1,4 @@
-// Messages found misleading or unsafe with issue 12: `--weight -1` read as a missing value,
+// Messages found misleading or unsafe by trying hostile input: `--weight -1` read as a missing value,
 // C1 control characters (U+0080-U+009F) echoed raw, and 1e-14 printed as "10.0e-15".
 
 import Foundation

@@ -1,4 +1,4 @@
-// Overflow through the command line (issue 12): exit 1, the message starts with the file of
+// Overflow through the command line: exit 1, the message starts with the file of
 // the input entry responsible and names the entry, no x file (the message hygiene found
 // with it is in MessageHygieneCLITests). docs/reliability.md.
 

@@ -122,6 +122,10 @@ struct OutputSafetyTests {
         #expect(diagnose.status == 1, "\(diagnose.stderr)")
         let report = try run(w.solve + ["--report", "-"], stdoutPath: full)
         #expect(report.status == 1)
+        // x and a report on stdout are one commit: the lost report keeps x from appearing.
+        let pair = try run(w.solve + ["--output", w.path("x.mtx"), "--report", "-"], stdoutPath: full)
+        #expect(pair.status == 1)
+        #expect(!FileManager.default.fileExists(atPath: w.path("x.mtx")), "x appeared although its report was lost")
         let generate = try run(["generate", "--rows", "50", "--cols", "3", "--density", "0.5", "--output-dir", w.path("gen")], stdoutPath: full)
         #expect(generate.status == 1)
         // The generated files and the summary line are one commit: no file without the line.

@@ -135,7 +135,7 @@ struct NewtonTests {
     }
 
     @Test func overflowingStartIsNonFiniteAndNamesX0() throws {
-        // u(A x0) overflows: no longer a thrown error but the non_finite status (issue 12),
+        // u(A x0) overflows: no longer a thrown error but the non_finite status,
         // blaming x0 (2000 is larger than every entry of A).
         let (p, _) = try smallProblem(.exp)
         let r = try NewtonSolver().solve(p, from: [Double](repeating: 2000, count: p.columnCount))

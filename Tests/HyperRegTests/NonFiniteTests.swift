@@ -1,5 +1,5 @@
 // Overflow anywhere in the solver ends in `Termination.nonFinite` (or an error at the input)
-// naming the input entry responsible, never in a NaN that passes a test (issue 12: a matrix
+// naming the input entry responsible, never in a NaN that passes a test (a matrix
 // with one entry of 1e155 and x0 = 0 was "converged" at iteration 0 with "-nan <=
 // tolerance"). docs/reliability.md, "Numerical faults".
 
