@@ -16,7 +16,7 @@ extension CSRMatrix {
     /// Calls `body(rows, pointers)` once per chunk of `partition`, in parallel, with raw
     /// read access to the CSR arrays. The building block of every row pass.
     @inlinable
-    public func withRowChunks(_ partition: RowPartition, _ body: @Sendable (Range<Int>, CSRPointers) -> Void) {
+    package func withRowChunks(_ partition: RowPartition, _ body: @Sendable (Range<Int>, CSRPointers) -> Void) {
         rowOffsets.withUnsafeBufferPointer { ro in
             columnIndices.withUnsafeBufferPointer { ci in
                 values.withUnsafeBufferPointer { va in
@@ -29,7 +29,7 @@ extension CSRMatrix {
 
     /// Like `withRowChunks`, also passing the chunk index (for chunk-owned partial storage).
     @inlinable
-    public func withRowChunksIndexed(_ partition: RowPartition, _ body: @Sendable (Int, Range<Int>, CSRPointers) -> Void) {
+    package func withRowChunksIndexed(_ partition: RowPartition, _ body: @Sendable (Int, Range<Int>, CSRPointers) -> Void) {
         rowOffsets.withUnsafeBufferPointer { ro in
             columnIndices.withUnsafeBufferPointer { ci in
                 values.withUnsafeBufferPointer { va in
@@ -42,7 +42,7 @@ extension CSRMatrix {
 
     /// Like `withRowChunks`, returning each chunk's result in chunk order.
     @inlinable
-    public func mapRowChunks<R: Sendable>(_ partition: RowPartition, _ body: @Sendable (Range<Int>, CSRPointers) -> R) -> [R] {
+    package func mapRowChunks<R: Sendable>(_ partition: RowPartition, _ body: @Sendable (Range<Int>, CSRPointers) -> R) -> [R] {
         rowOffsets.withUnsafeBufferPointer { ro in
             columnIndices.withUnsafeBufferPointer { ci in
                 values.withUnsafeBufferPointer { va in
@@ -111,29 +111,20 @@ extension CSRMatrix {
     private func transposeMultiplySingle(_ y: [Double]) -> [Double] {
         let d = columnCount
         let part = transposePartition
-        let partials = UnsafeMutableBufferPointer<Double>.allocate(capacity: part.count * d)
-        partials.initialize(repeating: 0)
-        defer { partials.deallocate() }
-        let shared = SharedBuffer(partials)
-        y.withUnsafeBufferPointer { yb in
-            let ys = SharedReadBuffer(yb)
-            withRowChunksIndexed(part) { c, rows, p in
-                let block = shared.buffer.baseAddress! + c * d
-                for i in rows {
-                    let yi = ys.buffer[i]
-                    if yi == 0 { continue }
-                    for e in p.rowOffsets[i]..<p.rowOffsets[i + 1] { block[Int(p.columnIndices[e])] += p.values[e] * yi }
+        return ChunkPartials.with(parts: part.count, width: d, zero: 0.0) { partials in
+            y.withUnsafeBufferPointer { yb in
+                let ys = SharedReadBuffer(yb)
+                withRowChunksIndexed(part) { c, rows, p in
+                    let block = partials.block(c)
+                    for i in rows {
+                        let yi = ys.buffer[i]
+                        if yi == 0 { continue }
+                        for e in p.rowOffsets[i]..<p.rowOffsets[i + 1] { block[Int(p.columnIndices[e])] += p.values[e] * yi }
+                    }
                 }
             }
+            return partials.sum()
         }
-        var r = [Double](repeating: 0, count: d)
-        r.withUnsafeMutableBufferPointer { rb in
-            for c in 0..<part.count {
-                let block = partials.baseAddress! + c * d
-                for j in 0..<d { rb[j] += block[j] }
-            }
-        }
-        return r
     }
 
     /// `A^T y_m` for m < `width` <= 4 in one pass: chunk partials of d SIMD4 lanes.
@@ -141,49 +132,47 @@ extension CSRMatrix {
                                        _ y3: SharedReadBuffer<Double>, width: Int) -> [[Double]] {
         let d = columnCount
         let part = transposePartition
-        let partials = UnsafeMutableBufferPointer<SIMD4<Double>>.allocate(capacity: part.count * d)
-        partials.initialize(repeating: .zero)
-        defer { partials.deallocate() }
-        let shared = SharedBuffer(partials)
-        withRowChunksIndexed(part) { c, rows, p in
-            let block = shared.buffer.baseAddress! + c * d
-            for i in rows {
-                let yv = SIMD4(y0.buffer[i], y1.buffer[i], y2.buffer[i], y3.buffer[i])
-                if yv == .zero { continue }
-                for e in p.rowOffsets[i]..<p.rowOffsets[i + 1] { block[Int(p.columnIndices[e])] += p.values[e] * yv }
-            }
-        }
-        return (0..<width).map { m in
-            var r = [Double](repeating: 0, count: d)
-            r.withUnsafeMutableBufferPointer { rb in
-                for c in 0..<part.count {
-                    let block = partials.baseAddress! + c * d
-                    for j in 0..<d { rb[j] += block[j][m] }
+        return ChunkPartials.with(parts: part.count, width: d, zero: SIMD4<Double>.zero) { partials in
+            withRowChunksIndexed(part) { c, rows, p in
+                let block = partials.block(c)
+                for i in rows {
+                    let yv = SIMD4(y0.buffer[i], y1.buffer[i], y2.buffer[i], y3.buffer[i])
+                    if yv == .zero { continue }
+                    for e in p.rowOffsets[i]..<p.rowOffsets[i + 1] { block[Int(p.columnIndices[e])] += p.values[e] * yv }
                 }
             }
-            return r
+            return (0..<width).map { m in
+                var r = [Double](repeating: 0, count: d)
+                r.withUnsafeMutableBufferPointer { rb in
+                    partials.forEachInOrder { block in
+                        for j in 0..<d { rb[j] += block[j][m] }
+                    }
+                }
+                return r
+            }
         }
     }
 }
 
 /// Raw read-only pointers to a CSR matrix's arrays, valid inside a row-chunk body.
-public struct CSRPointers: @unchecked Sendable {
+@usableFromInline
+package struct CSRPointers: @unchecked Sendable {
     /// Row offsets (n + 1).
-    public let rowOffsets: UnsafeBufferPointer<Int>
+    @usableFromInline package let rowOffsets: UnsafeBufferPointer<Int>
     /// Column indices (nnz).
-    public let columnIndices: UnsafeBufferPointer<Int32>
+    @usableFromInline package let columnIndices: UnsafeBufferPointer<Int32>
     /// Values (nnz).
-    public let values: UnsafeBufferPointer<Double>
+    @usableFromInline package let values: UnsafeBufferPointer<Double>
 
     /// Wraps the three arrays.
-    @inlinable public init(rowOffsets: UnsafeBufferPointer<Int>, columnIndices: UnsafeBufferPointer<Int32>, values: UnsafeBufferPointer<Double>) {
+    @inlinable package init(rowOffsets: UnsafeBufferPointer<Int>, columnIndices: UnsafeBufferPointer<Int32>, values: UnsafeBufferPointer<Double>) {
         self.rowOffsets = rowOffsets
         self.columnIndices = columnIndices
         self.values = values
     }
 
     /// `<A[i, :], x>` summed in storage order.
-    @inlinable public func dot(row i: Int, _ x: UnsafeBufferPointer<Double>) -> Double {
+    @inlinable package func dot(row i: Int, _ x: UnsafeBufferPointer<Double>) -> Double {
         var s = 0.0
         for e in rowOffsets[i] ..< rowOffsets[i + 1] { s += values[e] * x[Int(columnIndices[e])] }
         return s

@@ -125,61 +125,52 @@ public struct NormalMatrixPattern: Sendable {
         let itemCount = subset?.count ?? matrix.rowCount
         let work = subset == nil ? matrix.nonzeroCount + matrix.rowCount : itemCount * 8
         let chunks = max(1, min(maxChunks, work / (1 << 15)))
-        let partials = UnsafeMutableBufferPointer<Double>.allocate(capacity: chunks * m)
-        partials.initialize(repeating: 0)
-        defer { partials.deallocate() }
-        let shared = SharedBuffer(partials)
-        let pattern = self
-        let subsetRows = subset ?? []
-        let useSubset = subset != nil
-        columnOffsets.withUnsafeBufferPointer { offs in
-            rowIndices.withUnsafeBufferPointer { rws in
-                weights.withUnsafeBufferPointer { wts in
-                    let po = SharedReadBuffer(offs), pr = SharedReadBuffer(rws), pw = SharedReadBuffer(wts)
-                    let itemPartition = RowPartition(rowCount: itemCount, maxChunks: chunks, minimumRows: 1)
-                    matrix.withRowChunksIndexed(RowPartition(boundaries: itemPartition.boundaries)) { c, items, a in
-                        let out = shared.buffer.baseAddress! + c * m
-                        for item in items {
-                            let i = useSubset ? subsetRows[item] : item
-                            let s = pw.buffer[i]
-                            if s == 0 { continue }
-                            let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
-                            if pattern.isDense {
-                                // Packed upper triangle: column k starts at k(k+1)/2. The
-                                // hot loop of exact Newton (see docs/performance.md).
-                                for bIndex in start..<end {
-                                    let k = Int(a.columnIndices[bIndex])
-                                    let column = out + (k &* (k &+ 1)) >> 1
-                                    let sk = s * a.values[bIndex]
-                                    var aIndex = start
-                                    while aIndex <= bIndex {
-                                        column[Int(a.columnIndices[aIndex])] += sk * a.values[aIndex]
-                                        aIndex &+= 1
+        return ChunkPartials.with(parts: chunks, width: m, zero: 0.0) { partials in
+            let pattern = self
+            let subsetRows = subset ?? []
+            let useSubset = subset != nil
+            columnOffsets.withUnsafeBufferPointer { offs in
+                rowIndices.withUnsafeBufferPointer { rws in
+                    weights.withUnsafeBufferPointer { wts in
+                        let po = SharedReadBuffer(offs), pr = SharedReadBuffer(rws), pw = SharedReadBuffer(wts)
+                        let itemPartition = RowPartition(rowCount: itemCount, maxChunks: chunks, minimumRows: 1)
+                        matrix.withRowChunksIndexed(RowPartition(boundaries: itemPartition.boundaries)) { c, items, a in
+                            let out = partials.block(c)
+                            for item in items {
+                                let i = useSubset ? subsetRows[item] : item
+                                let s = pw.buffer[i]
+                                if s == 0 { continue }
+                                let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
+                                if pattern.isDense {
+                                    // Packed upper triangle: column k starts at k(k+1)/2. The
+                                    // hot loop of exact Newton (see docs/performance.md).
+                                    for bIndex in start..<end {
+                                        let k = Int(a.columnIndices[bIndex])
+                                        let column = out + (k &* (k &+ 1)) >> 1
+                                        let sk = s * a.values[bIndex]
+                                        var aIndex = start
+                                        while aIndex <= bIndex {
+                                            column[Int(a.columnIndices[aIndex])] += sk * a.values[aIndex]
+                                            aIndex &+= 1
+                                        }
                                     }
+                                    continue
                                 }
-                                continue
-                            }
-                            for bIndex in start..<end {
-                                let k = a.columnIndices[bIndex]
-                                let sk = s * a.values[bIndex]
-                                for aIndex in start...bIndex {
-                                    let pos = pattern.position(row: a.columnIndices[aIndex], column: k, offsets: po.buffer, rows: pr.buffer)
-                                    out[pos] += sk * a.values[aIndex]
+                                for bIndex in start..<end {
+                                    let k = a.columnIndices[bIndex]
+                                    let sk = s * a.values[bIndex]
+                                    for aIndex in start...bIndex {
+                                        let pos = pattern.position(row: a.columnIndices[aIndex], column: k, offsets: po.buffer, rows: pr.buffer)
+                                        out[pos] += sk * a.values[aIndex]
+                                    }
                                 }
                             }
                         }
                     }
                 }
             }
+            return partials.sum()
         }
-        var result = [Double](repeating: 0, count: m)
-        result.withUnsafeMutableBufferPointer { r in
-            for c in 0..<chunks {
-                let block = partials.baseAddress! + c * m
-                for t in 0..<m { r[t] += block[t] }
-            }
-        }
-        return result
     }
 
     /// Positions of the diagonal entries (k, k) in the value array.

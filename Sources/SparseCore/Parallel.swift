@@ -14,7 +14,7 @@ public enum Parallelism {
 
     /// The number of threads kernels use: `HYPERREG_THREADS` if set, else the number of
     /// active processors. Results never depend on it.
-    public static var threadCount: Int {
+    public package(set) static var threadCount: Int {
         get {
             let configured = configuredThreads.load(ordering: .relaxed)
             return configured > 0 ? configured : defaultThreadCount
@@ -29,7 +29,7 @@ public enum Parallelism {
 
     /// Runs `body(c)` for every chunk `c` in `0 ..< count`, on up to `threadCount` threads.
     /// Thread t takes chunks t, t + T, t + 2T, ...; callers write only to chunk-owned storage.
-    public static func forEachChunk(_ count: Int, _ body: @Sendable (Int) -> Void) {
+    @usableFromInline package static func forEachChunk(_ count: Int, _ body: @Sendable (Int) -> Void) {
         let threads = min(threadCount, count)
         if threads <= 1 {
             for c in 0..<count { body(c) }
@@ -42,7 +42,7 @@ public enum Parallelism {
     }
 
     /// Runs `body` on each chunk and returns the per-chunk results in chunk order.
-    public static func mapChunks<R: Sendable>(_ count: Int, _ body: @Sendable (Int) -> R) -> [R] {
+    @usableFromInline package static func mapChunks<R: Sendable>(_ count: Int, _ body: @Sendable (Int) -> R) -> [R] {
         let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: count)
         results.initialize(repeating: nil)
         defer { results.deinitialize(); results.deallocate() }
@@ -54,20 +54,22 @@ public enum Parallelism {
 
 /// A buffer pointer that chunks of a parallel pass write to at disjoint indices.
 /// Only for use inside `Parallelism.forEachChunk` bodies that respect that rule.
-public struct SharedBuffer<Element>: @unchecked Sendable {
+@usableFromInline
+package struct SharedBuffer<Element>: @unchecked Sendable {
     /// The underlying storage.
-    public let buffer: UnsafeMutableBufferPointer<Element>
+    package let buffer: UnsafeMutableBufferPointer<Element>
     /// Wraps `buffer`.
-    public init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.buffer = buffer }
+    package init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.buffer = buffer }
 }
 
 /// A read-only view of an array's storage that can cross into parallel chunks.
 /// Valid only while the array it came from is alive and unmodified.
-public struct SharedReadBuffer<Element>: @unchecked Sendable {
+@usableFromInline
+package struct SharedReadBuffer<Element>: @unchecked Sendable {
     /// The underlying storage.
-    public let buffer: UnsafeBufferPointer<Element>
+    package let buffer: UnsafeBufferPointer<Element>
     /// Wraps `buffer`.
-    public init(_ buffer: UnsafeBufferPointer<Element>) { self.buffer = buffer }
+    package init(_ buffer: UnsafeBufferPointer<Element>) { self.buffer = buffer }
 }
 
 /// A fixed split of a matrix's rows into contiguous chunks of similar work
@@ -116,5 +118,57 @@ public struct RowPartition: Sendable, Equatable {
         for c in 1..<max(1, chunks) { bounds.append(rowCount * c / chunks) }
         bounds.append(rowCount)
         boundaries = bounds
+    }
+}
+
+/// Chunk-owned partial results of a reduction, combined in chunk order: the one place
+/// where a pass's per-chunk partials are stored and summed (the transpose products, the
+/// Hessian assembly and the sketch use it; a row-partitioned run would allreduce here).
+/// Chunk `c` writes only to `block(c)`, so a parallel pass needs no locks, and the sum is
+/// formed as `((0 + block 0) + block 1) + ...` element by element: the same bits for any
+/// thread count.
+package struct ChunkPartials<Element>: @unchecked Sendable {
+    /// Number of chunks.
+    package let parts: Int
+    /// Elements per chunk.
+    package let width: Int
+    private let storage: UnsafeMutableBufferPointer<Element>
+
+    private init(parts: Int, width: Int, zero: Element) {
+        self.parts = parts
+        self.width = width
+        storage = .allocate(capacity: parts * width)
+        storage.initialize(repeating: zero)
+    }
+
+    /// Runs `body` with `parts` zeroed blocks of `width` elements, freed on return.
+    package static func with<R>(parts: Int, width: Int, zero: Element, _ body: (ChunkPartials<Element>) throws -> R) rethrows -> R {
+        let partials = ChunkPartials(parts: parts, width: width, zero: zero)
+        defer { partials.storage.deallocate() }
+        return try body(partials)
+    }
+
+    /// The block of chunk `c`.
+    @inlinable package func block(_ c: Int) -> UnsafeMutablePointer<Element> { base + c * width }
+
+    /// The first block (internal; `block(_:)` is the accessor).
+    @usableFromInline var base: UnsafeMutablePointer<Element> { storage.baseAddress! }
+
+    /// Visits the blocks in chunk order: `combine(block)` for c = 0, 1, ...
+    package func forEachInOrder(_ combine: (UnsafePointer<Element>) -> Void) {
+        for c in 0 ..< parts { combine(UnsafePointer(block(c))) }
+    }
+}
+
+extension ChunkPartials where Element == Double {
+    /// The element-wise sum of the blocks, added in chunk order.
+    package func sum() -> [Double] {
+        var result = [Double](repeating: 0, count: width)
+        result.withUnsafeMutableBufferPointer { r in
+            forEachInOrder { block in
+                for j in 0 ..< width { r[j] += block[j] }
+            }
+        }
+        return result
     }
 }

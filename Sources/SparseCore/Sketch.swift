@@ -56,46 +56,43 @@ extension CSRMatrix {
         let chunks = min(16, byWork, byMemory)
         let partition = RowPartition(matrix: self, maxChunks: chunks, minimumWork: 1)
         let parts = partition.count
-        let partials = UnsafeMutableBufferPointer<Double>.allocate(capacity: parts * sketchSize)
-        partials.initialize(repeating: 0)
-        defer { partials.deallocate() }
-        let shared = SharedBuffer(partials)
         let weight = 1 / Double(blocks).squareRoot()
-        rowScales.withUnsafeBufferPointer { sp in
-            let scales = SharedReadBuffer(sp)
-            withRowChunksIndexed(partition) { c, rows, a in
-                // Row-major partial (r * d + j): a row of A is written contiguously.
-                let out = shared.buffer.baseAddress! + c * sketchSize
-                for i in rows {
-                    let scale = scales.buffer[i]
-                    if scale == 0 { continue }
-                    let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
-                    if start == end { continue }
-                    // One hash per row; each block's bucket and sign from a Weyl step of it
-                    // (multiply-shift range reduction on the high bits, sign from bit 31).
-                    var h = SketchHash.bits(seed: seed, row: i, salt: 0)
-                    for t in 0..<blocks {
-                        h = (h &+ 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
-                        h ^= h >> 29
-                        let r = t * blockRows + Int(((h >> 32) &* UInt64(blockRows)) >> 32)
-                        let sign: Double = (h >> 31) & 1 == 0 ? weight * scale : -weight * scale
-                        let target = out + r * d
-                        for e in start..<end { target[Int(a.columnIndices[e])] += sign * a.values[e] }
+        return ChunkPartials.with(parts: parts, width: sketchSize, zero: 0.0) { partials in
+            rowScales.withUnsafeBufferPointer { sp in
+                let scales = SharedReadBuffer(sp)
+                withRowChunksIndexed(partition) { c, rows, a in
+                    // Row-major partial (r * d + j): a row of A is written contiguously.
+                    let out = partials.block(c)
+                    for i in rows {
+                        let scale = scales.buffer[i]
+                        if scale == 0 { continue }
+                        let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
+                        if start == end { continue }
+                        // One hash per row; each block's bucket and sign from a Weyl step of it
+                        // (multiply-shift range reduction on the high bits, sign from bit 31).
+                        var h = SketchHash.bits(seed: seed, row: i, salt: 0)
+                        for t in 0..<blocks {
+                            h = (h &+ 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
+                            h ^= h >> 29
+                            let r = t * blockRows + Int(((h >> 32) &* UInt64(blockRows)) >> 32)
+                            let sign: Double = (h >> 31) & 1 == 0 ? weight * scale : -weight * scale
+                            let target = out + r * d
+                            for e in start..<end { target[Int(a.columnIndices[e])] += sign * a.values[e] }
+                        }
                     }
                 }
             }
-        }
-        // Sum the partials in chunk order and transpose to column-major.
-        var result = [Double](repeating: 0, count: sketchSize)
-        result.withUnsafeMutableBufferPointer { res in
-            for c in 0..<parts {
-                let block = partials.baseAddress! + c * sketchSize
-                for r in 0..<m {
-                    for j in 0..<d { res[j * m + r] += block[r * d + j] }
+            // Sum the partials in chunk order and transpose to column-major.
+            var result = [Double](repeating: 0, count: sketchSize)
+            result.withUnsafeMutableBufferPointer { res in
+                partials.forEachInOrder { block in
+                    for r in 0..<m {
+                        for j in 0..<d { res[j * m + r] += block[r * d + j] }
+                    }
                 }
             }
+            return result
         }
-        return result
     }
 
     /// `out[i] = rowScales[i]^2 * ||e_i^T A M||_2^2` for a dense d x k matrix M stored
