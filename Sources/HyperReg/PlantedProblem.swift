@@ -56,22 +56,59 @@ public struct PlantedProblem: Sendable {
         public init(rows: Int, columns: Int, density: Double) {
             self.rows = rows; self.columns = columns; self.density = density
         }
+
+        /// Checks every setting; the one place the generator's rules live (the command line
+        /// words the same errors with its option names).
+        public func validate() throws(SettingsError) {
+            guard rows >= 1, columns >= 1 else { throw .size(rows: rows, columns: columns) }
+            guard columns <= Int(Int32.max) else { throw .size(rows: rows, columns: columns) }
+            guard density > 0, density <= 1, density.isFinite else { throw .density(density) }
+            guard weight >= 0, weight.isFinite else { throw .weight(weight) }
+            guard noise >= 0, noise.isFinite else { throw .noise(noise) }
+            guard scale > 0, scale.isFinite else { throw .scale(scale) }
+            guard columnScaleRange >= 1, columnScaleRange.isFinite else { throw .columnScaleRange(columnScaleRange) }
+            let expected = Double(rows) * Double(columns) * density
+            guard expected < 2e9 else { throw .tooManyNonzeros(expected: expected) }
+        }
+    }
+
+    /// A setting out of range, with the offending value.
+    public enum SettingsError: Error, Equatable, Sendable, CustomStringConvertible {
+        /// rows or columns below 1, or more than 2^31 - 1 columns.
+        case size(rows: Int, columns: Int)
+        /// density outside (0, 1].
+        case density(Double)
+        /// a negative or non-finite weight.
+        case weight(Double)
+        /// a negative or non-finite noise level.
+        case noise(Double)
+        /// a scale that is not finite and > 0.
+        case scale(Double)
+        /// a column scale range that is not finite and >= 1.
+        case columnScaleRange(Double)
+        /// about `expected` nonzeros, beyond the 2e9 supported.
+        case tooManyNonzeros(expected: Double)
+
+        public var description: String {
+            switch self {
+            case .size(let n, let d):
+                return d > Int(Int32.max) ? "columns must be <= \(Int32.max), got \(d)" : "rows and columns must be >= 1 (got \(n) x \(d))"
+            case .density(let p): return "density must be in (0, 1], got \(p)"
+            case .weight(let w): return "weight must be finite and >= 0, got \(w)"
+            case .noise(let v): return "noise must be finite and >= 0, got \(v)"
+            case .scale(let v): return "scale must be finite and > 0, got \(v)"
+            case .columnScaleRange(let r): return "column scale range must be finite and >= 1, got \(r)"
+            case .tooManyNonzeros(let e): return "about \(Int(e)) nonzeros requested; at most 2e9 are supported"
+            }
+        }
     }
 
     /// Generates a problem; the same settings give the same bits.
-    /// - Throws: `ProblemError` for sizes or densities out of range.
+    /// - Throws: `ProblemError` (its message from `SettingsError`) for settings out of range.
     public static func generate(_ settings: Settings) throws(ProblemError) -> PlantedProblem {
+        do { try settings.validate() } catch { throw ProblemError(error.description) }
         let n = settings.rows, d = settings.columns, p = settings.density
-        guard n >= 1, d >= 1 else { throw ProblemError("rows and columns must be >= 1 (got \(n) x \(d))") }
-        guard d <= Int(Int32.max) else { throw ProblemError("columns must be <= \(Int32.max)") }
-        guard p > 0, p <= 1, p.isFinite else { throw ProblemError("density must be in (0, 1], got \(p)") }
-        guard settings.weight >= 0, settings.weight.isFinite else { throw ProblemError("weight must be finite and >= 0") }
-        guard settings.noise >= 0, settings.noise.isFinite else { throw ProblemError("noise must be finite and >= 0") }
-        guard settings.columnScaleRange >= 1, settings.columnScaleRange.isFinite else {
-            throw ProblemError("column scale range must be finite and >= 1, got \(settings.columnScaleRange)")
-        }
         let expected = Double(n) * Double(d) * p
-        guard expected < 2e9 else { throw ProblemError("about \(Int(expected)) nonzeros requested; at most 2e9 are supported") }
         var rng = SeededGenerator(seed: settings.seed)
         let positive = settings.function == .sinh
         // A, row by row, with geometric gaps between stored entries.

@@ -23,19 +23,19 @@ struct Diagnose: ParsableCommand, ProblemCommand {
     @Option(name: .long, help: "The point x (d x 1), Matrix Market.")
     var x: String
 
-    @Option(name: .long, help: "Radius R for the conditions (default: max(||A||, ||x||, ||b||)).")
+    @Option(name: .long, parsing: .unconditional, help: "Radius R for the conditions (default: max(||A||, ||x||, ||b||)).")
     var radius: Double?
 
-    @Option(name: .long, help: "Points y near x for the empirical Lipschitz estimate.")
+    @Option(name: .long, parsing: .unconditional, help: "Points y near x for the empirical Lipschitz estimate.")
     var samples: Int = 4
 
-    @Option(name: .long, help: "Seed of the sample directions.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed of the sample directions.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "Largest d for the dense Hessian eigenvalues (O(d^3) time, 8 d^2 bytes); above it, Lanczos.")
+    @Option(name: .long, parsing: .unconditional, help: "Largest d for the dense Hessian eigenvalues (O(d^3) time, 8 d^2 bytes); above it, Lanczos.")
     var denseLimit: Int = 3000
 
-    @Option(name: .long, help: "Lanczos step limit above --dense-limit (memory: steps x d doubles).")
+    @Option(name: .long, parsing: .unconditional, help: "Lanczos step limit above --dense-limit (memory: steps x d doubles).")
     var lanczosSteps: Int = 300
 
     @Option(name: .long, help: "Write the JSON report here (- for stdout, then no table).")

@@ -15,31 +15,31 @@ struct Generate: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "n, the number of rows of A.")
+    @Option(name: .long, parsing: .unconditional, help: "n, the number of rows of A.")
     var rows: Int
 
-    @Option(name: .long, help: "d, the number of columns of A.")
+    @Option(name: .long, parsing: .unconditional, help: "d, the number of columns of A.")
     var cols: Int
 
-    @Option(name: .long, help: "Probability that an entry of A is stored, in (0, 1].")
+    @Option(name: .long, parsing: .unconditional, help: "Probability that an entry of A is stored, in (0, 1].")
     var density: Double
 
     @Option(name: .long, help: "The function u: exp, cosh or sinh.")
     var function: FunctionKind = .exp
 
-    @Option(name: .long, help: "The weight w_i of every row (written to w.mtx).")
+    @Option(name: .long, parsing: .unconditional, help: "The weight w_i of every row (written to w.mtx).")
     var weight: Double = 1
 
-    @Option(name: .long, help: "Random seed.")
+    @Option(name: .long, parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "Log-normal noise level on b (0 = noiseless).")
+    @Option(name: .long, parsing: .unconditional, help: "Log-normal noise level on b (0 = noiseless).")
     var noise: Double = 0
 
-    @Option(name: .long, help: "Standard deviation of (A x_true)_i, about.")
+    @Option(name: .long, parsing: .unconditional, help: "Standard deviation of (A x_true)_i, about.")
     var scale: Double = 0.5
 
-    @Option(name: .long, help: "Ill-conditioning: column j of A times R^(j/(d-1) - 1/2), x_true divided by it (1 = none).")
+    @Option(name: .long, parsing: .unconditional, help: "Ill-conditioning: column j of A times R^(j/(d-1) - 1/2), x_true divided by it (1 = none).")
     var columnScaleRange: Double = 1
 
     @Option(name: .long, help: "Directory for A.mtx, b.mtx, w.mtx, x_true.mtx (created if missing).")
@@ -47,17 +47,8 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var threadOptions: ThreadOptions
 
-    func validate() throws {
-        if rows < 1 || cols < 1 { throw ValidationError("--rows and --cols must be >= 1") }
-        if !(density > 0 && density <= 1) { throw ValidationError("--density must be in (0, 1], got \(density)") }
-        if !(weight.isFinite && weight >= 0) { throw ValidationError("--weight must be finite and >= 0") }
-        if !(noise.isFinite && noise >= 0) { throw ValidationError("--noise must be finite and >= 0") }
-        if !(scale.isFinite && scale > 0) { throw ValidationError("--scale must be finite and > 0") }
-        if !(columnScaleRange.isFinite && columnScaleRange >= 1) { throw ValidationError("--column-scale-range must be finite and >= 1") }
-    }
-
-    func run() throws {
-        threadOptions.apply()
+    /// The generator's settings from the options.
+    private var settings: PlantedProblem.Settings {
         var settings = PlantedProblem.Settings(rows: rows, columns: cols, density: density)
         settings.function = function
         settings.weight = weight
@@ -65,6 +56,26 @@ struct Generate: ParsableCommand {
         settings.noise = noise
         settings.scale = scale
         settings.columnScaleRange = columnScaleRange
+        return settings
+    }
+
+    /// The library's rules (`PlantedProblem.Settings.validate`), worded with option names.
+    func validate() throws {
+        do { try settings.validate() } catch {
+            switch error {
+            case .size: throw ValidationError("--rows and --cols must be >= 1 (and --cols <= \(Int32.max)), got \(rows) x \(cols)")
+            case .density(let p): throw ValidationError("--density must be in (0, 1], got \(p)")
+            case .weight(let w): throw ValidationError("--weight must be finite and >= 0, got \(w)")
+            case .noise(let v): throw ValidationError("--noise must be finite and >= 0, got \(v)")
+            case .scale(let v): throw ValidationError("--scale must be finite and > 0, got \(v)")
+            case .columnScaleRange(let r): throw ValidationError("--column-scale-range must be finite and >= 1, got \(r)")
+            case .tooManyNonzeros(let e): throw ValidationError("--rows x --cols x --density asks for about \(Int(e)) nonzeros; at most 2e9 are supported")
+            }
+        }
+    }
+
+    func run() throws {
+        threadOptions.apply()
         // The folder and the four outputs are checked before generating (docs/cli.md, "Outputs").
         do {
             try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)

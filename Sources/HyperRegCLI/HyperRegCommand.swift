@@ -55,7 +55,7 @@ enum HyperRegVersion {
 
 /// Options shared by commands that run kernels.
 struct ThreadOptions: ParsableArguments {
-    @Option(name: .long, help: "Threads for the streaming kernels (default: HYPERREG_THREADS or all cores). Results do not depend on it.")
+    @Option(name: .long, parsing: .unconditional, help: "Threads for the streaming kernels (default: HYPERREG_THREADS or all cores). Results do not depend on it.")
     var threads: Int?
 
     func validate() throws {

@@ -28,7 +28,7 @@ struct Shift: ParsableCommand, ProblemCommand {
     @Option(name: .long, help: "A_{t+1} (n x d): part 2.")
     var matrixTo: String?
 
-    @Option(name: .long, help: "Radius R for the conditions (default: max(||A||, ||x||, ||b||)).")
+    @Option(name: .long, parsing: .unconditional, help: "Radius R for the conditions (default: max(||A||, ||x||, ||b||)).")
     var radius: Double?
 
     @Option(name: .long, help: "Write delta_b here (Matrix Market array; - for stdout, then no table).")

@@ -33,31 +33,31 @@ struct Solve: ParsableCommand, ProblemCommand {
     @Option(name: .long, help: "Start strategy when no --x0: auto (exp: log-fit, cosh/sinh: random), log-fit, random, zero.")
     var start: StartStrategy = .automatic
 
-    @Option(name: .long, help: "Seed for the random start.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed for the random start.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "Relative gradient tolerance: stop when ||g||_2 <= T ||g(x0)||_2.")
+    @Option(name: .long, parsing: .unconditional, help: "Relative gradient tolerance: stop when ||g||_2 <= T ||g(x0)||_2.")
     var tolerance: Double = 1e-10
 
-    @Option(name: .long, help: "Maximum Newton iterations.")
+    @Option(name: .long, parsing: .unconditional, help: "Maximum Newton iterations.")
     var maxIterations: Int = 100
 
     @Option(name: .long, help: "Hessian strategy: exact, sketch, paper or auto (cost model picks exact or sketch).")
     var hessian: HessianStrategy = .automatic
 
-    @Option(name: .long, help: "Sketch accuracy eps in (0,1): (1-eps) A^T D A <= A^T D~ A <= (1+eps) A^T D A w.p. 1-delta.")
+    @Option(name: .long, parsing: .unconditional, help: "Sketch accuracy eps in (0,1): (1-eps) A^T D A <= A^T D~ A <= (1+eps) A^T D A w.p. 1-delta.")
     var epsilon: Double = SketchOptions().epsilon
 
-    @Option(name: .long, help: "Failure probability delta of one leverage-score sample, in (0,1).")
+    @Option(name: .long, parsing: .unconditional, help: "Failure probability delta of one leverage-score sample, in (0,1).")
     var delta: Double = SketchOptions().delta
 
-    @Option(name: .long, help: "Seed of the sketch's random choices (embedding, projection, sample).")
+    @Option(name: .long, parsing: .unconditional, help: "Seed of the sketch's random choices (embedding, projection, sample).")
     var sketchSeed: UInt64 = SketchOptions().seed
 
-    @Option(name: .long, help: "Re-use leverage scores while D changes by at most this ratio spread (1 disables).")
+    @Option(name: .long, parsing: .unconditional, help: "Re-use leverage scores while D changes by at most this ratio spread (1 disables).")
     var reuseRatio: Double = SketchOptions().reuseRatio
 
-    @Option(name: .long, help: "sketch: refinement steps per iteration towards the full-Hessian Newton step (2 passes over A each).")
+    @Option(name: .long, parsing: .unconditional, help: "sketch: refinement steps per iteration towards the full-Hessian Newton step (2 passes over A each).")
     var refine: Int = 0
 
     @Option(name: .long, help: "Reference solution x* (d x 1, Matrix Market): the trace records ||x_t - x*||_2 and the contraction.")

@@ -28,6 +28,22 @@ struct MessageHygieneCLITests {
         #expect(!r.stderr.contains("Missing value"), "\(r.stderr)")
     }
 
+    @Test(arguments: [
+        (["solve", "A", "b", "--tolerance", "-1"], "--tolerance must be"),
+        (["solve", "A", "b", "--max-iterations", "-2"], "--max-iterations must be"),
+        (["solve", "A", "b", "--threads", "-2"], "--threads must be"),
+        (["solve", "A", "b", "--refine", "-1"], "--refine must be"),
+        (["generate", "--rows", "10", "--cols", "2", "--density", "0.5", "--scale", "-1", "--output-dir", "/nonexistent"], "--scale must be finite and > 0"),
+        (["generate", "--rows", "10", "--cols", "2", "--density", "0.5", "--noise", "-1", "--output-dir", "/nonexistent"], "--noise must be"),
+        (["diagnose", "A", "b", "--x", "x", "--radius", "-3"], "--radius must be"),
+    ])
+    func everyNegativeNumberIsAValueRejectedByItsRule(arguments: [String], fragment: String) throws {
+        let r = try hyperreg(arguments)
+        #expect(r.status == 64)
+        #expect(r.stderr.contains(fragment), "\(r.stderr)")
+        #expect(!r.stderr.contains("Missing value"), "\(r.stderr)")
+    }
+
     @Test func c1ControlCharactersAreEscaped() throws {
         let (dir, a, b) = try files()
         defer { try? FileManager.default.removeItem(at: dir) }

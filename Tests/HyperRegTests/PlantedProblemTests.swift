@@ -43,6 +43,27 @@ struct PlantedProblemTests {
         #expect(throws: ProblemError.self) { try PlantedProblem.generate(s) }
     }
 
+    @Test func everySettingIsCheckedInOnePlace() {
+        let base = PlantedProblem.Settings(rows: 10, columns: 3, density: 0.5)
+        #expect(throws: Never.self) { try base.validate() }
+        let cases: [(WritableKeyPath<PlantedProblem.Settings, Double>, Double, PlantedProblem.SettingsError)] = [
+            (\.density, 0, .density(0)), (\.density, 1.5, .density(1.5)),
+            (\.weight, -1, .weight(-1)), (\.noise, -0.1, .noise(-0.1)),
+            (\.scale, 0, .scale(0)), (\.scale, -2, .scale(-2)),   // scale > 0 was checked by the CLI only
+            (\.columnScaleRange, 0.5, .columnScaleRange(0.5)),
+        ]
+        for (field, value, expected) in cases {
+            var s = base
+            s[keyPath: field] = value
+            #expect(throws: expected) { try s.validate() }
+            // generate applies the same rules.
+            #expect(throws: ProblemError(expected.description)) { try PlantedProblem.generate(s) }
+        }
+        var empty = base
+        empty.rows = 0
+        #expect(throws: PlantedProblem.SettingsError.size(rows: 0, columns: 3)) { try empty.validate() }
+    }
+
     @Test func rangeOneIsTheUnscaledProblem() throws {
         let s = PlantedProblem.Settings(rows: 500, columns: 6, density: 0.5)
         var t = s
