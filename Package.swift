@@ -3,6 +3,7 @@
 // hyperreg: rescaled hyperbolic functions regression on sparse matrices.
 // Layers (docs/architecture.md), dependencies point downwards only:
 //   HyperRegCLI (executable `hyperreg`)  ->  HyperReg (solver)  ->  Cholmod -> CSuiteSparse
+//                                                               ->  DenseLinearAlgebra -> CSuiteSparse (LAPACK)
 //                                         ->  MatrixMarket -> CZlib
 //                                         ->  SparseCore (pure Swift, no Foundation, no C)
 import PackageDescription
@@ -10,7 +11,7 @@ import PackageDescription
 let package = Package(
     name: "hyperreg",
     products: [
-        .library(name: "HyperReg", targets: ["HyperReg", "SparseCore", "MatrixMarket", "Cholmod"]),
+        .library(name: "HyperReg", targets: ["HyperReg", "SparseCore", "MatrixMarket", "Cholmod", "DenseLinearAlgebra"]),
         .executable(name: "hyperreg", targets: ["HyperRegCLI"]),
         // The user guide's library example (docs/guide.md); built by `swift build` so it cannot rot.
         .executable(name: "hyperreg-example", targets: ["HyperRegExample"]),
@@ -39,8 +40,10 @@ let package = Package(
         .target(name: "MatrixMarket", dependencies: ["SparseCore", "CZlib"]),
         // Owned CHOLMOD objects; no C type in the public API.
         .target(name: "Cholmod", dependencies: ["SparseCore", "CSuiteSparse"]),
+        // Dense BLAS/LAPACK wrappers (QR, triangular solves, symmetric eigen, dsyrk Gram).
+        .target(name: "DenseLinearAlgebra", dependencies: ["SparseCore", "CSuiteSparse"]),
         // The solver: objective, Hessian, Newton driver, start points, planted problems.
-        .target(name: "HyperReg", dependencies: ["SparseCore", "Cholmod"]),
+        .target(name: "HyperReg", dependencies: ["SparseCore", "Cholmod", "DenseLinearAlgebra"]),
         // The command-line tool.
         .executableTarget(
             name: "HyperRegCLI",
@@ -61,8 +64,8 @@ let package = Package(
 
         .testTarget(name: "SparseCoreTests", dependencies: ["SparseCore", "HyperRegTestSupport"]),
         .testTarget(name: "MatrixMarketTests", dependencies: ["MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
-        .testTarget(name: "CholmodTests", dependencies: ["Cholmod", "SparseCore", "HyperRegTestSupport"]),
-        .testTarget(name: "HyperRegTests", dependencies: ["HyperReg", "Cholmod", "SparseCore", "HyperRegTestSupport"]),
+        .testTarget(name: "CholmodTests", dependencies: ["Cholmod", "DenseLinearAlgebra", "SparseCore", "HyperRegTestSupport"]),
+        .testTarget(name: "HyperRegTests", dependencies: ["HyperReg", "Cholmod", "DenseLinearAlgebra", "SparseCore", "HyperRegTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["HyperRegCLI", "HyperRegExample", "MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
     ]
 )

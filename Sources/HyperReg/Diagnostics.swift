@@ -13,6 +13,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import DenseLinearAlgebra
 import Cholmod
 import SparseCore
 

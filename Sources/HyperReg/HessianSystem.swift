@@ -9,6 +9,7 @@
 // definite exactly when det S < 0; that is how an indefinite Hessian is detected.
 
 import Cholmod
+import DenseLinearAlgebra
 import SparseCore
 
 /// The result of one Newton-system solve.

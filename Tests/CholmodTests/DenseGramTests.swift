@@ -1,3 +1,4 @@
+import DenseLinearAlgebra
 import Testing
 import HyperRegTestSupport
 import Cholmod

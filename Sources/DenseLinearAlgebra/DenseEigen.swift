@@ -9,9 +9,9 @@ public enum DenseSymmetricEigen {
     ///
     /// Cost: about (4/3) d^3 flops and 8 d^2 bytes (d = 2000: about 1 s, 32 MB).
     ///
-    /// - Throws: `.invalid` for a wrong count or a non-finite entry; `.other` when LAPACK
-    ///   reports failure (`info != 0`, e.g. no convergence).
-    public static func eigenvalues(_ matrix: [Double], dimension d: Int) throws(CholmodError) -> [Double] {
+    /// - Throws: `.invalidSize` for a wrong count, `.nonFinite` for a non-finite entry,
+    ///   `.failed` when LAPACK reports failure (`info != 0`, e.g. no convergence).
+    public static func eigenvalues(_ matrix: [Double], dimension d: Int) throws(DenseLAPACKError) -> [Double] {
         try decompose(matrix, dimension: d, vectors: false).values
     }
 
@@ -22,16 +22,16 @@ public enum DenseSymmetricEigen {
     /// Cost: about 9 d^3 flops and 2 d^2 doubles beyond the input.
     ///
     /// - Throws: as `eigenvalues(_:dimension:)`.
-    public static func eigensystem(_ matrix: [Double], dimension d: Int) throws(CholmodError) -> (values: [Double], vectors: [Double]) {
+    public static func eigensystem(_ matrix: [Double], dimension d: Int) throws(DenseLAPACKError) -> (values: [Double], vectors: [Double]) {
         try decompose(matrix, dimension: d, vectors: true)
     }
 
-    private static func decompose(_ matrix: [Double], dimension d: Int, vectors: Bool) throws(CholmodError) -> (values: [Double], vectors: [Double]) {
+    private static func decompose(_ matrix: [Double], dimension d: Int, vectors: Bool) throws(DenseLAPACKError) -> (values: [Double], vectors: [Double]) {
         guard d >= 1, d < Int(Int32.max), matrix.count == d * d else {
-            throw .invalid("eigenvalues: \(matrix.count) entries for dimension \(d)")
+            throw .invalidSize("eigenvalues: \(matrix.count) entries for dimension \(d)")
         }
         if let k = matrix.firstIndex(where: { !$0.isFinite }) {
-            throw .invalid("eigenvalues: entry (\(k / d + 1), \(k % d + 1)) is \(matrix[k])")
+            throw .nonFinite(row: k / d + 1, column: k % d + 1, value: matrix[k])
         }
         var a = matrix
         var w = [Double](repeating: 0, count: d)
@@ -44,7 +44,7 @@ public enum DenseSymmetricEigen {
         var jobz = CChar(UInt8(ascii: vectors ? "V" : "N")), uplo = CChar(UInt8(ascii: "L"))
         dsyevd_(&jobz, &uplo, &n, &a, &lda, &w, &work, &lwork, &iwork, &liwork, &info, 1, 1)
         guard info == 0 else {
-            throw .other(status: Int(info), "LAPACK dsyevd failed with info = \(info) (dimension \(d))")
+            throw .failed(routine: "dsyevd", info: Int(info))
         }
         // Row-major in, column-major out: LAPACK's column k (the k-th eigenvector) is
         // a[k * d ..< (k + 1) * d], which is the layout documented above.

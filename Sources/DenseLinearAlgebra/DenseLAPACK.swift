@@ -1,6 +1,12 @@
-// Dense LAPACK routines (from the OpenBLAS that CHOLMOD already links) for the small
-// dense pieces of the leverage-score estimate: the R factor of a QR factorisation of the
-// m x d sketch, and triangular solves with it. Column-major storage, as LAPACK wants.
+// DenseLinearAlgebra: the project's dense BLAS/LAPACK wrappers (OpenBLAS, the BLAS CHOLMOD
+// already links), in a module of their own beside the sparse `Cholmod` layer:
+// * `DenseLAPACK`: the R factor of a QR factorisation of the m x d sketch and triangular
+//   solves with it (the leverage-score estimate);
+// * `DenseSymmetricEigen`: eigenvalues and eigenvectors of small symmetric matrices (the
+//   theory diagnostics);
+// * `DenseGram`: `A^T diag(s) A` by dense row blocks with `dsyrk` (the Hessian assembly
+//   when rows are dense enough).
+// Column-major storage where LAPACK wants it; every failure is a thrown `DenseLAPACKError`.
 
 internal import CSuiteSparse
 
@@ -8,12 +14,15 @@ internal import CSuiteSparse
 public enum DenseLAPACKError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A size is outside LAPACK's 32-bit integer interface or inconsistent with the array.
     case invalidSize(String)
+    /// An input entry is not finite (row and column 1-based, the value).
+    case nonFinite(row: Int, column: Int, value: Double)
     /// LAPACK returned `info != 0` (the routine name and info).
     case failed(routine: String, info: Int)
 
     public var description: String {
         switch self {
         case .invalidSize(let m): return "dense LAPACK: \(m)"
+        case .nonFinite(let i, let j, let v): return "dense LAPACK: entry (\(i), \(j)) is \(v)"
         case .failed(let routine, let info): return "LAPACK \(routine) failed with info = \(info)"
         }
     }
