@@ -15,6 +15,8 @@ import SparseCore
 struct IterationBudget {
     /// Theorem F.1's contraction factor per iteration.
     static let paperContraction = 2.5
+    /// T is computed for a tolerance of at least this (tolerance 0 would make T infinite).
+    static let smallestTolerance = 1e-300
 
     let maxIterations: Int
     /// Algorithm 1's T (computed for every strategy; used by `paper`).
@@ -23,7 +25,7 @@ struct IterationBudget {
     let paperLimits: Bool
 
     init(options: SolverOptions, strategy: HessianStrategy) {
-        paperIterations = max(1, Int((Glibc.log(1 / max(options.tolerance, 1e-300)) / Glibc.log(Self.paperContraction)).rounded(.up)))
+        paperIterations = max(1, Int((Glibc.log(1 / max(options.tolerance, Self.smallestTolerance)) / Glibc.log(Self.paperContraction)).rounded(.up)))
         maxIterations = strategy == .paper ? min(options.maxIterations, paperIterations) : options.maxIterations
         paperLimits = strategy == .paper && maxIterations == paperIterations && paperIterations < options.maxIterations
     }
@@ -45,6 +47,9 @@ enum DegenerateExp {
     /// ... while the normalised fit `sqrt(2L) / (alpha ||b||)` is above this (a real solution
     /// fits b after normalisation; a collapse of u does not).
     static let normalisedFit = 1e-6
+    /// At the end of a run: the all-ones vector counts as in range(A) (so L has a line of
+    /// minimisers, or none) when its least-squares residual per row is below this.
+    static let onesInRange = 1e-3
 }
 
 /// The Newton minimiser behind `NewtonSolver.solve`.
