@@ -65,7 +65,9 @@ let package = Package(
         .testTarget(name: "SparseCoreTests", dependencies: ["SparseCore", "HyperRegTestSupport"]),
         .testTarget(name: "MatrixMarketTests", dependencies: ["MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
         .testTarget(name: "CholmodTests", dependencies: ["Cholmod", "DenseLinearAlgebra", "SparseCore", "HyperRegTestSupport"]),
-        .testTarget(name: "HyperRegTests", dependencies: ["HyperReg", "Cholmod", "DenseLinearAlgebra", "SparseCore", "HyperRegTestSupport"]),
+        // Fixtures/behaviour.json is read through its path (BehaviourFreezeTests), not as a resource.
+        .testTarget(name: "HyperRegTests", dependencies: ["HyperReg", "Cholmod", "DenseLinearAlgebra", "SparseCore", "MatrixMarket", "HyperRegTestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["HyperRegCLI", "HyperRegExample", "MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
     ]
 )

@@ -218,29 +218,8 @@ public struct TheoryDiagnostics: Sendable {
 
         // The Hessian's extreme eigenvalues: dense LAPACK up to the limit, Lanczos beyond.
         let delta = objective.hessianWeights(e)
-        let hx: [Double]
-        let l: Double, lMax: Double, lMethod: String
-        var lResidual: Double? = nil, lErrorEstimate: Double? = nil
-        if dense {
-            hx = denseHessian(problem, delta: delta, pieces: pieces)
-            let eig: [Double]
-            do { eig = try DenseSymmetricEigen.eigenvalues(hx, dimension: d) } catch {
-                throw DiagnosticsError("eigenvalues of the Hessian: \(error)")
-            }
-            (l, lMax) = (eig[0], eig[d - 1])
-            lMethod = "dense Hessian, LAPACK dsyevd (d <= \(options.denseLimit))"
-        } else {
-            hx = []
-            let ext = try lanczosExtremes(dimension: d, seed: options.seed &+ 13, options: options) { v in
-                objective.hessianVectorProduct(e, pieces: pieces, delta: delta, v)
-            }
-            (l, lMax) = (ext.min, ext.max)
-            lResidual = ext.residual
-            let converged = ext.estimate <= options.lanczosTolerance * Swift.max(Swift.abs(ext.min), Swift.abs(ext.max))
-            lMethod = "Lanczos on Hessian-vector products, \(ext.steps) steps with full reorthogonalisation (d > \(options.denseLimit)), "
-                + (converged ? "converged" : "NOT converged") + ": error estimate \(formatNumber(ext.estimate)), residual bound \(formatNumber(ext.residual))"
-            lErrorEstimate = ext.estimate
-        }
+        let (hx, l, lMax, lMethod, lResidual, lErrorEstimate) = try hessianExtremes(problem, objective: objective, e: e, pieces: pieces,
+                                                                                   delta: delta, dense: dense, options: options)
 
         // ||B(x)||_2: B = diag(delta - w^2) + ||b||^2 v v^T - v (v o b)^T - (v o b) v^T (n x n).
         let w2 = problem.squaredWeights, b = problem.target
@@ -253,37 +232,8 @@ public struct TheoryDiagnostics: Sendable {
         }
 
         // Empirical Lipschitz constant of H near x.
-        var rng = SeededGenerator(seed: options.seed)
-        var samples: [Double] = [], points: [[Double]] = []
-        for _ in 0..<options.lipschitzSamples {
-            var s = (0..<d).map { _ in rng.gaussian() }
-            let As = a.multiply(s)
-            let inf = As.reduce(0) { Swift.max($0, magnitude($1)) }
-            guard inf > 0, inf.isFinite else { continue }   // s in the null space of A: H(x + s) = H(x)
-            let scale = options.lipschitzStep / inf
-            for j in 0..<d { s[j] *= scale }
-            let y = zip(x, s).map { $0 + $1 }
-            let found: Double?
-            if dense {
-                found = try hessianLipschitzRatio(problem, x: x, hx: hx, y: y)
-            } else {
-                let ey = objective.evaluate(y)
-                if ey.isFinite {
-                    let py = objective.gradientPieces(ey), dy = objective.hessianWeights(ey)
-                    let ext = try lanczosExtremes(dimension: d, seed: options.seed &+ 17, options: options) { v in
-                        let hxv = objective.hessianVectorProduct(e, pieces: pieces, delta: delta, v)
-                        let hyv = objective.hessianVectorProduct(ey, pieces: py, delta: dy, v)
-                        return zip(hxv, hyv).map { $0 - $1 }
-                    }
-                    found = Swift.max(Swift.abs(ext.min), Swift.abs(ext.max)) / norm2(s)
-                } else {
-                    found = nil
-                }
-            }
-            guard let ratio = found else { continue }
-            samples.append(ratio)
-            points.append(y)
-        }
+        let (samples, points) = try lipschitzRatios(problem, x: x, objective: objective, e: e, pieces: pieces, delta: delta,
+                                                    hx: dense ? hx : nil, options: options)
         let mEmpirical = samples.max() ?? 0
 
         // Theory: M = n^4 exp(20 R^2); radius 0.1 l / M.
@@ -324,24 +274,7 @@ public struct TheoryDiagnostics: Sendable {
                            holds: measuredR <= radius),
         ]
 
-        // Degenerate cases.
-        var cases: [DegenerateCase] = []
-        let xIsZero = x.allSatisfy { $0 == 0 }
-        if xIsZero && problem.function != .exp {
-            cases.append(DegenerateCase(code: "stationary_zero", message: "x = 0 is a stationary point for \(problem.function.rawValue) (v(0) = sinh(0) = 0 for cosh, c(0) = 0 for sinh): Newton started here stops at once"))
-        }
-        if problem.function == .sinh {
-            cases.append(DegenerateCase(code: "sinh_trivial_minimiser", message: "for sinh, L(0) = 0 for every A, b, w: x = 0 is always a global minimiser; interesting solutions are local minimisers"))
-        }
-        if problem.function == .exp && problem.hasZeroWeights && normal.ones < 1e-6 {
-            cases.append(DegenerateCase(code: "exp_unweighted_ones_in_range", message: "exp with w = 0 and the all-ones vector in range(A) (least-squares residual \(formatNumber(normal.ones))): a direction with A s = -1 drives L -> 0 without attaining it; the problem has no minimiser, w > 0 makes it well posed"))
-        }
-        if !(l > 0) {
-            cases.append(DegenerateCase(code: "indefinite_hessian", message: "the Hessian at x is not positive definite (smallest eigenvalue \(formatNumber(l))): a Newton step need not descend, Lemma C.4's conclusion fails"))
-        }
-        if normal.sigmaMin == 0 {
-            cases.append(DegenerateCase(code: "rank_deficient_a", message: "A^T A is numerically singular (sigma_min(A) = 0): the w conditions cannot hold"))
-        }
+        let cases = degenerateCases(problem, x: x, onesResidual: normal.ones, l: l, sigmaMin: normal.sigmaMin)
 
         return TheoryDiagnostics(
             rowCount: n, columnCount: d, function: problem.function, normA: normal.normA, normX: normX, normB: normB,
@@ -353,6 +286,102 @@ public struct TheoryDiagnostics: Sendable {
             lGuaranteedByC4: lGuaranteed, lGuaranteedByF1: lGuaranteedF1, lipschitzTheory: mTheory, lipschitzEmpirical: mEmpirical, lipschitzSamples: samples,
             lipschitzPoints: points, lipschitzStep: options.lipschitzStep, radiusTheory: radiusTheory, radiusEmpirical: radiusEmpirical,
             onesResidual: normal.ones, conditions: conditions, degenerateCases: cases)
+    }
+
+    /// The Hessian's smallest and largest eigenvalues at x: dense LAPACK (returning the dense
+    /// H(x) too) when `dense`, Lanczos on Hessian-vector products otherwise (with its residual
+    /// bound and error estimate), and how they were found.
+    static func hessianExtremes(_ problem: Problem, objective: Objective, e: Evaluation, pieces: GradientPieces, delta: [Double],
+                                dense: Bool, options: DiagnosticsOptions) throws(DiagnosticsError)
+        -> (hx: [Double], l: Double, lMax: Double, method: String, residual: Double?, errorEstimate: Double?) {
+        let d = problem.columnCount
+        let hx: [Double]
+        let l: Double, lMax: Double, lMethod: String
+        var lResidual: Double? = nil, lErrorEstimate: Double? = nil
+        if dense {
+            hx = denseHessian(problem, delta: delta, pieces: pieces)
+            let eig: [Double]
+            do { eig = try DenseSymmetricEigen.eigenvalues(hx, dimension: d) } catch {
+                throw DiagnosticsError("eigenvalues of the Hessian: \(error)")
+            }
+            (l, lMax) = (eig[0], eig[d - 1])
+            lMethod = "dense Hessian, LAPACK dsyevd (d <= \(options.denseLimit))"
+        } else {
+            hx = []
+            let ext = try lanczosExtremes(dimension: d, seed: options.seed &+ 13, options: options) { v in
+                objective.hessianVectorProduct(e, pieces: pieces, delta: delta, v)
+            }
+            (l, lMax) = (ext.min, ext.max)
+            lResidual = ext.residual
+            let converged = ext.estimate <= options.lanczosTolerance * Swift.max(Swift.abs(ext.min), Swift.abs(ext.max))
+            lMethod = "Lanczos on Hessian-vector products, \(ext.steps) steps with full reorthogonalisation (d > \(options.denseLimit)), "
+                + (converged ? "converged" : "NOT converged") + ": error estimate \(formatNumber(ext.estimate)), residual bound \(formatNumber(ext.residual))"
+            lErrorEstimate = ext.estimate
+        }
+        return (hx, l, lMax, lMethod, lResidual, lErrorEstimate)
+    }
+
+    /// Sampled `||H(x) - H(y)||_2 / ||x - y||` at seeded points y with `||A (y - x)||_inf =
+    /// options.lipschitzStep`: from the dense difference when the dense H(x) is given (`hx`),
+    /// by Lanczos on Hessian-vector products otherwise. Returns the ratios and the points.
+    static func lipschitzRatios(_ problem: Problem, x: [Double], objective: Objective, e: Evaluation, pieces: GradientPieces,
+                                delta: [Double], hx: [Double]?, options: DiagnosticsOptions) throws(DiagnosticsError) -> ([Double], [[Double]]) {
+        let a = problem.matrix, d = problem.columnCount
+        var rng = SeededGenerator(seed: options.seed)
+        var samples: [Double] = [], points: [[Double]] = []
+        for _ in 0..<options.lipschitzSamples {
+            var s = (0..<d).map { _ in rng.gaussian() }
+            let As = a.multiply(s)
+            let inf = As.reduce(0) { Swift.max($0, magnitude($1)) }
+            guard inf > 0, inf.isFinite else { continue }   // s in the null space of A: H(x + s) = H(x)
+            let scale = options.lipschitzStep / inf
+            for j in 0..<d { s[j] *= scale }
+            let y = zip(x, s).map { $0 + $1 }
+            let found: Double?
+            if let hx {
+                found = try hessianLipschitzRatio(problem, x: x, hx: hx, y: y)
+            } else {
+                let ey = objective.evaluate(y)
+                if ey.isFinite {
+                    let py = objective.gradientPieces(ey), dy = objective.hessianWeights(ey)
+                    let ext = try lanczosExtremes(dimension: d, seed: options.seed &+ 17, options: options) { v in
+                        let hxv = objective.hessianVectorProduct(e, pieces: pieces, delta: delta, v)
+                        let hyv = objective.hessianVectorProduct(ey, pieces: py, delta: dy, v)
+                        return zip(hxv, hyv).map { $0 - $1 }
+                    }
+                    found = Swift.max(Swift.abs(ext.min), Swift.abs(ext.max)) / norm2(s)
+                } else {
+                    found = nil
+                }
+            }
+            guard let ratio = found else { continue }
+            samples.append(ratio)
+            points.append(y)
+        }
+        return (samples, points)
+    }
+
+    /// The degenerate cases that apply at x (docs/theory.md).
+    static func degenerateCases(_ problem: Problem, x: [Double], onesResidual: Double, l: Double, sigmaMin: Double) -> [DegenerateCase] {
+        var cases: [DegenerateCase] = []
+        let xIsZero = x.allSatisfy { $0 == 0 }
+        if xIsZero && problem.function != .exp {
+            cases.append(DegenerateCase(code: "stationary_zero", message: "x = 0 is a stationary point for \(problem.function.rawValue) (v(0) = sinh(0) = 0 for cosh, c(0) = 0 for sinh): Newton started here stops at once"))
+        }
+        if problem.function == .sinh {
+            cases.append(DegenerateCase(code: "sinh_trivial_minimiser", message: "for sinh, L(0) = 0 for every A, b, w: x = 0 is always a global minimiser; interesting solutions are local minimisers"))
+        }
+        if problem.function == .exp && problem.hasZeroWeights && onesResidual < 1e-6 {
+            cases.append(DegenerateCase(code: "exp_unweighted_ones_in_range", message: "exp with w = 0 and the all-ones vector in range(A) (least-squares residual \(formatNumber(onesResidual))): a direction with A s = -1 drives L -> 0 without attaining it; the problem has no minimiser, w > 0 makes it well posed"))
+        }
+        if !(l > 0) {
+            cases.append(DegenerateCase(code: "indefinite_hessian", message: "the Hessian at x is not positive definite (smallest eigenvalue \(formatNumber(l))): a Newton step need not descend, Lemma C.4's conclusion fails"))
+        }
+        if sigmaMin == 0 {
+            cases.append(DegenerateCase(code: "rank_deficient_a", message: "A^T A is numerically singular (sigma_min(A) = 0): the w conditions cannot hold"))
+        }
+
+        return cases
     }
 
     /// ||H(x) - H(y)||_2 / ||x - y|| from the dense difference's eigenvalues (LAPACK), given

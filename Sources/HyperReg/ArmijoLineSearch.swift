@@ -1,0 +1,68 @@
+// Armijo backtracking along z(t) = z + t A s (one forward pass for A s, then no pass over A
+// per trial), and the round-off rule (docs/solver.md, "Round-off regime").
+
+import SparseCore
+
+/// When a decrease of L can no longer be seen in Double arithmetic, and what is then required
+/// of a step. In one place: the line search asks it whether to accept, the minimiser (through
+/// `ArmijoLineSearch.confirm`) whether to keep.
+struct RoundoffRule {
+    /// `SolverOptions.roundoffFactor`: the noise of L is `factor * eps * max(1, |L|)`.
+    let factor: Double
+    /// A step accepted in the round-off regime must shrink ||g|| by this factor or the run
+    /// stalls. A Newton step in its quadratic regime does far better; steps among round-off
+    /// do not. Without it, Armijo "decreases" of round-off size kept accepting full steps at a
+    /// gradient floor until the iteration limit (measured at 4e6 rows, relative gradient 6e-13).
+    static let requiredGradientReduction = 0.5
+
+    /// The round-off noise of L at `loss`.
+    func noise(loss: Double) -> Double { factor * Double.ulpOfOne * max(1, Swift.abs(loss)) }
+    /// True when the predicted decrease `-slope` is below the noise: no decrease can be seen.
+    func isRoundoff(slope: Double, noise: Double) -> Bool { -slope <= noise }
+    /// Whether a step accepted in the round-off regime is kept: ||g|| must shrink enough.
+    func keeps(newGradientNorm: Double, oldGradientNorm: Double) -> Bool {
+        newGradientNorm <= Self.requiredGradientReduction * oldGradientNorm
+    }
+}
+
+/// Backtracking line search: the largest `t = 2^-k`, k <= `maxBacktracks`, with
+/// `L(x + t s) <= L(x) + armijo * t * <g, s>`; a trial where u overflows is a failure. In the
+/// round-off regime the full step is also accepted if L does not rise above the noise.
+struct ArmijoLineSearch: Globalisation {
+    let context: SolveContext
+    /// Each failed trial multiplies t by this (halving).
+    static let backtrackFactor = 0.5
+
+    var roundoff: RoundoffRule { RoundoffRule(factor: context.options.roundoffFactor) }
+
+    func search(_ step: ProposedStep, from state: IterateState, iteration: Int) -> GlobalisationOutcome {
+        let options = context.options
+        let e = state.evaluation, s = step.direction, slope = step.slope
+        let As = context.forward(s)
+        let noise = roundoff.noise(loss: e.loss)
+        let inRoundoff = roundoff.isRoundoff(slope: slope, noise: noise)
+        var t = 1.0
+        for backtrack in 0...options.maxBacktracks {
+            let zt = zip(e.z, As).map { $0 + t * $1 }
+            let et = context.timed { context.objective.evaluate(z: zt) }
+            if et.isFinite {
+                if et.loss <= e.loss + options.armijo * t * slope {
+                    return .accepted(AcceptedStep(proposal: step, x: zip(state.x, s).map { $0 + t * $1 }, evaluation: et,
+                                                  length: t, backtracks: backtrack, inRoundoff: inRoundoff))
+                }
+                if t == 1, inRoundoff, et.loss <= e.loss + noise {
+                    return .accepted(AcceptedStep(proposal: step, x: zip(state.x, s).map { $0 + $1 }, evaluation: et,
+                                                  length: 1, backtracks: 0, inRoundoff: true))
+                }
+            }
+            t *= Self.backtrackFactor
+        }
+        return .rejected("\(step.model.rawValue): line search found no decrease in \(options.maxBacktracks) halvings")
+    }
+
+    func confirm(_ step: AcceptedStep, from state: IterateState, newGradientNorm: Double) -> MinimizerStop? {
+        guard step.inRoundoff, !roundoff.keeps(newGradientNorm: newGradientNorm, oldGradientNorm: state.gradientNorm) else { return nil }
+        let g0 = context.initialGradientNorm
+        return MinimizerStop(termination: .stalled, message: "reached the round-off floor: the predicted decrease is below Double precision of L = \(fmt(state.evaluation.loss)) and a full step no longer halves the gradient norm; relative gradient norm \(fmt(state.gradientNorm / g0)) (tolerance \(fmt(context.options.tolerance)) is below what the arithmetic allows here)")
+    }
+}

@@ -1,0 +1,23 @@
+// The full step x + s with no line search: the paper's Algorithm 1 as printed.
+
+import SparseCore
+
+/// Accepts every step in full; a step that makes u(Ax) overflow ends the run (`diverged`).
+struct FullStep: Globalisation {
+    let context: SolveContext
+
+    func search(_ step: ProposedStep, from state: IterateState, iteration: Int) -> GlobalisationOutcome {
+        let e = state.evaluation
+        let s = step.direction
+        let As = context.forward(s)
+        let zt = zip(e.z, As).map { $0 + $1 }
+        let et = context.timed { context.objective.evaluate(z: zt) }
+        guard et.isFinite else {
+            return .stop(MinimizerStop(termination: .diverged, message: "the full step of iteration \(iteration) makes u(Ax) overflow (|(Ax)_i| up to \(fmt(et.maxAbsZ))); Algorithm 1 has no line search. Use --hessian sketch or exact, or a start closer to the solution."))
+        }
+        return .accepted(AcceptedStep(proposal: step, x: zip(state.x, s).map { $0 + $1 }, evaluation: et,
+                                      length: 1, backtracks: 0, inRoundoff: false))
+    }
+
+    func confirm(_ step: AcceptedStep, from state: IterateState, newGradientNorm: Double) -> MinimizerStop? { nil }
+}

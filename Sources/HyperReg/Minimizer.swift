@@ -1,0 +1,245 @@
+// The minimiser (docs/architecture.md, "The minimiser's parts"; in the manner of Ceres'
+// minimizer.h): set up, evaluate the start, then a loop over an iterate state that checks
+// termination, asks a step source for candidates, hands each to the globalisation, records the
+// trace and calls the callback. What is tried (StepSource, HessianWeights), how it is accepted
+// (Globalisation) and what is reported (SolveSummary) live in their own files.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Cholmod
+import SparseCore
+
+/// Iteration budget: `SolverOptions.maxIterations`, or for `paper` at most Algorithm 1's
+/// `T = ceil(ln(1/tolerance) / ln 2.5)` (Theorem F.1 contracts ||x_t - x*|| by 2.5 per step).
+struct IterationBudget {
+    /// Theorem F.1's contraction factor per iteration.
+    static let paperContraction = 2.5
+    /// T is computed for a tolerance of at least this (tolerance 0 would make T infinite).
+    static let smallestTolerance = 1e-300
+
+    let maxIterations: Int
+    /// Algorithm 1's T (computed for every strategy; used by `paper`).
+    let paperIterations: Int
+    /// True when the paper's T, not `maxIterations`, is the limit.
+    let paperLimits: Bool
+
+    init(options: SolverOptions, strategy: HessianStrategy) {
+        paperIterations = max(1, Int((Glibc.log(1 / max(options.tolerance, Self.smallestTolerance)) / Glibc.log(Self.paperContraction)).rounded(.up)))
+        maxIterations = strategy == .paper ? min(options.maxIterations, paperIterations) : options.maxIterations
+        paperLimits = strategy == .paper && maxIterations == paperIterations && paperIterations < options.maxIterations
+    }
+
+    /// The words for "stopped after ..." at `iteration`.
+    func limitWords(iteration: Int) -> String {
+        paperLimits ? "the paper's T = ceil(ln(1/tolerance)/ln 2.5) = \(paperIterations) iterations" : "\(iteration) iterations"
+    }
+}
+
+/// exp with w = 0 can drive u(Ax) towards 0 so that L tends to 0 without a minimiser
+/// (docs/math.md, "Degenerate cases"): the thresholds that call a run degenerate.
+enum DegenerateExp {
+    /// After a step: sum of u below this fraction of its start value.
+    static let collapsedSum = 1e-8
+    /// At a small gradient: sum of u below this fraction of its start (the gradient scales like
+    /// u^2, so a relative tolerance of 1e-10 is met once u has fallen ~1e5-fold) ...
+    static let shrunkSum = 1e-3
+    /// ... while the normalised fit `sqrt(2L) / (alpha ||b||)` is above this (a real solution
+    /// fits b after normalisation; a collapse of u does not).
+    static let normalisedFit = 1e-6
+    /// At the end of a run: the all-ones vector counts as in range(A) (so L has a line of
+    /// minimisers, or none) when its least-squares residual per row is below this.
+    static let onesInRange = 1e-3
+}
+
+/// The Newton minimiser behind `NewtonSolver.solve`.
+struct Minimizer {
+    /// The dense sketch of `sketch` and `paper` may take at most this many bytes (8 GiB).
+    static let sketchByteLimit = 1 << 33
+
+    let options: SolverOptions
+    let problem: Problem
+
+    /// Solves from `x0` (already validated by `NewtonSolver.solve`).
+    func minimize(from x0: [Double]) throws(SolverError) -> SolverResult {
+        let started = ContinuousClock().now
+        var strategy = options.hessian
+        var strategyReason = "requested"
+        if strategy == .automatic {
+            (strategy, strategyReason) = options.costModel.choose(matrix: problem.matrix, sketch: options.sketch)
+        }
+        let context = SolveContext(options: options, problem: problem, strategy: strategy, strategyReason: strategyReason, started: started)
+        let a = problem.matrix
+        let sampler = LeverageSampler(matrix: a, options: options.sketch)
+        if strategy == .sketch || strategy == .paper, sampler.sketchBytes > Self.sketchByteLimit {
+            throw .invalidOptions("--hessian \(strategy.rawValue) needs a dense \(sampler.embeddingRows) x \(a.columnCount) sketch (\(sampler.sketchBytes >> 20) MB); use --hessian exact for d = \(a.columnCount)")
+        }
+        let budget = IterationBudget(options: options, strategy: strategy)
+        if options.measurePass { measurePass(context, x0) }
+
+        let start = evaluateStart(context, x0)
+        var summary = SolveSummary(context: context, start: start, maxIterations: budget.maxIterations)
+        if let stop = checkStart(context, start, summary.trace[0], budget) { return summary.result(stop, at: start) }
+
+        // Symbolic analysis once.
+        let analysisStart = context.clock.now
+        let system: HessianSystem
+        do {
+            system = try HessianSystem(matrix: a, context: try CholmodContext(), costModel: options.costModel)
+        } catch {
+            throw .factorization("could not set up CHOLMOD for A^T A (d = \(problem.columnCount)): \(error)")
+        }
+        context.system = system
+        context.timings.analysis = seconds(context.clock.now - analysisStart)
+        let parts = StepSourceFactory.make(for: strategy, context: context, system: system, sampler: sampler,
+                                           paperIterations: budget.paperIterations)
+        return try iterate(context, &summary, from: start, source: parts.source, globalisation: parts.globalisation, budget: budget)
+    }
+
+    /// The loop: termination tests, a step from the source accepted by the globalisation, the
+    /// trace row, the callback.
+    func iterate(_ context: SolveContext, _ summary: inout SolveSummary, from start: IterateState, source: any StepSource,
+                 globalisation: any Globalisation, budget: IterationBudget) throws(SolverError) -> SolverResult {
+        var state = start
+        let alpha0 = start.evaluation.alpha
+        let g0 = start.gradientNorm
+        var iteration = 0
+        while true {
+            if let stop = checkBeforeStep(context, state, iteration: iteration, alpha0: alpha0, budget: budget) {
+                return summary.result(stop, at: state)
+            }
+            iteration += 1
+            let before = context.snapshot()
+            context.notes = IterationNotes()
+            var rejected: [String] = []
+            var accepted: AcceptedStep? = nil
+            var attempt = 0
+            search: while let candidate = try source.candidate(attempt, at: state, iteration: iteration) {
+                attempt += 1
+                switch candidate {
+                case .stop(let stop): return summary.result(stop, at: state)
+                case .rejected(let why): rejected.append(why)
+                case .step(let proposal):
+                    switch globalisation.search(proposal, from: state, iteration: iteration) {
+                    case .accepted(let step): accepted = step; break search
+                    case .rejected(let why): rejected.append(why)
+                    case .stop(let stop): return summary.result(stop, at: state)
+                    }
+                }
+            }
+            guard let step = accepted else {
+                return summary.result(MinimizerStop(termination: .stalled, message: "no model (\(source.displayNames.joined(separator: ", "))) gave an acceptable step at iteration \(iteration): \(rejected.joined(separator: "; ")); relative gradient norm \(fmt(state.gradientNorm / g0))"), at: state)
+            }
+            let pieces = context.timed { context.objective.gradientPieces(step.evaluation) }
+            context.passes.transpose += 1
+            let newNorm = norm2(pieces.gradient)
+            if !(newNorm.isFinite && norm2(pieces.p).isFinite && norm2(pieces.q).isFinite) {
+                return summary.result(.nonFinite("overflow at the iterate of iteration \(iteration)",
+                                                 NonFiniteDiagnosis.gradient(problem, step.x, step.evaluation, context.objective, pieces, atStart: false)),
+                                      at: state)
+            }
+            if let stop = globalisation.confirm(step, from: state, newGradientNorm: newNorm) { return summary.result(stop, at: state) }
+            let stepNorm = norm2(zip(step.x, state.x).map { $0 - $1 })
+            state = IterateState(x: step.x, evaluation: step.evaluation, pieces: pieces, gradientNorm: newNorm)
+            source.accepted(step)
+            let record = iterationRecord(context, step, state, iteration: iteration, stepNorm: stepNorm, rejected: rejected, since: before)
+            summary.record(record, x: state.x)
+            if problem.function == .exp, problem.hasZeroWeights, alpha0 > 0, state.evaluation.alpha < DegenerateExp.collapsedSum * alpha0 {
+                return summary.result(MinimizerStop(termination: .degenerate, message: "exp with w = 0 is degenerate here: the iterates drive u(Ax) towards 0 (sum of u fell from \(fmt(alpha0)) to \(fmt(state.evaluation.alpha))), so L tends to 0 without a minimiser. Use a positive weight w."), at: state)
+            }
+            if let callback = options.onIteration, !callback(record) {
+                return summary.result(MinimizerStop(termination: .stoppedByCallback, message: "stopped by the iteration callback after \(iteration) iterations"), at: state)
+            }
+        }
+    }
+
+    /// The trace row of an accepted step.
+    func iterationRecord(_ context: SolveContext, _ step: AcceptedStep, _ state: IterateState, iteration: Int, stepNorm: Double,
+                         rejected: [String], since before: IterationTimes) -> IterationRecord {
+        let after = context.snapshot()
+        var times = IterationTimes()
+        times.passes = after.passes - before.passes
+        times.sketch = after.sketch - before.sketch
+        times.assembly = after.assembly - before.assembly
+        times.factorization = after.factorization - before.factorization
+        times.solve = after.solve - before.solve
+        var record = IterationRecord(iteration: iteration, loss: state.evaluation.loss, gradientNorm: state.gradientNorm,
+                                     relativeGradientNorm: state.gradientNorm / context.initialGradientNorm,
+                                     stepLength: step.length, stepNorm: stepNorm, model: step.model, damping: step.proposal.damping,
+                                     backtracks: step.backtracks, rejectedModels: rejected, seconds: context.elapsed())
+        record.rowsKept = context.notes.rowsKept
+        record.leverageReused = context.notes.leverageReused
+        if step.model == .sketch {
+            record.refinements = step.proposal.refinements
+            record.refinementResidual = step.proposal.refinementResidual
+        }
+        record.times = times
+        record.slope = step.proposal.slope
+        return record
+    }
+
+    /// Converged (or degenerate at a small gradient), or out of iterations.
+    func checkBeforeStep(_ context: SolveContext, _ state: IterateState, iteration: Int, alpha0: Double,
+                         budget: IterationBudget) -> MinimizerStop? {
+        let gNorm = state.gradientNorm, g0 = context.initialGradientNorm, e = state.evaluation
+        if gNorm.isFinite, gNorm <= options.tolerance * g0 {
+            if problem.function == .exp, problem.hasZeroWeights, alpha0 > 0, e.alpha < DegenerateExp.shrunkSum * alpha0,
+               (2 * e.loss).squareRoot() > DegenerateExp.normalisedFit * e.alpha * context.targetSquaredNorm.squareRoot() {
+                return MinimizerStop(termination: .degenerate, message: "exp with w = 0 is degenerate here: the iterates drive u(Ax) towards 0 (sum of u fell from \(fmt(alpha0)) to \(fmt(e.alpha)) while u / sum(u) does not fit b), so L tends to 0 without a minimiser; the small gradient is not convergence. Use a positive weight w.")
+            }
+            return MinimizerStop(termination: .converged, message: "relative gradient norm \(fmt(gNorm / g0)) <= tolerance \(fmt(options.tolerance)) at iteration \(iteration)")
+        }
+        if iteration >= budget.maxIterations {
+            return MinimizerStop(termination: .iterationLimit, message: "stopped after \(budget.limitWords(iteration: iteration)) at relative gradient norm \(fmt(gNorm / g0)) (tolerance \(fmt(options.tolerance)))")
+        }
+        return nil
+    }
+
+    /// Times an `A x` pass on its own: best of two, so that a cold first touch of A does not
+    /// inflate the unit.
+    func measurePass(_ context: SolveContext, _ x0: [Double]) {
+        var best = Double.infinity
+        for _ in 0..<2 {
+            let t0 = context.clock.now
+            _ = problem.matrix.multiply(x0)
+            best = min(best, seconds(context.clock.now - t0))
+        }
+        context.timings.onePass = best
+        context.passes.forward += 2
+    }
+
+    /// The iterate at x0: one forward and one transpose pass.
+    func evaluateStart(_ context: SolveContext, _ x0: [Double]) -> IterateState {
+        let e = context.timed { context.objective.evaluate(x0) }
+        context.passes.forward += 1
+        let pieces = context.timed { context.objective.gradientPieces(e) }
+        context.passes.transpose += 1
+        let state = IterateState(x: x0, evaluation: e, pieces: pieces, gradientNorm: norm2(pieces.gradient))
+        context.initialGradientNorm = state.gradientNorm
+        return state
+    }
+
+    /// Reasons to stop at the start point: overflow (no NaN may pass a test below: a NaN or
+    /// infinite ||g(x0)|| made "converged" out of -nan <= tolerance), the callback, a
+    /// stationary start, a tolerance already met.
+    func checkStart(_ context: SolveContext, _ start: IterateState, _ row: IterationRecord, _ budget: IterationBudget) -> MinimizerStop? {
+        let e = start.evaluation, x0 = start.x
+        if !e.isFinite {
+            return .nonFinite(MinimizerStop.place(iteration: 0), NonFiniteDiagnosis.evaluation(problem, x0, e, atStart: true))
+        }
+        if !(start.gradientNorm.isFinite && norm2(start.pieces.p).isFinite && norm2(start.pieces.q).isFinite) {
+            return .nonFinite(MinimizerStop.place(iteration: 0),
+                              NonFiniteDiagnosis.gradient(problem, x0, e, context.objective, start.pieces, atStart: true))
+        }
+        if let callback = options.onIteration, !callback(row) {
+            return MinimizerStop(termination: .stoppedByCallback, message: "stopped by the iteration callback at the start point")
+        }
+        if start.gradientNorm == 0 {
+            return MinimizerStop(termination: .stationaryStart, message: stationaryStartMessage(problem, x0))
+        }
+        if options.tolerance >= 1 || start.gradientNorm <= options.tolerance * start.gradientNorm && budget.maxIterations == 0 {
+            return MinimizerStop(termination: .converged, message: "the start point already satisfies the tolerance")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,122 @@
+// The summary of a solve: the per-iteration trace as it grows, the iterates kept to measure
+// distances afterwards, and the `SolverResult` built when the minimiser stops.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import SparseCore
+
+/// Collects the trace and builds the result.
+struct SolveSummary {
+    /// Iterates are kept (to give a converged run distances to its own final x) only while
+    /// d x (iterations + 1) stays below this many Doubles (400 MB).
+    static let iterateMemoryBound = 50_000_000
+
+    let context: SolveContext
+    let x0: [Double]
+    let initialLoss: Double
+    let initialGradientNorm: Double
+    private(set) var trace: [IterationRecord]
+    private var iterates: [[Double]]
+    private let keepIterates: Bool
+
+    /// The summary of a run from `start` (x0), with trace row 0.
+    init(context: SolveContext, start: IterateState, maxIterations: Int) {
+        self.context = context
+        x0 = start.x
+        initialLoss = start.evaluation.loss
+        initialGradientNorm = start.gradientNorm
+        var first = IterationRecord(iteration: 0, loss: start.evaluation.loss, gradientNorm: start.gradientNorm,
+                                    relativeGradientNorm: 1, stepLength: 0, stepNorm: 0, model: nil, damping: 0,
+                                    backtracks: 0, rejectedModels: [], seconds: context.elapsed())
+        if let r = context.options.reference { first.referenceDistance = norm2(zip(start.x, r).map { $0 - $1 }) }
+        trace = [first]
+        iterates = [start.x]
+        keepIterates = context.options.reference == nil
+            && context.problem.columnCount * (maxIterations + 1) <= Self.iterateMemoryBound
+    }
+
+    /// Appends an iteration's record for the new iterate x, with its distance to the given
+    /// reference and the contraction.
+    mutating func record(_ row: IterationRecord, x: [Double]) {
+        var record = row
+        if let r = context.options.reference {
+            record.referenceDistance = norm2(zip(x, r).map { $0 - $1 })
+            if let previous = trace.last?.referenceDistance, previous > 0 { record.contraction = record.referenceDistance! / previous }
+        }
+        trace.append(record)
+        if keepIterates { iterates.append(x) }
+    }
+
+    /// The result of a run that stopped at `state`: loss and gradient recomputed exactly from
+    /// x (z was updated incrementally), never worse than x0 (except for `paper` and
+    /// `nonFinite`), with the warnings, the counters and the distances.
+    mutating func result(_ stop: MinimizerStop, at state: IterateState) -> SolverResult {
+        let t = stop.termination
+        let (fx, fe, fg) = finalPoint(stop, at: state)
+        let c = context
+        if let s = c.system {
+            c.timings.assembly = s.assembleSeconds
+            c.timings.factorization = s.factorSeconds
+            c.timings.solve = s.solveSeconds
+            c.passes.assembly = s.assemblyCount
+            c.passes.sampledAssembly = s.sampledAssemblyCount
+            c.passes.denseBlockAssembly = s.denseBlockAssemblyCount
+        }
+        c.timings.total = c.elapsed()
+        c.warnings += degenerateWarnings(c.problem, fx, fe)
+        if c.problem.function == .exp, c.problem.hasZeroWeights, t == .converged || t == .stalled || t == .iterationLimit,
+           let residual = onesResidual(c.problem.matrix), residual < DegenerateExp.onesInRange {
+            c.warnings.append("exp with w = 0 and the all-ones vector (nearly) in range(A) (least-squares residual \(fmt(residual)) per row): with A y = 1, L(x + t y) = e^{2t} L(x), so L has no minimiser unless it reaches 0, and then a whole line of them; this x is one point of that line (sum of u = \(fmt(fe.alpha))). Use a positive weight w for a unique answer.")
+        }
+        var text = stop.message
+        if trace.count > 1 { text += " (recomputed from the returned x: relative gradient norm \(fmt(fg / initialGradientNorm)))" }
+        let (source, predicted) = distances(t, finalX: fx)
+        return SolverResult(termination: t, message: text, x: fx, initialLoss: initialLoss, finalLoss: fe.loss,
+                            initialGradientNorm: initialGradientNorm, finalGradientNorm: fg, iterations: trace.count - 1,
+                            trace: trace, timings: c.timings, passes: c.passes, warnings: c.warnings,
+                            hessianPatternEntries: c.system?.pattern.entryCount ?? 0,
+                            supernodal: c.system?.factor.isSupernodal ?? false,
+                            strategy: c.strategy, strategyReason: c.strategyReason,
+                            leverageEstimates: c.leverageEstimates, leverageReuses: c.leverageReuses,
+                            referenceSource: source, predictedIterations: predicted, nonFiniteCause: stop.cause)
+    }
+
+    /// x, its evaluation and ||g|| to return: recomputed from x after any iteration, x0 when
+    /// x is not better (except for `paper`, which reports where Algorithm 1 went, and
+    /// `nonFinite`).
+    private func finalPoint(_ stop: MinimizerStop, at state: IterateState) -> ([Double], Evaluation, Double) {
+        let c = context
+        var fx = state.x, fe = state.evaluation, fg = state.gradientNorm
+        if trace.count > 1 {
+            fe = c.timed { c.objective.evaluate(state.x) }
+            fg = norm2(c.timed { c.objective.gradient(fe) })
+            c.passes.forward += 1
+            c.passes.transpose += 1
+        }
+        if stop.termination != .nonFinite && !(fe.loss <= initialLoss) && c.strategy != .paper {
+            fx = x0; fe = c.timed { c.objective.evaluate(x0) }; fg = initialGradientNorm
+            c.warnings.append("the final point was not better than x0, so x0 is returned")
+        }
+        return (fx, fe, fg)
+    }
+
+    /// Distances to the final iterate of a converged run, when no reference was given; the
+    /// contractions and Theorem F.1's iteration count for whichever distances there are.
+    private mutating func distances(_ t: Termination, finalX fx: [Double]) -> (source: String?, predicted: Double?) {
+        var source: String? = context.options.reference == nil ? nil : "given"
+        if context.options.reference == nil, t == .converged, keepIterates, iterates.count == trace.count, trace.count > 1 {
+            source = "final_iterate"
+            for k in trace.indices { trace[k].referenceDistance = norm2(zip(iterates[k], fx).map { $0 - $1 }) }
+        }
+        var predicted: Double? = nil
+        if source != nil {
+            for k in trace.indices.dropFirst() {
+                if let r = trace[k].referenceDistance, let q = trace[k - 1].referenceDistance, q > 0 { trace[k].contraction = r / q }
+            }
+            let distances = trace.compactMap(\.referenceDistance).filter { $0 > 0 }
+            if let r0 = distances.first, let rT = distances.last, rT < r0 { predicted = Glibc.log(r0 / rT) }
+        }
+        return (source, predicted)
+    }
+}
