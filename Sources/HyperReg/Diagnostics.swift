@@ -371,8 +371,8 @@ public struct TheoryDiagnostics: Sendable {
         if problem.function == .sinh {
             cases.append(DegenerateCase(code: "sinh_trivial_minimiser", message: "for sinh, L(0) = 0 for every A, b, w: x = 0 is always a global minimiser; interesting solutions are local minimisers"))
         }
-        if problem.function == .exp && problem.hasZeroWeights && onesResidual < 1e-6 {
-            cases.append(DegenerateCase(code: "exp_unweighted_ones_in_range", message: "exp with w = 0 and the all-ones vector in range(A) (least-squares residual \(formatNumber(onesResidual))): a direction with A s = -1 drives L -> 0 without attaining it; the problem has no minimiser, w > 0 makes it well posed"))
+        if problem.function == .exp && problem.hasZeroWeights && onesResidual < OnesInRange.cutoff {
+            cases.append(DegenerateCase(code: "exp_unweighted_ones_in_range", message: "exp with w = 0 and the all-ones vector (nearly) in range(A) (least-squares residual \(formatNumber(onesResidual))): a direction with A s = -1 drives L -> 0 without attaining it; the problem has no minimiser, w > 0 makes it well posed"))
         }
         if !(l > 0) {
             cases.append(DegenerateCase(code: "indefinite_hessian", message: "the Hessian at x is not positive definite (smallest eigenvalue \(formatNumber(l))): a Newton step need not descend, Lemma C.4's conclusion fails"))
@@ -452,18 +452,8 @@ public struct TheoryDiagnostics: Sendable {
             if !(inverse.max.isFinite && inverse.max > 0) || lambdaMin <= 1e-14 * lambdaMax { singular = true } else { sigmaMin = lambdaMin.squareRoot() }
         }
         if singular { method = "A^T A numerically singular (CHOLMOD): sigma_min(A) = 0" }
-        // Least-squares fit of 1 on A: min ||A y - 1||; a tiny ridge keeps a singular A^T A factorable.
-        let ones = [Double](repeating: 1, count: n)
-        let rhs = a.transposeMultiply(ones)
-        var residual = 1.0
-        do {
-            try factor.factorize(values: k, shift: singular ? 1e-12 * Swift.max(lambdaMax, 1e-300) : 0)
-            let y = try factor.solve(rhs)
-            let r = a.multiply(y)
-            residual = (zip(r, ones).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }).squareRoot() / Double(n).squareRoot()
-        } catch {
-            residual = 1.0
-        }
+        // Least-squares fit of 1 on A, as the solver's end-of-run warning computes it.
+        let residual = OnesInRange.residual(a) ?? 1.0
         return (normA, sigmaMin, method, residual)
     }
 }

@@ -47,9 +47,7 @@ enum DegenerateExp {
     /// ... while the normalised fit `sqrt(2L) / (alpha ||b||)` is above this (a real solution
     /// fits b after normalisation; a collapse of u does not).
     static let normalisedFit = 1e-6
-    /// At the end of a run: the all-ones vector counts as in range(A) (so L has a line of
-    /// minimisers, or none) when its least-squares residual per row is below this.
-    static let onesInRange = 1e-3
+    // At the end of a run, whether the all-ones vector is in range(A): `OnesInRange`.
 }
 
 /// The Newton minimiser behind `NewtonSolver.solve`.

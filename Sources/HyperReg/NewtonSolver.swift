@@ -1,8 +1,8 @@
 // The public face of the Newton driver: options, the result and its trace, terminations and
 // errors, and `NewtonSolver.solve`, which validates its input and hands it to the `Minimizer`
 // (Minimizer.swift; its parts are listed in docs/architecture.md, "The minimiser's parts"):
-// CHOLMOD factor of A^T diag(delta) A (exact, issue 2) or of a leverage-score sample of it
-// (sketch and the paper's Algorithm 1, issue 3), Woodbury for the rank-2 part, Armijo
+// CHOLMOD factor of A^T diag(delta) A (exact) or of a leverage-score sample of it
+// (sketch and the paper's Algorithm 1), Woodbury for the rank-2 part, Armijo
 // backtracking on z(t) = z + t A s, fall-backs, and an honest stopping rule.
 
 #if canImport(Glibc)
@@ -276,8 +276,8 @@ public struct SolverResult: Sendable {
     }
 }
 
-/// Newton's method with globalisation for a `Problem`: exact (issue 2), leverage-score
-/// sketched, or the paper's Algorithm 1 (issue 3), by `SolverOptions.hessian`.
+/// Newton's method with globalisation for a `Problem`: exact, leverage-score sketched, or
+/// the paper's Algorithm 1, by `SolverOptions.hessian` (docs/solver.md).
 public struct NewtonSolver {
     /// Settings.
     public var options: SolverOptions
@@ -305,20 +305,6 @@ public struct NewtonSolver {
         }
         return try Minimizer(options: options, problem: problem).minimize(from: x0)
     }
-}
-
-/// The root-mean-square residual of the least-squares fit of the all-ones vector on A
-/// (`min_y ||A y - 1||_2 / sqrt(n)`), or nil if it cannot be computed: near 0 when 1 is in
-/// range(A), which makes exp with w = 0 degenerate (docs/math.md). One assembly of A^T A,
-/// one factorisation, two passes.
-func onesResidual(_ a: CSRMatrix) -> Double? {
-    guard let ls = try? LeastSquares(matrix: a) else { return nil }
-    let ones = [Double](repeating: 1, count: a.rowCount)
-    guard let y = try? ls.solve(target: ones, intercept: false) else { return nil }
-    let r = a.multiply(y)
-    var s = 0.0
-    for i in 0..<r.count { s += (r[i] - 1) * (r[i] - 1) }
-    return (s / Double(max(1, a.rowCount))).squareRoot()
 }
 
 /// The words for a stationary start point.

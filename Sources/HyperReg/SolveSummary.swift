@@ -66,7 +66,7 @@ struct SolveSummary {
         c.timings.total = c.elapsed()
         c.warnings += degenerateWarnings(c.problem, fx, fe)
         if c.problem.function == .exp, c.problem.hasZeroWeights, t == .converged || t == .stalled || t == .iterationLimit,
-           let residual = onesResidual(c.problem.matrix), residual < DegenerateExp.onesInRange {
+           let residual = OnesInRange.residual(c.problem.matrix), residual < OnesInRange.cutoff {
             c.warnings.append("exp with w = 0 and the all-ones vector (nearly) in range(A) (least-squares residual \(fmt(residual)) per row): with A y = 1, L(x + t y) = e^{2t} L(x), so L has no minimiser unless it reaches 0, and then a whole line of them; this x is one point of that line (sum of u = \(fmt(fe.alpha))). Use a positive weight w for a unique answer.")
         }
         var text = stop.message

@@ -40,7 +40,7 @@ struct OnesInRangeTests {
         let r = try NewtonSolver(options: options).solve(p, from: x0)
         #expect(r.termination == .iterationLimit, "\(r.termination): \(r.message)")
         #expect(r.warnings.contains { $0.contains("all-ones vector (nearly) in range(A)") }, "\(r.warnings)")
-        #expect(try #require(onesResidual(p.matrix)) < 1e-10)
+        #expect(try #require(OnesInRange.residual(p.matrix)) < 1e-10)
     }
 
     @Test func degenerateWhenOnesAreInRangeAndTheFitIsNot() throws {
@@ -55,6 +55,20 @@ struct OnesInRangeTests {
         let r = try NewtonSolver().solve(p, from: [Double](repeating: 0, count: p.columnCount))
         #expect(!r.warnings.contains { $0.contains("all-ones vector") })
         // 400 rows, 6 random sparse columns: 1 is far from range(A).
-        #expect(try #require(onesResidual(p.matrix)) > 0.1)
+        #expect(try #require(OnesInRange.residual(p.matrix)) > 0.1)
+    }
+
+    @Test func theSolverAndTheDiagnosticsDecideTheSameWay() throws {
+        // One computation and one cut-off for both: the solver's warning and diagnose's
+        // degenerate case agree, in range or not.
+        for intercept in [true, false] {
+            let (p, x) = try planted(interceptColumn: intercept, noise: 0)
+            let residual = try #require(OnesInRange.residual(p.matrix))
+            let g = try TheoryDiagnostics.compute(problem: p, at: x)
+            #expect(g.onesResidual == residual)
+            let flagged = g.degenerateCases.contains { $0.code == "exp_unweighted_ones_in_range" }
+            #expect(flagged == (residual < OnesInRange.cutoff), "intercept \(intercept): residual \(residual)")
+            #expect(flagged == intercept)
+        }
     }
 }
