@@ -57,7 +57,7 @@ struct ArmijoLineSearch: Globalisation {
             }
             t *= Self.backtrackFactor
         }
-        return .rejected("\(step.model.rawValue): line search found no decrease in \(options.maxBacktracks) halvings")
+        return .rejected(ModelRejection(step.model, .noDecrease(halvings: options.maxBacktracks)))
     }
 
     func confirm(_ step: AcceptedStep, from state: IterateState, newGradientNorm: Double) -> MinimizerStop? {

@@ -56,10 +56,10 @@ final class DampedStep: StepSource {
             } catch .notPositiveDefinite {
                 mu *= DampingSchedule.factor
             } catch {
-                throw .factorization(String(describing: error))
+                throw .wrapping(error, during: "damped step")
             }
         }
-        guard let s = step else { return .rejected("damped: no positive definite shift up to \(fmt(mu))") }
+        guard let s = step else { return .rejected(ModelRejection(.damped, .noPositiveDefiniteShift(upTo: mu))) }
         damping = mu
         return descentCandidate(.damped, s, gradient: g, damping: mu)
     }

@@ -41,13 +41,13 @@ final class FactoredNewtonStep: StepSource {
             } else {
                 let sol = try system.solve(g.map { -$0 }, p: state.pieces.p, q: state.pieces.q,
                                            targetSquaredNorm: context.targetSquaredNorm)
-                if !sol.isPositiveDefinite { return .rejected("\(model.rawValue): indefinite (rank-2 part)") }
+                if !sol.isPositiveDefinite { return .rejected(ModelRejection(model, .indefiniteRankTwo)) }
                 step = sol.solution
             }
         } catch .notPositiveDefinite(let column) {
-            return .rejected("\(model.rawValue): not positive definite (CHOLMOD pivot \(column))")
+            return .rejected(ModelRejection(model, .notPositiveDefinite(pivot: column)))
         } catch {
-            throw .factorization(String(describing: error))
+            throw .wrapping(error, during: "\(model.rawValue) step")
         }
         guard refinementSteps > 0 else { return descentCandidate(model, step, gradient: g) }
         let refined = try refine(step, at: state, diagonal: context.objective.hessianWeights(state.evaluation))
@@ -78,7 +78,7 @@ final class FactoredNewtonStep: StepSource {
             do {
                 corr = try system.solve(r, p: state.pieces.p, q: state.pieces.q, targetSquaredNorm: context.targetSquaredNorm)
             } catch {
-                throw .factorization(String(describing: error))
+                throw .wrapping(error, during: "\(model.rawValue) step")
             }
             let trial = zip(s, corr.solution).map { $0 + $1 }
             guard trial.allSatisfy(\.isFinite) else { break }

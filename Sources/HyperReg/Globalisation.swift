@@ -7,8 +7,8 @@
 enum GlobalisationOutcome {
     /// x + t s is the next iterate.
     case accepted(AcceptedStep)
-    /// No acceptable t: the words go to `rejectedModels` and the step source's next model is tried.
-    case rejected(String)
+    /// No acceptable t: recorded in the trace's `rejections`; the step source's next model is tried.
+    case rejected(ModelRejection)
     /// The run ends (e.g. a full step that overflows).
     case stop(MinimizerStop)
 }

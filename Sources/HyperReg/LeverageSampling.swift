@@ -142,7 +142,7 @@ public struct LeverageSampler: Sendable {
         }
         var r: [Double]
         do { r = try DenseLAPACK.qrUpperFactor(&sketch, rows: rows, columns: cols) } catch {
-            throw .factorization("leverage scores: \(error)")
+            throw .wrapping(error, during: "leverage scores")
         }
         var largest = 0.0
         for j in 0..<cols { largest = max(largest, Swift.abs(r[j * cols + j])) }
@@ -166,7 +166,7 @@ public struct LeverageSampler: Sendable {
             for t in 0..<mm.count { mm[t] = rng.gaussian() }
         }
         do { try DenseLAPACK.solveUpperTriangular(r, dimension: cols, &mm, rightHandSides: k) } catch {
-            throw .factorization("leverage scores: \(error)")
+            throw .wrapping(error, during: "leverage scores")
         }
         // Row-major copy for the projection pass; 1/k folded into the scale.
         var rowMajor = [Double](repeating: 0, count: cols * k)

@@ -85,7 +85,7 @@ struct Minimizer {
         do {
             system = try HessianSystem(matrix: a, context: try CholmodContext(), costModel: options.costModel)
         } catch {
-            throw .factorization("could not set up CHOLMOD for A^T A (d = \(problem.columnCount)): \(error)")
+            throw .wrapping(error, during: "setting up CHOLMOD for A^T A (d = \(problem.columnCount))")
         }
         context.system = system
         context.timings.analysis = seconds(context.clock.now - analysisStart)
@@ -109,7 +109,7 @@ struct Minimizer {
             iteration += 1
             let before = context.snapshot()
             context.notes = IterationNotes()
-            var rejected: [String] = []
+            var rejected: [ModelRejection] = []
             var accepted: AcceptedStep? = nil
             var attempt = 0
             search: while let candidate = try source.candidate(attempt, at: state, iteration: iteration) {
@@ -126,7 +126,7 @@ struct Minimizer {
                 }
             }
             guard let step = accepted else {
-                return summary.result(MinimizerStop(termination: .stalled, message: "no model (\(source.displayNames.joined(separator: ", "))) gave an acceptable step at iteration \(iteration): \(rejected.joined(separator: "; ")); relative gradient norm \(fmt(state.gradientNorm / g0))"), at: state)
+                return summary.result(MinimizerStop(termination: .stalled, message: "no model (\(source.displayNames.joined(separator: ", "))) gave an acceptable step at iteration \(iteration): \(rejected.map(\.description).joined(separator: "; ")); relative gradient norm \(fmt(state.gradientNorm / g0))"), at: state)
             }
             let pieces = context.timed { context.objective.gradientPieces(step.evaluation) }
             context.passes.transpose += 1
@@ -153,7 +153,7 @@ struct Minimizer {
 
     /// The trace row of an accepted step.
     func iterationRecord(_ context: SolveContext, _ step: AcceptedStep, _ state: IterateState, iteration: Int, stepNorm: Double,
-                         rejected: [String], since before: IterationTimes) -> IterationRecord {
+                         rejected: [ModelRejection], since before: IterationTimes) -> IterationRecord {
         let after = context.snapshot()
         var times = IterationTimes()
         times.passes = after.passes - before.passes
@@ -164,7 +164,8 @@ struct Minimizer {
         var record = IterationRecord(iteration: iteration, loss: state.evaluation.loss, gradientNorm: state.gradientNorm,
                                      relativeGradientNorm: state.gradientNorm / context.initialGradientNorm,
                                      stepLength: step.length, stepNorm: stepNorm, model: step.model, damping: step.proposal.damping,
-                                     backtracks: step.backtracks, rejectedModels: rejected, seconds: context.elapsed())
+                                     backtracks: step.backtracks, rejectedModels: rejected.map(\.description), seconds: context.elapsed())
+        record.rejections = rejected
         record.rowsKept = context.notes.rowsKept
         record.leverageReused = context.notes.leverageReused
         if step.model == .sketch {

@@ -9,6 +9,7 @@
 import Glibc
 #endif
 import Cholmod
+import DenseLinearAlgebra
 import SparseCore
 
 /// Settings of `NewtonSolver`. Every field has a documented default; `validate()` checks them.
@@ -126,6 +127,57 @@ public struct IterationTimes: Sendable, Codable, Equatable {
     public init() {}
 }
 
+/// Why a step model was refused at an iteration, with the values involved.
+public struct ModelRejection: Sendable, Codable, Equatable, CustomStringConvertible {
+    /// The reason, typed.
+    public enum Reason: Sendable, Codable, Equatable {
+        /// CHOLMOD found the matrix not positive definite at this pivot (1-based column).
+        case notPositiveDefinite(pivot: Int)
+        /// The matrix is positive definite but the rank-2 part makes the Newton matrix
+        /// indefinite (Woodbury's det S >= 0).
+        case indefiniteRankTwo
+        /// Damping found no shift mu up to this value giving a descent direction.
+        case noPositiveDefiniteShift(upTo: Double)
+        /// The line search found no decrease in this many halvings.
+        case noDecrease(halvings: Int)
+        /// The step has a NaN or infinite entry.
+        case nonFiniteStep
+        /// `<g, s> >= 0`.
+        case notDescent
+    }
+
+    /// The model refused.
+    public var model: StepModel
+    /// Why.
+    public var reason: Reason
+
+    /// Creates a rejection.
+    public init(_ model: StepModel, _ reason: Reason) {
+        self.model = model
+        self.reason = reason
+    }
+
+    /// The words of the trace's `rejectedModels` and of the report's `rejected_models`.
+    public var description: String {
+        switch reason {
+        case .notPositiveDefinite(let pivot): return "\(model.rawValue): not positive definite (CHOLMOD pivot \(pivot))"
+        case .indefiniteRankTwo: return "\(model.rawValue): indefinite (rank-2 part)"
+        case .noPositiveDefiniteShift(let mu): return "\(model.rawValue): no positive definite shift up to \(fmt(mu))"
+        case .noDecrease(let halvings): return "\(model.rawValue): line search found no decrease in \(halvings) halvings"
+        case .nonFiniteStep: return "\(model.rawValue): non-finite step"
+        case .notDescent: return "\(model.rawValue): not a descent direction"
+        }
+    }
+}
+
+/// Whose distances the trace's `referenceDistance` holds.
+public enum ReferenceSource: String, Sendable, Codable {
+    /// `SolverOptions.reference`.
+    case given
+    /// The returned x of a converged run (no reference given).
+    case finalIterate = "final_iterate"
+}
+
 /// One row of the per-iteration trace.
 public struct IterationRecord: Sendable, Codable {
     /// Iteration number (0 = the start point).
@@ -147,8 +199,10 @@ public struct IterationRecord: Sendable, Codable {
     /// Backtracking halvings in the accepted model.
     public var backtracks: Int
     /// Models tried and rejected before the accepted one (factorisation failed, not
-    /// positive definite, or no descent).
+    /// positive definite, or no descent), in words: `rejections` described.
     public var rejectedModels: [String]
+    /// The same rejections, typed.
+    public var rejections: [ModelRejection] = []
     /// Seconds since the solve started (input reading excluded).
     public var seconds: Double
     /// Rows kept by the leverage-score sample (nil for exact models).
@@ -182,8 +236,16 @@ public enum SolverError: Error, CustomStringConvertible, Equatable, Sendable {
     /// which returns `Termination.nonFinite` with the entry responsible instead; kept so
     /// that callers matching it still compile.
     case overflowAtStart(String)
-    /// CHOLMOD failed in a way no fall-back can recover from (out of memory, too large).
+    /// A failure described in words only. No longer thrown by the solver, which throws
+    /// `.cholmod` and `.lapack` with the error they came from; kept so that callers
+    /// matching it still compile.
     case factorization(String)
+    /// CHOLMOD failed in a way no fall-back can recover from (out of memory, too large, an
+    /// invalid input): its error, and what the solver was doing.
+    case cholmod(CholmodError, during: String)
+    /// A dense LAPACK routine failed (the QR or triangular solve of the leverage-score
+    /// sketch): its error, and what the solver was doing.
+    case lapack(DenseLAPACKError, during: String)
     /// An input makes the arithmetic overflow before the solve can start (e.g. A^T A for the
     /// least-squares start): the entry responsible and the explanation.
     case nonFinite(NonFiniteCause, String)
@@ -194,7 +256,22 @@ public enum SolverError: Error, CustomStringConvertible, Equatable, Sendable {
         case .invalidProblem(let m): return "invalid problem: \(m)"
         case .overflowAtStart(let m): return "overflow at the start point: \(m)"
         case .factorization(let m): return "factorization failed: \(m)"
+        case .cholmod(let e, let during): return "factorization failed: \(during): \(e)"
+        case .lapack(let e, let during): return "LAPACK failed: \(during): \(e)"
         case .nonFinite(_, let m): return "overflow: \(m)"
+        }
+    }
+}
+
+extension SolverError {
+    /// `error` as a solver error: a CHOLMOD or LAPACK error keeps its type (`.cholmod`,
+    /// `.lapack`), a solver error stays as it is, anything else is described in words.
+    static func wrapping(_ error: any Error, during: String) -> SolverError {
+        switch error {
+        case let e as SolverError: return e
+        case let e as CholmodError: return .cholmod(e, during: during)
+        case let e as DenseLAPACKError: return .lapack(e, during: during)
+        default: return .factorization("\(during): \(error)")
         }
     }
 }
@@ -256,8 +333,11 @@ public struct SolverResult: Sendable {
     /// Leverage-score estimates computed (two passes over A each) and re-used.
     public var leverageEstimates = 0, leverageReuses = 0
     /// "given" when distances in the trace are to `SolverOptions.reference`,
-    /// "final_iterate" when to the returned x of a converged run, nil when not recorded.
-    public var referenceSource: String? = nil
+    /// "final_iterate" when to the returned x of a converged run, nil when not recorded:
+    /// `reference` as its raw value.
+    public var referenceSource: String? { reference?.rawValue }
+    /// Whose distances the trace holds, typed (nil when not recorded).
+    public var reference: ReferenceSource? = nil
     /// Theorem F.1's iteration count `T = ln(r_0 / r_T)` for the distances recorded (r_T the
     /// last distance; nil without distances or when r_T = 0).
     public var predictedIterations: Double? = nil

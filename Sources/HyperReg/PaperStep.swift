@@ -40,7 +40,7 @@ final class PaperStep: StepSource {
         } catch .notPositiveDefinite(let column) {
             return .stop(MinimizerStop(termination: .stalled, message: "the sampled Hessian A^T D~ A (\(kept) rows kept) is not positive definite (CHOLMOD pivot \(column)) at iteration \(iteration): the sample does not span A's columns"))
         } catch {
-            throw .factorization(String(describing: error))
+            throw .wrapping(error, during: "paper step")
         }
         // A NaN step would otherwise surface as "diverged" (u overflows) in the full step.
         guard s.allSatisfy(\.isFinite) else {

@@ -79,7 +79,7 @@ struct SolveSummary {
                             supernodal: c.system?.factor.isSupernodal ?? false,
                             strategy: c.strategy, strategyReason: c.strategyReason,
                             leverageEstimates: c.leverageEstimates, leverageReuses: c.leverageReuses,
-                            referenceSource: source, predictedIterations: predicted, nonFiniteCause: stop.cause)
+                            reference: source, predictedIterations: predicted, nonFiniteCause: stop.cause)
     }
 
     /// x, its evaluation and ||g|| to return: recomputed from x after any iteration, x0 when
@@ -103,10 +103,10 @@ struct SolveSummary {
 
     /// Distances to the final iterate of a converged run, when no reference was given; the
     /// contractions and Theorem F.1's iteration count for whichever distances there are.
-    private mutating func distances(_ t: Termination, finalX fx: [Double]) -> (source: String?, predicted: Double?) {
-        var source: String? = context.options.reference == nil ? nil : "given"
+    private mutating func distances(_ t: Termination, finalX fx: [Double]) -> (source: ReferenceSource?, predicted: Double?) {
+        var source: ReferenceSource? = context.options.reference == nil ? nil : .given
         if context.options.reference == nil, t == .converged, keepIterates, iterates.count == trace.count, trace.count > 1 {
-            source = "final_iterate"
+            source = .finalIterate
             for k in trace.indices { trace[k].referenceDistance = norm2(zip(iterates[k], fx).map { $0 - $1 }) }
         }
         var predicted: Double? = nil

@@ -92,7 +92,7 @@ public enum StartPoint {
             }
             return best?.x
         } catch {
-            throw .factorization("inverse-fit start: \(error)")
+            throw .wrapping(error, during: "inverse-fit start")
         }
     }
 
@@ -125,7 +125,7 @@ public enum StartPoint {
             let x = try LeastSquares(matrix: problem.matrix).solve(target: b.map { Glibc.log($0) }, intercept: true)
             return x.allSatisfy(\.isFinite) ? x : nil
         } catch {
-            throw .factorization("log-fit start: \(error)")
+            throw .wrapping(error, during: "log-fit start")
         }
     }
 }

@@ -40,8 +40,8 @@ struct AcceptedStep {
 enum StepCandidate {
     /// A direction to hand to the globalisation.
     case step(ProposedStep)
-    /// This model gave no usable direction (the words go to the trace's `rejectedModels`).
-    case rejected(String)
+    /// This model gave no usable direction (recorded in the trace's `rejections`).
+    case rejected(ModelRejection)
     /// The run ends here (overflow, an assumption of the paper's Algorithm 1, ...).
     case stop(MinimizerStop)
 }
@@ -64,9 +64,9 @@ extension StepSource {
 /// The candidate for direction `s` of `model`: rejected unless finite and a descent direction.
 func descentCandidate(_ model: StepModel, _ s: [Double], gradient g: [Double], damping: Double = 0,
                       refinements: Int? = nil, refinementResidual: Double? = nil) -> StepCandidate {
-    guard s.allSatisfy(\.isFinite) else { return .rejected("\(model.rawValue): non-finite step") }
+    guard s.allSatisfy(\.isFinite) else { return .rejected(ModelRejection(model, .nonFiniteStep)) }
     let slope = dot(g, s)
-    guard slope < 0 else { return .rejected("\(model.rawValue): not a descent direction") }
+    guard slope < 0 else { return .rejected(ModelRejection(model, .notDescent)) }
     return .step(ProposedStep(model: model, direction: s, slope: slope, damping: damping,
                               refinements: refinements, refinementResidual: refinementResidual))
 }

@@ -1,0 +1,78 @@
+// Errors and refusals carry typed values, not only words: the trace's rejections, the
+// reference source, the solver's CHOLMOD and LAPACK errors, the generator's settings.
+
+import Cholmod
+import DenseLinearAlgebra
+import HyperRegTestSupport
+import SparseCore
+import Testing
+@testable import HyperReg
+
+@Suite("Typed errors and rejections")
+struct TypedErrorsTests {
+    @Test func rejectionsAreTypedAndWordedAsBefore() throws {
+        // An all-zero column: exact and Gauss-Newton are both singular at iteration 1.
+        var s = PlantedProblem.Settings(rows: 500, columns: 8, density: 0.3)
+        s.function = .exp; s.weight = 0.5; s.seed = 4; s.noise = 0.1
+        let planted = try PlantedProblem.generate(s)
+        let a = planted.matrix
+        let widened = CSRMatrix(uncheckedRowCount: a.rowCount, columnCount: a.columnCount + 1, rowOffsets: a.rowOffsets,
+                                columnIndices: a.columnIndices, values: a.values)
+        let p = try Problem(matrix: widened, target: planted.target, weights: planted.weights, function: .exp)
+        let r = try NewtonSolver().solve(p, from: [Double](repeating: 0, count: 9))
+        let first = r.trace[1].rejections
+        #expect(first.map(\.model) == [.exact, .gaussNewton])
+        for rejection in first {
+            guard case .notPositiveDefinite(let pivot) = rejection.reason else {
+                Issue.record("expected a CHOLMOD pivot failure, got \(rejection.reason)")
+                continue
+            }
+            #expect(pivot >= 1 && pivot <= 9)
+        }
+        // The words are the typed values described, row by row.
+        for row in r.trace { #expect(row.rejectedModels == row.rejections.map(\.description)) }
+    }
+
+    @Test func everyReasonHasItsWords() {
+        let cases: [(ModelRejection, String)] = [
+            (ModelRejection(.exact, .notPositiveDefinite(pivot: 3)), "exact: not positive definite (CHOLMOD pivot 3)"),
+            (ModelRejection(.exact, .indefiniteRankTwo), "exact: indefinite (rank-2 part)"),
+            (ModelRejection(.damped, .noPositiveDefiniteShift(upTo: 1e6)), "damped: no positive definite shift up to \(fmt(1e6))"),
+            (ModelRejection(.sketch, .noDecrease(halvings: 60)), "sketch: line search found no decrease in 60 halvings"),
+            (ModelRejection(.gaussNewton, .nonFiniteStep), "gauss_newton: non-finite step"),
+            (ModelRejection(.exact, .notDescent), "exact: not a descent direction"),
+        ]
+        for (rejection, words) in cases { #expect(rejection.description == words) }
+    }
+
+    @Test func theReferenceSourceIsTyped() throws {
+        var s = PlantedProblem.Settings(rows: 300, columns: 5, density: 0.5)
+        s.weight = 0.1; s.seed = 6
+        let planted = try PlantedProblem.generate(s)
+        let p = try planted.problem()
+        let x0 = try StartPoint.compute(for: p, strategy: .automatic).x0
+        let converged = try NewtonSolver().solve(p, from: x0)
+        #expect(converged.termination == .converged)
+        #expect(converged.reference == .finalIterate && converged.referenceSource == "final_iterate")
+        var options = SolverOptions()
+        options.reference = planted.xTrue
+        let given = try NewtonSolver(options: options).solve(p, from: x0)
+        #expect(given.reference == .given && given.referenceSource == "given")
+    }
+
+    @Test func solverErrorsKeepTheErrorTheyCameFrom() {
+        let cholmod = SolverError.wrapping(CholmodError.outOfMemory, during: "exact step")
+        #expect(cholmod == .cholmod(.outOfMemory, during: "exact step"))
+        #expect(cholmod.description.hasPrefix("factorization failed: exact step: "))
+        let lapack = SolverError.wrapping(DenseLAPACKError.failed(routine: "dgeqrf", info: -4), during: "leverage scores")
+        #expect(lapack == .lapack(.failed(routine: "dgeqrf", info: -4), during: "leverage scores"))
+        #expect(SolverError.wrapping(SolverError.invalidOptions("x"), during: "y") == .invalidOptions("x"))
+    }
+
+    @Test func theEigenWrapperNamesTheOffendingEntry() {
+        #expect(throws: DenseLAPACKError.nonFinite(row: 2, column: 1, value: .infinity)) {
+            try DenseSymmetricEigen.eigenvalues([1, 0, .infinity, 1], dimension: 2)
+        }
+        #expect(throws: DenseLAPACKError.self) { try DenseSymmetricEigen.eigenvalues([1, 2, 3], dimension: 2) }
+    }
+}
