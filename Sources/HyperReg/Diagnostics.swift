@@ -538,19 +538,3 @@ func spectralNorm(dimension: Int, seed: UInt64, options: DiagnosticsOptions, _ m
     return estimate
 }
 
-/// A number in `%.6g` style (no "inf" or "nan" reaches the user through it unless given one).
-public func formatNumber(_ v: Double) -> String {
-    cFormat("%.6g", v)
-}
-
-/// A number with `digits` decimals.
-func formatFixed(_ v: Double, digits: Int) -> String {
-    cFormat("%.\(digits)f", v)
-}
-
-/// printf-style formatting of one Double (Foundation-free).
-private func cFormat(_ format: String, _ v: Double) -> String {
-    var buffer = [CChar](repeating: 0, count: 64)
-    let count = withVaList([v]) { vsnprintf(&buffer, 64, format, $0) }
-    return String(decoding: buffer.prefix(Int(max(0, min(count, 63)))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}

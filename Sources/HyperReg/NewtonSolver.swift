@@ -409,22 +409,3 @@ func degenerateWarnings(_ problem: Problem, _ x: [Double], _ e: Evaluation) -> [
     return out
 }
 
-/// Compact number formatting for messages.
-func fmt(_ v: Double) -> String {
-    if v == 0 || !v.isFinite { return "\(v)" }
-    let a = Swift.abs(v)
-    if a >= 1e-3 && a < 1e6 {
-        let r = (v * 1e4).rounded() / 1e4
-        return "\(r)"
-    }
-    // Scientific with 3 significant digits.
-    var exponent = 0
-    var m = a
-    while m >= 10 { m /= 10; exponent += 1 }
-    while m < 1 { m *= 10; exponent -= 1 }
-    var mant = (m * 100).rounded() / 100
-    // m may be 9.99999... after the divisions (1e-14 gives 9.999999999999998): rounding
-    // then yields 10.0, which must carry into the exponent ("1.0e-14", not "10.0e-15").
-    if mant >= 10 { mant /= 10; exponent += 1 }
-    return "\(v < 0 ? "-" : "")\(mant)e\(exponent)"
-}

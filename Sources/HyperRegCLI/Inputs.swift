@@ -48,14 +48,12 @@ struct ProblemInputs {
 func inputPath(of cause: NonFiniteCause?, matrix: String, target: String, weights: String?, weight: Double?, start: String?) -> String {
     switch cause {
     case .target: return target
-    case .weights: return weights ?? "--weight \(formatOption(weight ?? 1))"
+    case .weights: return weights ?? "--weight \(formatNumber(weight ?? 1))"
     case .start: return start ?? "the start point"
     case .matrix, .arithmetic, nil: return matrix
     }
 }
 
-/// A number as a user would type it: "-1", "1e+200", "0.5".
-func formatOption(_ v: Double) -> String { String(format: "%g", v) }
 
 /// A command that takes a problem through a `ProblemOptions` group; the group's fields read
 /// as the command's own.
@@ -102,7 +100,7 @@ struct ProblemOptions: ParsableArguments {
 
     func validate() throws {
         if weights != nil && weight != nil { throw ValidationError("--weights and --weight exclude each other") }
-        if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(formatOption(w))") }
+        if let w = weight, !(w.isFinite && w >= 0) { throw ValidationError("--weight must be finite and >= 0, got \(formatNumber(w))") }
         if let text = memoryLimit, parseMemorySize(text) == nil {
             throw ValidationError("--memory-limit must be a positive size such as 8G, 512M or 1000000000, got '\(text)'")
         }
