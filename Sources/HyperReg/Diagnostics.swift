@@ -20,14 +20,35 @@ import SparseCore
 /// An error that stops the diagnostics (overflow at x, a dimension beyond the dense limit,
 /// a failed factorisation).
 public struct DiagnosticsError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong, typed, with the error it came from.
+    public enum Kind: Sendable {
+        /// The arithmetic overflows at x (`cause` names the entry).
+        case overflow(NonFiniteCause)
+        /// A dense eigenproblem failed (what was decomposed, the LAPACK error).
+        case eigen(of: String, DenseLAPACKError)
+        /// CHOLMOD failed with A^T A (the step, the CHOLMOD error).
+        case cholmod(during: String, CholmodError)
+        /// A^T A cannot be formed (its pattern is too large).
+        case structure(SparseStructureError)
+        /// Anything else (described by `message` alone).
+        case other
+    }
+
     /// What went wrong, in words.
     public let message: String
+    /// What went wrong, typed.
+    public let kind: Kind
     /// The input entry responsible when the arithmetic overflows (nil otherwise), so that a
     /// caller can name the file it came from.
     public let cause: NonFiniteCause?
-    /// Creates the error.
+    /// Creates the error (`kind` `.overflow(cause)` when a cause is given, else `.other`).
     public init(_ message: String, cause: NonFiniteCause? = nil) {
+        self.init(message, kind: cause.map { .overflow($0) } ?? .other, cause: cause)
+    }
+    /// Creates the error with its kind.
+    public init(_ message: String, kind: Kind, cause: NonFiniteCause? = nil) {
         self.message = message
+        self.kind = kind
         self.cause = cause
     }
     public var description: String { message }
@@ -302,7 +323,7 @@ public struct TheoryDiagnostics: Sendable {
             hx = denseHessian(problem, delta: delta, pieces: pieces)
             let eig: [Double]
             do { eig = try DenseSymmetricEigen.eigenvalues(hx, dimension: d) } catch {
-                throw DiagnosticsError("eigenvalues of the Hessian: \(error)")
+                throw DiagnosticsError("eigenvalues of the Hessian: \(error)", kind: .eigen(of: "the Hessian", error))
             }
             (l, lMax) = (eig[0], eig[d - 1])
             lMethod = "dense Hessian, LAPACK dsyevd (d <= \(options.denseLimit))"
@@ -395,7 +416,7 @@ public struct TheoryDiagnostics: Sendable {
         let hy = denseHessian(problem, delta: objective.hessianWeights(ey), pieces: objective.gradientPieces(ey))
         let eig: [Double]
         do { eig = try DenseSymmetricEigen.eigenvalues(zip(hx, hy).map { $0 - $1 }, dimension: d) } catch {
-            throw DiagnosticsError("eigenvalues of H(x) - H(y): \(error)")
+            throw DiagnosticsError("eigenvalues of H(x) - H(y): \(error)", kind: .eigen(of: "H(x) - H(y)", error))
         }
         return Swift.max(Swift.abs(eig[0]), Swift.abs(eig[d - 1])) / distance
     }
@@ -422,7 +443,7 @@ public struct TheoryDiagnostics: Sendable {
     static func normalMatrixFacts(_ a: CSRMatrix, options: DiagnosticsOptions) throws(DiagnosticsError) -> (normA: Double, sigmaMin: Double, method: String, ones: Double) {
         let d = a.columnCount, n = a.rowCount
         let pattern: NormalMatrixPattern
-        do { pattern = try NormalMatrixPattern(matrix: a) } catch { throw DiagnosticsError("A^T A: \(error)") }
+        do { pattern = try NormalMatrixPattern(matrix: a) } catch { throw DiagnosticsError("A^T A: \(error)", kind: .structure(error)) }
         let k = pattern.assemble(a, weights: [Double](repeating: 1, count: n))
         // lambda_max(A^T A) by Lanczos on A^T (A v) (two streaming passes per step).
         let top = try lanczosExtremes(dimension: d, seed: options.seed &+ 3, options: options) { v in a.transposeMultiply(a.multiply(v)) }
@@ -431,21 +452,28 @@ public struct TheoryDiagnostics: Sendable {
         let factor: SymmetricFactor
         do {
             factor = try SymmetricFactor(context: try CholmodContext(), dimension: d, columnOffsets: pattern.columnOffsets, rowIndices: pattern.rowIndices)
-        } catch { throw DiagnosticsError("CHOLMOD analysis of A^T A: \(error)") }
+        } catch {
+            throw DiagnosticsError("CHOLMOD analysis of A^T A: \(error)", kind: .cholmod(during: "analysis of A^T A", error))
+        }
         var sigmaMin = 0.0
         var method = "Lanczos on (A^T A)^{-1} through its CHOLMOD factor"
         var singular = false
         do { try factor.factorize(values: k) } catch {
-            guard case .notPositiveDefinite = error else { throw DiagnosticsError("CHOLMOD factorisation of A^T A: \(error)") }
+            guard case .notPositiveDefinite = error else {
+                throw DiagnosticsError("CHOLMOD factorisation of A^T A: \(error)", kind: .cholmod(during: "factorisation of A^T A", error))
+            }
             singular = true
         }
         if !singular {
             // Shift-invert: the largest eigenvalue of (A^T A)^{-1} is 1 / sigma_min^2.
-            var solveError: String? = nil
+            var solveError: CholmodError? = nil
             let inverse = try lanczosExtremes(dimension: d, seed: options.seed &+ 5, options: options) { v in
-                do { return try factor.solve(v) } catch { solveError = "\(error)"; return [Double](repeating: 0, count: v.count) }
+                do { return try factor.solve(v) } catch {
+                    solveError = (error as? CholmodError) ?? .other(status: -1, "\(error)")
+                    return [Double](repeating: 0, count: v.count)
+                }
             }
-            if let error = solveError { throw DiagnosticsError("CHOLMOD solve with A^T A: \(error)") }
+            if let error = solveError { throw DiagnosticsError("CHOLMOD solve with A^T A: \(error)", kind: .cholmod(during: "solve with A^T A", error)) }
             let lambdaMin = 1 / inverse.max
             // Round-off can make a singular A^T A factor with a tiny pivot: treat lambda_min
             // below the arithmetic's resolution of lambda_max as zero.
@@ -496,7 +524,7 @@ func lanczosExtremes(dimension d: Int, seed: UInt64, options: DiagnosticsOptions
             }
             let eig: (values: [Double], vectors: [Double])
             do { eig = try DenseSymmetricEigen.eigensystem(t, dimension: k) } catch {
-                throw DiagnosticsError("Lanczos tridiagonal eigenproblem: \(error)")
+                throw DiagnosticsError("Lanczos tridiagonal eigenproblem: \(error)", kind: .eigen(of: "the Lanczos tridiagonal matrix", error))
             }
             let lo = eig.values[0], hi = eig.values[k - 1]
             let rLo = beta * Swift.abs(eig.vectors[0 * k + k - 1]), rHi = beta * Swift.abs(eig.vectors[(k - 1) * k + k - 1])

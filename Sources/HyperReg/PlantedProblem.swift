@@ -106,7 +106,7 @@ public struct PlantedProblem: Sendable {
     /// Generates a problem; the same settings give the same bits.
     /// - Throws: `ProblemError` (its message from `SettingsError`) for settings out of range.
     public static func generate(_ settings: Settings) throws(ProblemError) -> PlantedProblem {
-        do { try settings.validate() } catch { throw ProblemError(error.description) }
+        do { try settings.validate() } catch { throw ProblemError(error.description, kind: .settings(error)) }
         let n = settings.rows, d = settings.columns, p = settings.density
         let expected = Double(n) * Double(d) * p
         var rng = SeededGenerator(seed: settings.seed)

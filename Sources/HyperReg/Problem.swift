@@ -2,14 +2,39 @@ import SparseCore
 
 /// An error in the data of a problem (shapes, values), raised before any solving.
 public struct ProblemError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// What is wrong, typed, with the offending values.
+    public enum Kind: Sendable, Equatable {
+        /// A has no rows or no columns.
+        case emptyMatrix(rows: Int, columns: Int)
+        /// A vector (`b`, `w`, `x_t`, ...) has `entries` entries where `expected` are needed.
+        case lengthMismatch(vector: String, entries: Int, expected: Int)
+        /// An input entry is NaN or infinite.
+        case nonFiniteEntry(NonFiniteCause)
+        /// A weight is negative (1-based index).
+        case negativeWeight(index: Int, value: Double)
+        /// An input entry makes the loss or the Hessian overflow at any x (`cause` too).
+        case overflow(NonFiniteCause)
+        /// A setting of the planted-problem generator is out of range.
+        case settings(PlantedProblem.SettingsError)
+        /// Anything else (described by `message` alone).
+        case other
+    }
+
     /// What is wrong, in words.
     public let message: String
+    /// What is wrong, typed.
+    public let kind: Kind
     /// The input entry responsible when a value overflows Double arithmetic (nil otherwise),
     /// so that a caller can name the file it came from.
     public let cause: NonFiniteCause?
-    /// Creates the error.
+    /// Creates the error (`kind` `.overflow(cause)` when a cause is given, else `.other`).
     public init(_ message: String, cause: NonFiniteCause? = nil) {
+        self.init(message, kind: cause.map { .overflow($0) } ?? .other, cause: cause)
+    }
+    /// Creates the error with its kind.
+    public init(_ message: String, kind: Kind, cause: NonFiniteCause? = nil) {
         self.message = message
+        self.kind = kind
         self.cause = cause
     }
     public var description: String { message }
@@ -48,17 +73,26 @@ public struct Problem: Sendable {
     public init(matrix: CSRMatrix, target: [Double], weights: [Double], function: FunctionKind) throws(ProblemError) {
         let n = matrix.rowCount
         guard n > 0, matrix.columnCount > 0 else {
-            throw ProblemError("A is \(n) x \(matrix.columnCount): it needs at least one row and one column")
+            throw ProblemError("A is \(n) x \(matrix.columnCount): it needs at least one row and one column",
+                               kind: .emptyMatrix(rows: n, columns: matrix.columnCount))
         }
-        guard target.count == n else { throw ProblemError("b has \(target.count) entries but A has \(n) rows") }
-        guard weights.count == n else { throw ProblemError("w has \(weights.count) entries but A has \(n) rows") }
+        guard target.count == n else {
+            throw ProblemError("b has \(target.count) entries but A has \(n) rows", kind: .lengthMismatch(vector: "b", entries: target.count, expected: n))
+        }
+        guard weights.count == n else {
+            throw ProblemError("w has \(weights.count) entries but A has \(n) rows", kind: .lengthMismatch(vector: "w", entries: weights.count, expected: n))
+        }
         if let e = matrix.values.firstIndex(where: { !$0.isFinite }) {
             let row = matrix.rowOffsets.lastIndex(where: { $0 <= e }).map { min($0, n - 1) } ?? 0
-            throw ProblemError("A has a non-finite entry (\(matrix.values[e])) in row \(row + 1)")
+            throw ProblemError("A has a non-finite entry (\(matrix.values[e])) in row \(row + 1)",
+                               kind: .nonFiniteEntry(.matrix(row: row + 1, column: Int(matrix.columnIndices[e]) + 1, value: matrix.values[e])))
         }
-        if let i = target.firstIndex(where: { !$0.isFinite }) { throw ProblemError("b[\(i + 1)] = \(target[i]) is not finite") }
+        if let i = target.firstIndex(where: { !$0.isFinite }) {
+            throw ProblemError("b[\(i + 1)] = \(target[i]) is not finite", kind: .nonFiniteEntry(.target(index: i + 1, value: target[i])))
+        }
         if let i = weights.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
-            throw ProblemError("w[\(i + 1)] = \(weights[i]): weights must be finite and >= 0")
+            throw ProblemError("w[\(i + 1)] = \(weights[i]): weights must be finite and >= 0",
+                               kind: weights[i].isFinite ? .negativeWeight(index: i + 1, value: weights[i]) : .nonFiniteEntry(.weights(index: i + 1, value: weights[i])))
         }
         if let i = weights.firstIndex(where: { !($0 * $0).isFinite }) {
             throw ProblemError("w entry \(i + 1) is \(fmt(weights[i])): its square overflows Double, so 0.5 ||diag(w) A x||^2 cannot be evaluated (weights must stay below \(fmt(squareLimit)))",

@@ -86,8 +86,8 @@ public struct InContextShift: Sendable {
     ///   length is wrong.
     public static func iterate(problem: Problem, from x0: [Double], to x1: [Double], radius: Double? = nil) throws(ProblemError) -> InContextShift {
         let d = problem.columnCount
-        guard x0.count == d else { throw ProblemError("x_t has \(x0.count) entries but A has \(d) columns") }
-        guard x1.count == d else { throw ProblemError("x_{t+1} has \(x1.count) entries but A has \(d) columns") }
+        guard x0.count == d else { throw ProblemError("x_t has \(x0.count) entries but A has \(d) columns", kind: .lengthMismatch(vector: "x_t", entries: x0.count, expected: d)) }
+        guard x1.count == d else { throw ProblemError("x_{t+1} has \(x1.count) entries but A has \(d) columns", kind: .lengthMismatch(vector: "x_{t+1}", entries: x1.count, expected: d)) }
         let objective = Objective(problem: problem)
         let before = objective.evaluate(x0), after = objective.evaluate(x1)
         let step = zip(x1, x0).map { $0 - $1 }
@@ -107,7 +107,7 @@ public struct InContextShift: Sendable {
         guard matrixTo.rowCount == a0.rowCount, matrixTo.columnCount == a0.columnCount else {
             throw ProblemError("A_{t+1} is \(matrixTo.rowCount) x \(matrixTo.columnCount) but A_t is \(a0.rowCount) x \(a0.columnCount)")
         }
-        guard x.count == a0.columnCount else { throw ProblemError("x has \(x.count) entries but A has \(a0.columnCount) columns") }
+        guard x.count == a0.columnCount else { throw ProblemError("x has \(x.count) entries but A has \(a0.columnCount) columns", kind: .lengthMismatch(vector: "x", entries: x.count, expected: a0.columnCount)) }
         let moved = try Problem(matrix: matrixTo, target: problem.target, weights: problem.weights, function: problem.function)
         let before = Objective(problem: problem).evaluate(x), after = Objective(problem: moved).evaluate(x)
         var builder = CoordinateBuilder(rowCount: a0.rowCount, columnCount: a0.columnCount)

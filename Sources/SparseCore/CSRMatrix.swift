@@ -7,10 +7,45 @@
 
 /// An error in the structure of sparse data handed to SparseCore.
 public struct SparseStructureError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// What is wrong, typed, with the offending values (rows and entries 0-based, as stored).
+    public enum Kind: Sendable, Equatable {
+        /// A negative row or column count.
+        case negativeDimension(rows: Int, columns: Int)
+        /// More columns than `Int32` column indices can address.
+        case tooManyColumns(Int)
+        /// `rowOffsets` has the wrong length.
+        case rowOffsetsLength(got: Int, expected: Int)
+        /// `rowOffsets[0]` is not 0.
+        case firstOffset(Int)
+        /// `columnIndices` and `values` differ in length.
+        case arrayLengths(columnIndices: Int, values: Int)
+        /// The last row offset is not the entry count.
+        case lastOffset(got: Int, entries: Int)
+        /// `rowOffsets` decreases at this row.
+        case decreasingOffsets(row: Int)
+        /// The offset ending this row lies beyond the stored entries.
+        case offsetBeyondEntries(row: Int, offset: Int, entries: Int)
+        /// A column index outside `0 ..< columnCount`.
+        case columnOutOfRange(row: Int, column: Int, columns: Int)
+        /// Column indices of a row not strictly increasing at this entry.
+        case unsortedColumns(row: Int, entry: Int)
+        /// `A^T A` would have more upper-triangle entries than CHOLMOD's int interface allows.
+        case tooLargeForCholmod
+        /// Anything else (described by `message` alone).
+        case other
+    }
+
     /// What is wrong, in words.
     public let message: String
-    /// Creates an error with the given message.
-    public init(_ message: String) { self.message = message }
+    /// What is wrong, typed.
+    public let kind: Kind
+    /// Creates an error with the given message (kind `.other`).
+    public init(_ message: String) { self.init(message, kind: .other) }
+    /// Creates an error with its message and kind.
+    public init(_ message: String, kind: Kind) {
+        self.message = message
+        self.kind = kind
+    }
     public var description: String { message }
 }
 
@@ -44,20 +79,23 @@ public struct CSRMatrix: Sendable, Equatable {
     ///
     /// - Throws: `SparseStructureError` naming the first violated invariant.
     public init(rowCount: Int, columnCount: Int, rowOffsets: [Int], columnIndices: [Int32], values: [Double]) throws(SparseStructureError) {
-        guard rowCount >= 0, columnCount >= 0 else { throw SparseStructureError("negative dimension \(rowCount) x \(columnCount)") }
-        guard columnCount <= Int(Int32.max) else { throw SparseStructureError("column count \(columnCount) exceeds Int32.max") }
-        guard rowOffsets.count == rowCount + 1 else { throw SparseStructureError("rowOffsets has \(rowOffsets.count) entries, expected \(rowCount + 1)") }
-        guard rowOffsets[0] == 0 else { throw SparseStructureError("rowOffsets[0] is \(rowOffsets[0]), expected 0") }
-        guard columnIndices.count == values.count else { throw SparseStructureError("\(columnIndices.count) column indices but \(values.count) values") }
-        guard rowOffsets[rowCount] == columnIndices.count else { throw SparseStructureError("rowOffsets ends at \(rowOffsets[rowCount]) but there are \(columnIndices.count) entries") }
+        guard rowCount >= 0, columnCount >= 0 else { throw SparseStructureError("negative dimension \(rowCount) x \(columnCount)", kind: .negativeDimension(rows: rowCount, columns: columnCount)) }
+        guard columnCount <= Int(Int32.max) else { throw SparseStructureError("column count \(columnCount) exceeds Int32.max", kind: .tooManyColumns(columnCount)) }
+        guard rowOffsets.count == rowCount + 1 else { throw SparseStructureError("rowOffsets has \(rowOffsets.count) entries, expected \(rowCount + 1)", kind: .rowOffsetsLength(got: rowOffsets.count, expected: rowCount + 1)) }
+        guard rowOffsets[0] == 0 else { throw SparseStructureError("rowOffsets[0] is \(rowOffsets[0]), expected 0", kind: .firstOffset(rowOffsets[0])) }
+        guard columnIndices.count == values.count else { throw SparseStructureError("\(columnIndices.count) column indices but \(values.count) values", kind: .arrayLengths(columnIndices: columnIndices.count, values: values.count)) }
+        guard rowOffsets[rowCount] == columnIndices.count else { throw SparseStructureError("rowOffsets ends at \(rowOffsets[rowCount]) but there are \(columnIndices.count) entries", kind: .lastOffset(got: rowOffsets[rowCount], entries: columnIndices.count)) }
         for i in 0..<rowCount {
             let start = rowOffsets[i], end = rowOffsets[i + 1]
-            guard start <= end else { throw SparseStructureError("rowOffsets decreases at row \(i)") }
+            guard start <= end else { throw SparseStructureError("rowOffsets decreases at row \(i)", kind: .decreasingOffsets(row: i)) }
+            guard end <= columnIndices.count else {
+                throw SparseStructureError("row \(i) ends at offset \(end), beyond the \(columnIndices.count) entries", kind: .offsetBeyondEntries(row: i, offset: end, entries: columnIndices.count))
+            }
             var previous: Int32 = -1
             for k in start..<end {
                 let j = columnIndices[k]
-                guard j >= 0, Int(j) < columnCount else { throw SparseStructureError("row \(i): column index \(j) outside 0..<\(columnCount)") }
-                guard j > previous else { throw SparseStructureError("row \(i): column indices not strictly increasing at entry \(k)") }
+                guard j >= 0, Int(j) < columnCount else { throw SparseStructureError("row \(i): column index \(j) outside 0..<\(columnCount)", kind: .columnOutOfRange(row: i, column: Int(j), columns: columnCount)) }
+                guard j > previous else { throw SparseStructureError("row \(i): column indices not strictly increasing at entry \(k)", kind: .unsortedColumns(row: i, entry: k)) }
                 previous = j
             }
         }

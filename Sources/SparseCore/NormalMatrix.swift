@@ -88,7 +88,7 @@ public struct NormalMatrixPattern: Sendable {
             rows.append(contentsOf: column)
             total += column.count
             guard total <= Int(Int32.max) else {
-                throw SparseStructureError("A^T A has more than \(Int32.max) upper-triangle entries; too large for CHOLMOD's int interface")
+                throw SparseStructureError("A^T A has more than \(Int32.max) upper-triangle entries; too large for CHOLMOD's int interface", kind: .tooLargeForCholmod)
             }
             offsets[k + 1] = Int32(total)
         }

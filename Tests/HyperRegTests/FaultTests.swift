@@ -38,16 +38,18 @@ struct FaultTests {
     @Test func inconsistentDimensionsAreRejectedBeforeSolving() throws {
         let a = randomCSR(rows: 10, columns: 3, density: 0.5, seed: 1)
         let ten = [Double](repeating: 0.1, count: 10), nine = [Double](repeating: 0.1, count: 9)
-        #expect(throws: ProblemError("b has 9 entries but A has 10 rows")) {
+        #expect(throws: ProblemError("b has 9 entries but A has 10 rows", kind: .lengthMismatch(vector: "b", entries: 9, expected: 10))) {
             try Problem(matrix: a, target: nine, weights: ten, function: .exp)
         }
-        #expect(throws: ProblemError("w has 9 entries but A has 10 rows")) {
+        #expect(throws: ProblemError("w has 9 entries but A has 10 rows", kind: .lengthMismatch(vector: "w", entries: 9, expected: 10))) {
             try Problem(matrix: a, target: ten, weights: nine, function: .exp)
         }
         let p = try Problem(matrix: a, target: ten, weights: ten, function: .exp)
         #expect(throws: SolverError.self) { try NewtonSolver().solve(p, from: [0, 0]) }
         let empty = CSRMatrix(uncheckedRowCount: 0, columnCount: 3, rowOffsets: [0], columnIndices: [], values: [])
-        #expect(throws: ProblemError.self) { try Problem(matrix: empty, target: [], weights: [], function: .exp) }
+        #expect(throws: ProblemError("A is 0 x 3: it needs at least one row and one column", kind: .emptyMatrix(rows: 0, columns: 3))) {
+            try Problem(matrix: empty, target: [], weights: [], function: .exp)
+        }
     }
 
     @Test(arguments: [-1.0, .nan, .infinity, -.infinity])
@@ -59,13 +61,23 @@ struct FaultTests {
             try Problem(matrix: a, target: [Double](repeating: 0.1, count: 10), weights: w, function: .cosh)
         }
         #expect(error.message.hasPrefix("w[7] = "))
+        switch error.kind {
+        case .negativeWeight(index: 7, value: let v): #expect(weight.isFinite && v == weight)
+        case .nonFiniteEntry(.weights(index: 7, value: let v)): #expect(!weight.isFinite && (v == weight || (v.isNaN && weight.isNaN)))
+        default: Issue.record("kind \(error.kind)")
+        }
     }
 
     @Test func nonFiniteDataAndStartAreRejected() throws {
         let a = randomCSR(rows: 10, columns: 3, density: 0.5, seed: 1)
         var b = [Double](repeating: 0.1, count: 10)
         b[2] = .nan
-        #expect(throws: ProblemError("b[3] = nan is not finite")) { try Problem(matrix: a, target: b, weight: 1, function: .exp) }
+        let nanError = try #require(throws: ProblemError.self) { try Problem(matrix: a, target: b, weight: 1, function: .exp) }
+        #expect(nanError.message == "b[3] = nan is not finite")
+        guard case .nonFiniteEntry(.target(index: 3, value: let v)) = nanError.kind, v.isNaN else {
+            Issue.record("kind \(nanError.kind)")
+            return
+        }
         let bad = a.withValues(a.values.enumerated().map { $0 == 4 ? .infinity : $1 })
         #expect(throws: ProblemError.self) { try Problem(matrix: bad, target: [Double](repeating: 0.1, count: 10), weight: 1, function: .exp) }
         let p = try Problem(matrix: a, target: [Double](repeating: 0.1, count: 10), weight: 1, function: .exp)

@@ -57,7 +57,7 @@ struct PlantedProblemTests {
             s[keyPath: field] = value
             #expect(throws: expected) { try s.validate() }
             // generate applies the same rules.
-            #expect(throws: ProblemError(expected.description)) { try PlantedProblem.generate(s) }
+            #expect(throws: ProblemError(expected.description, kind: .settings(expected))) { try PlantedProblem.generate(s) }
         }
         var empty = base
         empty.rows = 0

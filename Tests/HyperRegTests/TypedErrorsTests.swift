@@ -75,4 +75,16 @@ struct TypedErrorsTests {
         }
         #expect(throws: DenseLAPACKError.self) { try DenseSymmetricEigen.eigenvalues([1, 2, 3], dimension: 2) }
     }
+
+    @Test func diagnosticsErrorsAreTyped() throws {
+        // An entry of 1e155 at x = e_1: u(Ax) overflows; the error says which entry.
+        let a = try CSRMatrix(rowCount: 2, columnCount: 2, rowOffsets: [0, 1, 2], columnIndices: [0, 1], values: [1e155, 1])
+        let p = try Problem(matrix: a, target: [0.5, 0.5], weight: 1, function: .exp)
+        let error = try #require(throws: DiagnosticsError.self) { try TheoryDiagnostics.compute(problem: p, at: [1, 0]) }
+        guard case .overflow(.matrix(row: 1, column: 1, value: 1e155)) = error.kind else {
+            Issue.record("kind \(error.kind)")
+            return
+        }
+        #expect(error.cause == .matrix(row: 1, column: 1, value: 1e155))
+    }
 }

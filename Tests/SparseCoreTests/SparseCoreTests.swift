@@ -31,6 +31,22 @@ struct CSRTests {
         }
     }
 
+    @Test func structureErrorsNameTheOffendingValues() {
+        func kind(_ build: () throws -> CSRMatrix) -> SparseStructureError.Kind? {
+            do { _ = try build(); return nil } catch { return (error as? SparseStructureError)?.kind }
+        }
+        #expect(kind { try CSRMatrix(rowCount: -1, columnCount: 2, rowOffsets: [0], columnIndices: [], values: []) } == .negativeDimension(rows: -1, columns: 2))
+        #expect(kind { try CSRMatrix(rowCount: 2, columnCount: 2, rowOffsets: [0, 1], columnIndices: [0], values: [1]) } == .rowOffsetsLength(got: 2, expected: 3))
+        #expect(kind { try CSRMatrix(rowCount: 1, columnCount: 2, rowOffsets: [1, 1], columnIndices: [0], values: [1]) } == .firstOffset(1))
+        #expect(kind { try CSRMatrix(rowCount: 1, columnCount: 2, rowOffsets: [0, 1], columnIndices: [0], values: []) } == .arrayLengths(columnIndices: 1, values: 0))
+        #expect(kind { try CSRMatrix(rowCount: 1, columnCount: 2, rowOffsets: [0, 2], columnIndices: [0], values: [1]) } == .lastOffset(got: 2, entries: 1))
+        #expect(kind { try CSRMatrix(rowCount: 2, columnCount: 2, rowOffsets: [0, 2, 1], columnIndices: [0], values: [1]) } == .offsetBeyondEntries(row: 0, offset: 2, entries: 1))
+        #expect(kind { try CSRMatrix(rowCount: 1, columnCount: 2, rowOffsets: [0, 1], columnIndices: [2], values: [1]) } == .columnOutOfRange(row: 0, column: 2, columns: 2))
+        #expect(kind { try CSRMatrix(rowCount: 1, columnCount: 2, rowOffsets: [0, 2], columnIndices: [1, 0], values: [1, 1]) } == .unsortedColumns(row: 0, entry: 1))
+        #expect(kind { try CSRMatrix(rowCount: 3, columnCount: 2, rowOffsets: [0, 2, 1, 2], columnIndices: [0, 1], values: [1, 1]) } == .decreasingOffsets(row: 1))
+        #expect(SparseStructureError("x").kind == .other)
+    }
+
     @Test func transposeMatchesDense() {
         let a = randomCSR(rows: 13, columns: 7, density: 0.3, seed: 3)
         let t = a.transposed()
