@@ -52,14 +52,20 @@ public struct SketchOptions: Sendable, Equatable {
     public init() {}
 
     /// Checks every field.
+    /// - Throws: `SolverError.invalidOptions` naming the field (the words of `check()`).
     public func validate() throws(SolverError) {
-        guard epsilon > 0, epsilon < 1 else { throw .invalidOptions("sketch epsilon must be in (0, 1), got \(epsilon)") }
-        guard delta > 0, delta < 1 else { throw .invalidOptions("sketch delta must be in (0, 1), got \(delta)") }
-        guard sketchFactor.isFinite, sketchFactor >= 1 else { throw .invalidOptions("sketchFactor must be >= 1, got \(sketchFactor)") }
-        guard embeddingNonzeros >= 1 else { throw .invalidOptions("embeddingNonzeros must be >= 1") }
-        if let k = gaussianColumns, k < 1 { throw .invalidOptions("gaussianColumns must be >= 1, got \(k)") }
-        guard reuseRatio.isFinite, reuseRatio >= 1 else { throw .invalidOptions("reuseRatio must be >= 1, got \(reuseRatio)") }
-        guard safetyFactor.isFinite, safetyFactor >= 1 else { throw .invalidOptions("safetyFactor must be >= 1, got \(safetyFactor)") }
+        do { try check() } catch { throw .invalidOptions(error.description) }
+    }
+
+    /// Checks every field, with the field and the offending value in the error.
+    public func check() throws(OptionsError) {
+        guard epsilon > 0, epsilon < 1 else { throw .epsilon(epsilon) }
+        guard delta > 0, delta < 1 else { throw .delta(delta) }
+        guard sketchFactor.isFinite, sketchFactor >= 1 else { throw .sketchFactor(sketchFactor) }
+        guard embeddingNonzeros >= 1 else { throw .embeddingNonzeros(embeddingNonzeros) }
+        if let k = gaussianColumns, k < 1 { throw .gaussianColumns(k) }
+        guard reuseRatio.isFinite, reuseRatio >= 1 else { throw .reuseRatio(reuseRatio) }
+        guard safetyFactor.isFinite, safetyFactor >= 1 else { throw .safetyFactor(safetyFactor) }
     }
 
     /// The oversampling factor beta = safetyFactor * 3 ln(2 d / delta) / eps^2 for dimension d

@@ -54,16 +54,74 @@ public struct SolverOptions: Sendable {
     public init() {}
 
     /// Checks every field.
-    /// - Throws: `SolverError.invalidOptions` naming the field.
+    /// - Throws: `SolverError.invalidOptions` naming the field (the words of `check()`).
     public func validate() throws(SolverError) {
-        guard tolerance.isFinite, tolerance >= 0 else { throw .invalidOptions("tolerance must be finite and >= 0, got \(tolerance)") }
-        guard maxIterations >= 0 else { throw .invalidOptions("maxIterations must be >= 0, got \(maxIterations)") }
-        guard armijo > 0, armijo < 0.5 else { throw .invalidOptions("armijo must be in (0, 0.5), got \(armijo)") }
-        guard maxBacktracks >= 0 else { throw .invalidOptions("maxBacktracks must be >= 0, got \(maxBacktracks)") }
-        guard roundoffFactor.isFinite, roundoffFactor >= 0 else { throw .invalidOptions("roundoffFactor must be finite and >= 0") }
-        try sketch.validate()
-        guard refinementSteps >= 0 else { throw .invalidOptions("refinementSteps must be >= 0, got \(refinementSteps)") }
-        if let r = reference, let j = r.firstIndex(where: { !$0.isFinite }) { throw .invalidOptions("reference[\(j + 1)] = \(r[j]) is not finite") }
+        do { try check() } catch { throw .invalidOptions(error.description) }
+    }
+
+    /// Checks every field: the one place the solver's option rules live (the command line
+    /// words the same errors with its option names).
+    /// - Throws: `OptionsError` with the field and the offending value.
+    public func check() throws(OptionsError) {
+        guard tolerance.isFinite, tolerance >= 0 else { throw .tolerance(tolerance) }
+        guard maxIterations >= 0 else { throw .maxIterations(maxIterations) }
+        guard armijo > 0, armijo < 0.5 else { throw .armijo(armijo) }
+        guard maxBacktracks >= 0 else { throw .maxBacktracks(maxBacktracks) }
+        guard roundoffFactor.isFinite, roundoffFactor >= 0 else { throw .roundoffFactor(roundoffFactor) }
+        try sketch.check()
+        guard refinementSteps >= 0 else { throw .refinementSteps(refinementSteps) }
+        if let r = reference, let j = r.firstIndex(where: { !$0.isFinite }) { throw .reference(index: j + 1, value: r[j]) }
+    }
+}
+
+/// A solver or sketch option out of range, with the offending value.
+public enum OptionsError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// `tolerance` not finite and >= 0.
+    case tolerance(Double)
+    /// `maxIterations` < 0.
+    case maxIterations(Int)
+    /// `armijo` outside (0, 0.5).
+    case armijo(Double)
+    /// `maxBacktracks` < 0.
+    case maxBacktracks(Int)
+    /// `roundoffFactor` not finite and >= 0.
+    case roundoffFactor(Double)
+    /// `refinementSteps` < 0.
+    case refinementSteps(Int)
+    /// A reference entry that is not finite (1-based).
+    case reference(index: Int, value: Double)
+    /// `sketch.epsilon` outside (0, 1).
+    case epsilon(Double)
+    /// `sketch.delta` outside (0, 1).
+    case delta(Double)
+    /// `sketch.sketchFactor` not finite and >= 1.
+    case sketchFactor(Double)
+    /// `sketch.embeddingNonzeros` < 1.
+    case embeddingNonzeros(Int)
+    /// `sketch.gaussianColumns` < 1.
+    case gaussianColumns(Int)
+    /// `sketch.reuseRatio` not finite and >= 1.
+    case reuseRatio(Double)
+    /// `sketch.safetyFactor` not finite and >= 1.
+    case safetyFactor(Double)
+
+    public var description: String {
+        switch self {
+        case .tolerance(let v): return "tolerance must be finite and >= 0, got \(v)"
+        case .maxIterations(let v): return "maxIterations must be >= 0, got \(v)"
+        case .armijo(let v): return "armijo must be in (0, 0.5), got \(v)"
+        case .maxBacktracks(let v): return "maxBacktracks must be >= 0, got \(v)"
+        case .roundoffFactor: return "roundoffFactor must be finite and >= 0"
+        case .refinementSteps(let v): return "refinementSteps must be >= 0, got \(v)"
+        case .reference(let j, let v): return "reference[\(j)] = \(v) is not finite"
+        case .epsilon(let v): return "sketch epsilon must be in (0, 1), got \(v)"
+        case .delta(let v): return "sketch delta must be in (0, 1), got \(v)"
+        case .sketchFactor(let v): return "sketchFactor must be >= 1, got \(v)"
+        case .embeddingNonzeros: return "embeddingNonzeros must be >= 1"
+        case .gaussianColumns(let v): return "gaussianColumns must be >= 1, got \(v)"
+        case .reuseRatio(let v): return "reuseRatio must be >= 1, got \(v)"
+        case .safetyFactor(let v): return "safetyFactor must be >= 1, got \(v)"
+        }
     }
 }
 

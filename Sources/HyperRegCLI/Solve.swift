@@ -74,13 +74,35 @@ struct Solve: ParsableCommand, ProblemCommand {
 
     @OptionGroup var threadOptions: ThreadOptions
 
+    /// The solver's options from the command line (the reference and the callback are added
+    /// in `run`).
+    private var solverOptions: SolverOptions {
+        var options = SolverOptions()
+        options.tolerance = tolerance
+        options.maxIterations = maxIterations
+        options.hessian = hessian
+        options.sketch.epsilon = epsilon
+        options.sketch.delta = delta
+        options.sketch.seed = sketchSeed
+        options.sketch.reuseRatio = reuseRatio
+        options.refinementSteps = refine
+        return options
+    }
+
+    /// The library's rules (`SolverOptions.check`), worded with option names, then the
+    /// command line's own.
     func validate() throws {
-        if !(tolerance.isFinite && tolerance >= 0) { throw ValidationError("--tolerance must be finite and >= 0") }
-        if maxIterations < 0 { throw ValidationError("--max-iterations must be >= 0") }
-        if !(epsilon > 0 && epsilon < 1) { throw ValidationError("--epsilon must be in (0, 1), got \(epsilon)") }
-        if !(delta > 0 && delta < 1) { throw ValidationError("--delta must be in (0, 1), got \(delta)") }
-        if refine < 0 { throw ValidationError("--refine must be >= 0, got \(refine)") }
-        if !(reuseRatio.isFinite && reuseRatio >= 1) { throw ValidationError("--reuse-ratio must be >= 1, got \(reuseRatio)") }
+        do { try solverOptions.check() } catch {
+            switch error {
+            case .tolerance: throw ValidationError("--tolerance must be finite and >= 0")
+            case .maxIterations: throw ValidationError("--max-iterations must be >= 0")
+            case .epsilon(let v): throw ValidationError("--epsilon must be in (0, 1), got \(v)")
+            case .delta(let v): throw ValidationError("--delta must be in (0, 1), got \(v)")
+            case .refinementSteps(let v): throw ValidationError("--refine must be >= 0, got \(v)")
+            case .reuseRatio(let v): throw ValidationError("--reuse-ratio must be >= 1, got \(v)")
+            default: throw ValidationError("\(error)")   // fields the command line does not set
+            }
+        }
         if x0 != nil && start != .automatic { throw ValidationError("--x0 and --start exclude each other") }
         if output == "-" && report == "-" { throw ValidationError("--output and --report cannot both be stdout") }
         let stdinUsers = [matrix, target, weights, x0, reference].compactMap { $0 }.filter { $0 == "-" }
@@ -113,16 +135,8 @@ struct Solve: ParsableCommand, ProblemCommand {
             } catch { throw CLIError("\(error)") }
         }
         let startSeconds = secondsSince(solveStart)
-        var options = SolverOptions()
-        options.tolerance = tolerance
-        options.maxIterations = maxIterations
-        options.hessian = hessian
-        options.sketch.epsilon = epsilon
-        options.sketch.delta = delta
-        options.sketch.seed = sketchSeed
-        options.sketch.reuseRatio = reuseRatio
+        var options = solverOptions
         options.reference = referenceX
-        options.refinementSteps = refine
         let table = IterationTable(enabled: !quiet)
         table.header(problem: problem, matrixPath: matrix, start: startUsed)
         options.onIteration = { record in table.row(record); return true }

@@ -88,3 +88,23 @@ struct TypedErrorsTests {
         #expect(error.cause == .matrix(row: 1, column: 1, value: 1e155))
     }
 }
+
+@Suite("Option rules in one place")
+struct OptionRulesTests {
+    @Test func everyOptionIsCheckedWithItsValue() {
+        var o = SolverOptions()
+        #expect(throws: Never.self) { try o.check() }
+        o.tolerance = -1
+        #expect(throws: OptionsError.tolerance(-1)) { try o.check() }
+        // validate() is check() in words, as SolverError.invalidOptions.
+        #expect(throws: SolverError.invalidOptions("tolerance must be finite and >= 0, got -1.0")) { try o.validate() }
+        o = SolverOptions(); o.sketch.epsilon = 1
+        #expect(throws: OptionsError.epsilon(1)) { try o.check() }
+        o = SolverOptions(); o.sketch.reuseRatio = 0.5
+        #expect(throws: OptionsError.reuseRatio(0.5)) { try o.check() }
+        o = SolverOptions(); o.refinementSteps = -2
+        #expect(throws: OptionsError.refinementSteps(-2)) { try o.check() }
+        o = SolverOptions(); o.reference = [0, .nan]
+        #expect(throws: OptionsError.self) { try o.check() }
+    }
+}
