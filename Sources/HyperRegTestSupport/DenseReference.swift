@@ -3,8 +3,9 @@
 
 import SparseCore
 
-/// A tiny deterministic generator for fixtures (SplitMix64).
-public struct FixtureRandom: Sendable {
+/// A tiny deterministic generator for fixtures (SplitMix64); every test target's seeded
+/// data comes from it (`SplitMix64` and `SplitMix` in the test targets are this type).
+public struct FixtureRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
     /// A stream fixed by `seed`.
     public init(seed: UInt64) { state = seed }
