@@ -132,3 +132,29 @@ struct ProblemTests {
         #expect(throws: ProblemError.self) { try Problem(matrix: a, target: [Double](repeating: 0.2, count: 5), weight: .infinity, function: .exp) }
     }
 }
+
+@Suite("One-pass Hessian-vector products against the dense Hessian")
+struct FusedHessianProductTests {
+    /// H v for three vectors at once (one pass) against the dense Hessian of docs/math.md times
+    /// v, and A v against dense A v. Tolerance 1e-12 relative to the largest entry: the same
+    /// sums in another order (a few hundred terms of O(1)); a wrong sign or a missing rank-2
+    /// term changes H v by O(1) relative.
+    @Test(arguments: FunctionKind.allCases)
+    func matchesDenseHessian(kind: FunctionKind) throws {
+        let (p, x) = try smallProblem(kind, n: 80, d: 9)
+        let obj = Objective(problem: p)
+        let e = obj.evaluate(x)
+        let pieces = obj.gradientPieces(e)
+        let h = denseHessian(p, at: x)
+        let d = p.columnCount
+        var rng = FixtureRandom(seed: 91)
+        let vs = (0..<3).map { _ in (0..<d).map { _ in rng.uniform(-1, 1) } }
+        let out = obj.fusedHessianProducts(pieces: pieces, delta: obj.hessianWeights(e), vs)
+        let dense = p.matrix.denseRowMajor()
+        for m in 0..<3 {
+            let reference = (0..<d).map { i in (0..<d).reduce(0.0) { $0 + h[i * d + $1] * vs[m][$1] } }
+            #expect(relativeMaxDifference(out.products[m], reference) < 1e-12)
+            #expect(relativeMaxDifference(out.forward[m], Dense.multiply(dense, rows: p.rowCount, columns: d, vs[m])) < 1e-12)
+        }
+    }
+}
