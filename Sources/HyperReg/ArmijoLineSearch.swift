@@ -38,7 +38,7 @@ struct ArmijoLineSearch: Globalisation {
     func search(_ step: ProposedStep, from state: IterateState, iteration: Int) -> GlobalisationOutcome {
         let options = context.options
         let e = state.evaluation, s = step.direction, slope = step.slope
-        let As = context.forward(s)
+        let As = step.forward ?? context.forward(s)
         let noise = roundoff.noise(loss: e.loss)
         let inRoundoff = roundoff.isRoundoff(slope: slope, noise: noise)
         var t = 1.0

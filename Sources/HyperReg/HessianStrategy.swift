@@ -20,7 +20,13 @@ public enum HessianStrategy: String, CaseIterable, Sendable, Codable {
     /// `assumption_violated` when some `D_ii <= 0` (Lemma 6.4 needs D > 0).
     case paper
     /// `exact` or `sketch`, whichever the cost model (`HessianCostModel`) predicts faster.
+    /// (It does not choose `pcg` yet.)
     case automatic = "auto"
+    /// Newton-CG: conjugate gradients on the exact Hessian (one-pass products), preconditioned
+    /// by a CHOLMOD factor of the leverage-score sampled Hessian, re-used while CG needs few
+    /// iterations; Eisenstat-Walker forcing, Steihaug truncation at negative curvature, Armijo;
+    /// falls back to damping (`PreconditionedNewtonCG`, docs/solver.md "pcg").
+    case pcg
 }
 
 /// The per-iteration cost model behind `HessianStrategy.automatic`, with constants measured

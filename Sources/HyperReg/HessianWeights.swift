@@ -97,6 +97,11 @@ enum HessianWeightsFactory {
             let sample = LeverageSampledWeights(context: context, system: system, sampler: sampler,
                                                 beta: sketch.oversampling(dimension: d)) { $0.sketchWeights($1) }
             return (sample, sample)
+        case .pcg:
+            // Only its damped fall-back assembles through `NewtonMatrix` (Gauss-Newton, all
+            // rows, as exact's); the preconditioner's sample is the step source's own.
+            let gaussNewton = GaussNewtonWeights(context: context, system: system)
+            return (gaussNewton, gaussNewton)
         case .exact, .automatic:
             return (ExactHessianWeights(context: context, system: system), GaussNewtonWeights(context: context, system: system))
         }

@@ -69,7 +69,7 @@ struct Minimizer {
         let context = SolveContext(options: options, problem: problem, strategy: strategy, strategyReason: strategyReason, started: started)
         let a = problem.matrix
         let sampler = LeverageSampler(matrix: a, options: options.sketch)
-        if strategy == .sketch || strategy == .paper, sampler.sketchBytes > Self.sketchByteLimit {
+        if strategy == .sketch || strategy == .paper || strategy == .pcg, sampler.sketchBytes > Self.sketchByteLimit {
             throw .invalidOptions("--hessian \(strategy.rawValue) needs a dense \(sampler.embeddingRows) x \(a.columnCount) sketch (\(sampler.sketchBytes >> 20) MB); use --hessian exact for d = \(a.columnCount)")
         }
         let budget = IterationBudget(options: options, strategy: strategy)
@@ -168,6 +168,9 @@ struct Minimizer {
         record.rejections = rejected
         record.rowsKept = context.notes.rowsKept
         record.leverageReused = context.notes.leverageReused
+        record.cgIterations = context.notes.cgIterations
+        record.preconditionerAge = context.notes.preconditionerAge
+        record.cgStop = context.notes.cgStop
         if step.model == .sketch {
             record.refinements = step.proposal.refinements
             record.refinementResidual = step.proposal.refinementResidual

@@ -167,6 +167,27 @@ public enum StepModel: String, Sendable, Codable {
     case sketchDiagonal = "sketch_diagonal"
     /// The paper's Algorithm 1 matrix: the sample of `A^T (B_diag + W^2) A`, full step.
     case paper
+    /// The exact Hessian by preconditioned conjugate gradients (`--hessian pcg`), truncated
+    /// at the forcing tolerance or at negative curvature (`IterationRecord.cgStop`).
+    case pcg
+}
+
+/// Why the conjugate gradients of a `pcg` step stopped.
+public enum CGStop: String, Sendable, Codable {
+    /// `||H s + g|| <= eta ||g||` (the Eisenstat-Walker forcing term eta).
+    case converged
+    /// A direction of non-positive curvature after at least one step: the last iterate kept
+    /// (Steihaug).
+    case negativeCurvature = "negative_curvature"
+    /// Non-positive curvature along the first direction: the preconditioned steepest-descent
+    /// direction `-P^{-1} g` is taken.
+    case negativeCurvatureFirst = "negative_curvature_first"
+    /// The iteration cap (`PreconditionedNewtonCG.maxIterations`) was reached.
+    case iterationLimit = "iteration_limit"
+    /// CG on the exact Hessian met negative curvature, so it was run again on the
+    /// Gauss-Newton matrix (positive semidefinite; as `exact` falls back to Gauss-Newton) and
+    /// that step is taken.
+    case gaussNewton = "gauss_newton"
 }
 
 /// Seconds spent in each part of one iteration.
@@ -282,6 +303,12 @@ public struct IterationRecord: Sendable, Codable {
     /// line search accepted t by `L(x_t) <= L(x_{t-1}) + armijo * t * slope` (or, in the
     /// round-off regime, by L not rising above round-off). Nil at iteration 0.
     public var slope: Double? = nil
+    /// Conjugate-gradient iterations (Hessian-vector products) of a `pcg` iteration.
+    public var cgIterations: Int? = nil
+    /// Iterations since the `pcg` preconditioner was factored (0 = factored this iteration).
+    public var preconditionerAge: Int? = nil
+    /// Why the conjugate gradients stopped (`pcg`).
+    public var cgStop: CGStop? = nil
 }
 
 /// Errors that stop the solver before it can return a result.

@@ -46,6 +46,10 @@ struct MinimizerStop {
 struct IterationNotes {
     var rowsKept: Int? = nil
     var leverageReused: Bool? = nil
+    /// `pcg`: CG iterations, the preconditioner's age and why CG stopped.
+    var cgIterations: Int? = nil
+    var preconditionerAge: Int? = nil
+    var cgStop: CGStop? = nil
 }
 
 /// Shared services and counters of one solve. A class: the step sources, the Hessian weights,

@@ -20,6 +20,8 @@ struct ProposedStep {
     /// Refinement steps taken and the residual after them (sketch with refinement only).
     var refinements: Int? = nil
     var refinementResidual: Double? = nil
+    /// `A s` when the source already has it (`pcg`), so the line search needs no pass.
+    var forward: [Double]? = nil
 }
 
 /// A step the globalisation accepted: x + t s and the evaluation there.
@@ -93,6 +95,9 @@ enum StepSourceFactory {
                                    system: system, rankTwo: false),
                 DampedStep(matrix: fallback, context: context, system: system),
             ]), armijo)
+        case .pcg:
+            return (FallbackChain([PreconditionedNewtonCG(context: context, system: system, sampler: sampler),
+                                   DampedStep(matrix: fallback, context: context, system: system)]), armijo)
         case .exact, .automatic:
             return (FallbackChain([
                 FactoredNewtonStep(.exact, "exact", matrix: primary, context: context, system: system),

@@ -93,6 +93,9 @@ struct SolveReport: Encodable {
         var leverage_reused: Bool?
         var refinements: Int?
         var refinement_residual: Double?
+        var cg_iterations: Int?
+        var preconditioner_age: Int?
+        var cg_stop: String?
         var times: IterationTimesRow
         var reference_distance: Double?
         var contraction: Double?
@@ -191,6 +194,7 @@ struct SolveReport: Encodable {
                             iteration_seconds: own, iteration_passes: onePass > 0 && t.iteration > 0 ? own / onePass : nil,
                             rows_kept: t.rowsKept, leverage_reused: t.leverageReused,
                             refinements: t.refinements, refinement_residual: t.refinementResidual.flatMap(f),
+                            cg_iterations: t.cgIterations, preconditioner_age: t.preconditionerAge, cg_stop: t.cgStop?.rawValue,
                             times: IterationTimesRow(passes: t.times.passes, sketch: t.times.sketch, assembly: t.times.assembly,
                                                      factorization: t.times.factorization, solve: t.times.solve),
                             reference_distance: t.referenceDistance.flatMap(f), contraction: t.contraction.flatMap(f))

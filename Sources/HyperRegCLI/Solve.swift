@@ -18,7 +18,8 @@ struct Solve: ParsableCommand, ProblemCommand {
         to --output (or stdout when --output is -); the JSON report to --report.
         Stopping rule: ||g(x)||_2 <= tolerance * ||g(x0)||_2 (Euclidean norm of the gradient).
         Hessian strategies (--hessian): exact, sketch (leverage-score sampled, globalised), paper \
-        (the paper's Algorithm 1 as printed), auto (a cost model picks exact or sketch).
+        (the paper's Algorithm 1 as printed), auto (a cost model picks exact or sketch), pcg \
+        (Newton-CG on the exact Hessian, preconditioned by the sampled one).
         Exit status: 0 when a solution was produced (converged, iteration_limit, stalled: see the \
         report's status), 1 on input errors, overflow, stationary or degenerate starts, and the \
         paper strategy's assumption_violated and diverged.

@@ -73,3 +73,41 @@ struct SketchCLITests {
         #expect(r3.status == 1 && r3.stderr.contains("wrong.mtx") && r3.stderr.contains("reference"))
     }
 }
+
+@Suite("hyperreg solve --hessian pcg", .serialized)
+struct PCGCLITests {
+    /// The option value is accepted, the run converges to exact's x, and every trace row after
+    /// the start has the new keys `cg_iterations` and `preconditioner_age` (and `cg_stop`).
+    @Test func pcgWritesItsKeysAndMatchesExact() throws {
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try generateProblem(dir, rows: 20000, cols: 10, weight: "0.1", seed: 4)
+        func solve(_ extra: [String]) throws -> (CLIRun, [String: Any]?) {
+            let report = dir.appendingPathComponent("r-\(UUID().uuidString).json")
+            let r = try hyperreg(["solve", dir.appendingPathComponent("A.mtx").path, dir.appendingPathComponent("b.mtx").path,
+                                  "--weights", dir.appendingPathComponent("w.mtx").path, "--report", report.path, "--quiet"] + extra)
+            let json = (try? Data(contentsOf: report)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+            return (r, json)
+        }
+        let xExact = dir.appendingPathComponent("x-exact.mtx").path
+        let (e, _) = try solve(["--hessian", "exact", "--output", xExact])
+        #expect(e.status == 0, "\(e.stderr)")
+        let (s, report) = try solve(["--hessian", "pcg", "--reference", xExact])
+        #expect(s.status == 0, "\(s.stderr)")
+        let r = try #require(report)
+        #expect(r["hessian"] as? String == "pcg")
+        #expect(r["status"] as? String == "converged")
+        let rows = try #require(r["trace"] as? [[String: Any]]).dropFirst()
+        #expect(!rows.isEmpty)
+        for row in rows {
+            #expect(row["model"] as? String == "pcg")
+            #expect((row["cg_iterations"] as? Int).map { $0 >= 1 } == true)
+            #expect((row["preconditioner_age"] as? Int).map { $0 >= 0 } == true)
+            #expect(row["cg_stop"] is String)
+        }
+        // Same x as exact (relative gradient 1e-10 on a well-conditioned problem).
+        let last = try #require(rows.last?["reference_distance"] as? Double)
+        let xRef = try MatrixMarket.readVector(from: xExact)
+        #expect(last <= 1e-8 * max(1, xRef.map { $0 * $0 }.reduce(0, +).squareRoot()))
+    }
+}

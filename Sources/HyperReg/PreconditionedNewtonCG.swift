@@ -1,0 +1,192 @@
+// The preconditioned Newton-CG step (`--hessian pcg`; issue 14, item 2): conjugate gradients
+// on H s = -g with the exact Hessian applied by one-pass products (HessianVectorProduct.swift),
+// preconditioned by P = K + U C U^T, K the CHOLMOD factor of a leverage-score sampled
+// `A^T diag(D) A` (D as the sketch's: delta where positive, else Gauss-Newton; Gauss-Newton
+// weights throughout if that sample is not positive definite) and U C U^T the exact rank-2
+// part by Woodbury (left out when it makes P indefinite). Each step is the Newton step to an
+// Eisenstat-Walker forcing tolerance, so convergence stays superlinear; the factor is re-used
+// across iterations while CG needs few iterations.
+
+import Cholmod
+import SparseCore
+
+/// Newton-CG with a sampled-Hessian preconditioner, re-used across iterations.
+final class PreconditionedNewtonCG: StepSource {
+    /// CG iterations per Newton step at most. The CG stops far earlier with a useful
+    /// preconditioner (2-5 iterations measured); at the cap the last iterate is taken.
+    static let maxIterations = 100
+    /// The factor is re-used while the previous step needed at most this many CG iterations,
+    /// and refreshed at the next iteration when it needed more: a fresh factor of the sampled
+    /// Hessian gives 2-5 (measured), so more than 8 means the Hessian has moved away from it.
+    static let refreshAbove = 8
+    /// The forcing term eta = min(maxForcing, sqrt(||g|| / ||g0||)) (Eisenstat-Walker choice 2
+    /// in its square-root form): loose far away, tightening as ||g|| falls (superlinear).
+    static let maxForcing = 0.5
+
+    let displayNames = ["pcg"]
+    let context: SolveContext
+    let system: HessianSystem
+    /// The preconditioner's sample: the sketch's weights, or Gauss-Newton weights.
+    let sampled: LeverageSampledWeights, gaussNewton: LeverageSampledWeights
+    /// The iteration whose matrix the current factor holds (nil: none, or overwritten by the
+    /// damped fall-back, which factors into the same CHOLMOD object).
+    private var factoredAt: Int? = nil
+    /// CG iterations of the last step.
+    private var lastIterations = 0
+
+    init(context: SolveContext, system: HessianSystem, sampler: LeverageSampler) {
+        self.context = context; self.system = system
+        let beta = context.options.sketch.oversampling(dimension: context.matrix.columnCount)
+        sampled = LeverageSampledWeights(context: context, system: system, sampler: sampler, beta: beta) { $0.sketchWeights($1) }
+        gaussNewton = LeverageSampledWeights(context: context, system: system, sampler: sampler, beta: beta) { $0.gaussNewtonWeights($1) }
+    }
+
+    /// Attempt 0: CG with the current factor (refreshed first when it is missing or CG needed
+    /// many iterations last time). Attempt 1, only if the factor was old: refresh and again.
+    func candidate(_ attempt: Int, at state: IterateState, iteration: Int) throws(SolverError) -> StepCandidate? {
+        let stale = factoredAt.map { $0 < iteration } ?? true
+        switch attempt {
+        case 0: break
+        case 1 where stale: factoredAt = nil
+        default: return nil
+        }
+        let delta = context.objective.hessianWeights(state.evaluation)
+        guard delta.allSatisfy(\.isFinite) else {
+            return .stop(.hessianOverflow(context, state, diagonal: delta, iteration: iteration))
+        }
+        if factoredAt == nil || lastIterations > Self.refreshAbove {
+            if let refused = try refresh(at: state, iteration: iteration) { return refused }
+        }
+        guard let built = factoredAt else { preconditionFailure("refresh sets the factor") }
+        let preconditioner: RankTwoPreconditioner
+        do {
+            preconditioner = try RankTwoPreconditioner(system: system, pieces: state.pieces, targetSquaredNorm: context.targetSquaredNorm)
+        } catch {
+            throw .wrapping(error, during: "pcg preconditioner")
+        }
+        var result = try conjugateGradients(state, delta: delta, preconditioner: preconditioner)
+        if result.stop == .negativeCurvature || result.stop == .negativeCurvatureFirst {
+            // H is indefinite here: Newton-CG on the Gauss-Newton matrix instead (a truncated
+            // Steihaug step is kept only if that fails too, which needs round-off).
+            let gn = try conjugateGradients(state, delta: context.objective.gaussNewtonWeights(state.evaluation),
+                                            preconditioner: preconditioner)
+            let spent = result.iterations + gn.iterations
+            if gn.stop != .negativeCurvature && gn.stop != .negativeCurvatureFirst { result = gn; result.stop = .gaussNewton }
+            result.iterations = spent
+        }
+        lastIterations = result.iterations
+        context.notes.cgIterations = result.iterations
+        context.notes.preconditionerAge = iteration - built
+        context.notes.cgStop = result.stop
+        let candidate = descentCandidate(.pcg, result.step, gradient: state.gradient)
+        guard case .step(var proposal) = candidate else { return candidate }
+        proposal.forward = result.forward
+        return .step(proposal)
+    }
+
+    func accepted(_ step: AcceptedStep) {
+        // The damped fall-back factored its own matrix into the shared CHOLMOD factor.
+        if step.model != .pcg { factoredAt = nil }
+    }
+
+    /// Samples and factors the preconditioner's K: the sketch's weights, else Gauss-Newton's.
+    /// Returns a stop (overflow) or a rejection (neither sample positive definite), nil when
+    /// factored.
+    private func refresh(at state: IterateState, iteration: Int) throws(SolverError) -> StepCandidate? {
+        factoredAt = nil
+        var pivot = 0
+        for weights in [sampled, gaussNewton] {
+            let d = weights.diagonal(at: state)
+            let k: AssembledMatrix
+            do { k = try weights.assemble(d, iteration: iteration) } catch .nonFinite {
+                return .stop(.hessianOverflow(context, state, diagonal: d, iteration: iteration))
+            } catch { throw error }
+            guard k.values.allSatisfy(\.isFinite) else {
+                return .stop(.hessianOverflow(context, state, diagonal: d, iteration: iteration))
+            }
+            do {
+                try system.factorize(values: k.values, shift: 0)
+                factoredAt = iteration
+                return nil
+            } catch .notPositiveDefinite(let column) {
+                pivot = column
+            } catch {
+                throw .wrapping(error, during: "pcg preconditioner")
+            }
+        }
+        return .rejected(ModelRejection(.pcg, .notPositiveDefinite(pivot: pivot)))
+    }
+
+    /// Preconditioned CG from s = 0 on H s = -g, stopped by the forcing term, at negative
+    /// curvature (Steihaug: the last iterate, or `-P^{-1} g` on the first direction) or at the
+    /// cap. Returns s, A s (accumulated from the products' A d), the iterations and why it
+    /// stopped.
+    private func conjugateGradients(_ state: IterateState, delta: [Double], preconditioner: RankTwoPreconditioner)
+        throws(SolverError) -> (step: [Double], forward: [Double], iterations: Int, stop: CGStop) {
+        let g = state.gradient, d = g.count, n = state.evaluation.z.count
+        let gNorm = state.gradientNorm
+        let eta = min(Self.maxForcing, (gNorm / max(context.initialGradientNorm, Double.leastNormalMagnitude)).squareRoot())
+        var s = [Double](repeating: 0, count: d), As = [Double](repeating: 0, count: n)
+        var r = g.map { -$0 }
+        var z = try apply(preconditioner, r)
+        var direction = z, rz = dot(r, z)
+        var iterations = 0
+        while iterations < Self.maxIterations {
+            let product = context.timed {
+                context.objective.fusedHessianProducts(pieces: state.pieces, delta: delta, [direction])
+            }
+            context.passes.transpose += 1  // one fused sweep (A d and A^T diag(delta) A d)
+            let hd = product.products[0], ad = product.forward[0]
+            let curvature = dot(direction, hd)
+            guard curvature > 0, curvature.isFinite else {
+                if iterations == 0 { return (direction, ad, 1, .negativeCurvatureFirst) }
+                return (s, As, iterations, .negativeCurvature)
+            }
+            iterations += 1
+            let a = rz / curvature
+            for j in 0..<d { s[j] += a * direction[j]; r[j] -= a * hd[j] }
+            for i in 0..<n { As[i] += a * ad[i] }
+            if norm2(r) <= eta * gNorm { return (s, As, iterations, .converged) }
+            z = try apply(preconditioner, r)
+            let rzNext = dot(r, z)
+            let b = rzNext / rz
+            for j in 0..<d { direction[j] = z[j] + b * direction[j] }
+            rz = rzNext
+        }
+        return (s, As, iterations, .iterationLimit)
+    }
+
+    private func apply(_ preconditioner: RankTwoPreconditioner, _ r: [Double]) throws(SolverError) -> [Double] {
+        do { return try preconditioner.apply(r, system: system) } catch { throw .wrapping(error, during: "pcg preconditioner") }
+    }
+}
+
+/// `P^{-1} r` for P = K + U C U^T (U = [p q], the rank-2 part of H) on the current factor of K,
+/// by Woodbury with `K^{-1} p`, `K^{-1} q` and S formed once per Newton iteration (one solve per
+/// application); P = K when the rank-2 part makes P indefinite (det S >= 0, HessianSystem.swift).
+struct RankTwoPreconditioner {
+    let kp: [Double], kq: [Double], p: [Double], q: [Double]
+    let s11: Double, s12: Double, s22: Double, det: Double
+    /// False when P = K alone (the rank-2 part would make P indefinite).
+    let rankTwo: Bool
+
+    init(system: HessianSystem, pieces: GradientPieces, targetSquaredNorm bb: Double) throws(CholmodError) {
+        p = pieces.p; q = pieces.q
+        kp = try system.solvePlain(p); kq = try system.solvePlain(q)
+        s11 = dot(p, kp)
+        s12 = -1 + 0.5 * (dot(p, kq) + dot(q, kp))
+        s22 = -bb + dot(q, kq)
+        det = s11 * s22 - s12 * s12
+        rankTwo = det < 0 && det.isFinite
+    }
+
+    func apply(_ r: [Double], system: HessianSystem) throws(CholmodError) -> [Double] {
+        var kr = try system.solvePlain(r)
+        guard rankTwo else { return kr }
+        let y1 = dot(p, kr), y2 = dot(q, kr)
+        let eta1 = (s22 * y1 - s12 * y2) / det
+        let eta2 = (s11 * y2 - s12 * y1) / det
+        for j in 0..<kr.count { kr[j] -= kp[j] * eta1 + kq[j] * eta2 }
+        return kr
+    }
+}
