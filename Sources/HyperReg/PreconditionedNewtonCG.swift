@@ -22,6 +22,10 @@ final class PreconditionedNewtonCG: StepSource {
     /// The forcing term eta = min(maxForcing, sqrt(||g|| / ||g0||)) (Eisenstat-Walker choice 2
     /// in its square-root form): loose far away, tightening as ||g|| falls (superlinear).
     static let maxForcing = 0.5
+    /// The forcing term is at least `toleranceShare * tolerance * ||g0|| / ||g||`: the last
+    /// step need not solve more accurately than the stopping test asks (half of it for the
+    /// quadratic remainder).
+    static let toleranceShare = 0.5
 
     let displayNames = ["pcg"]
     let context: SolveContext
@@ -125,7 +129,11 @@ final class PreconditionedNewtonCG: StepSource {
         throws(SolverError) -> (step: [Double], forward: [Double], iterations: Int, stop: CGStop) {
         let g = state.gradient, d = g.count, n = state.evaluation.z.count
         let gNorm = state.gradientNorm
-        let eta = min(Self.maxForcing, (gNorm / max(context.initialGradientNorm, Double.leastNormalMagnitude)).squareRoot())
+        let g0 = max(context.initialGradientNorm, Double.leastNormalMagnitude)
+        // No tighter than the tolerance needs: a residual of eta ||g|| leaves about that much
+        // gradient after the step, so eta ||g|| <= tolerance g0 / 2 already ends the run.
+        let needed = Self.toleranceShare * context.options.tolerance * g0 / max(gNorm, Double.leastNormalMagnitude)
+        let eta = min(Self.maxForcing, max((gNorm / g0).squareRoot(), needed))
         var s = [Double](repeating: 0, count: d), As = [Double](repeating: 0, count: n)
         var r = g.map { -$0 }
         var z = try apply(preconditioner, r)

@@ -18,12 +18,43 @@ extension CSRMatrix {
         var g = 0
         while g < vectors.count {
             let width = min(4, vectors.count - g)
-            let group = weightedNormalFour(delta, Array(vectors[g ..< g + width]))
+            let group = width == 1 ? weightedNormalSingle(delta, vectors[g]) : weightedNormalFour(delta, Array(vectors[g ..< g + width]))
             products += group.products
             forward += group.forward
             g += width
         }
         return (products, forward)
+    }
+
+    /// One vector: scalar partials (the same operations as one SIMD4 lane, so the same bits,
+    /// at a quarter of the partials' memory traffic; Newton-CG applies H to one vector at a time).
+    private func weightedNormalSingle(_ delta: [Double], _ v: [Double]) -> (products: [[Double]], forward: [[Double]]) {
+        let d = columnCount, n = rowCount
+        var av = [Double](repeating: 0, count: n)
+        let part = transposePartition
+        let product: [Double] = ChunkPartials.with(parts: part.count, width: d, zero: 0.0) { partials in
+            v.withUnsafeBufferPointer { vb in
+                delta.withUnsafeBufferPointer { db in
+                    av.withUnsafeMutableBufferPointer { ab in
+                        let x = SharedReadBuffer(vb), w = SharedReadBuffer(db), out = SharedBuffer(ab)
+                        withRowChunksIndexed(part) { c, rows, p in
+                            let block = partials.block(c)
+                            for i in rows {
+                                let lo = p.rowOffsets[i], hi = p.rowOffsets[i + 1]
+                                var dotv = 0.0
+                                for e in lo ..< hi { dotv += p.values[e] * x.buffer[Int(p.columnIndices[e])] }
+                                out.buffer[i] = dotv
+                                let scaled = w.buffer[i] * dotv
+                                if scaled == 0 { continue }
+                                for e in lo ..< hi { block[Int(p.columnIndices[e])] += p.values[e] * scaled }
+                            }
+                        }
+                    }
+                }
+            }
+            return partials.sum()
+        }
+        return ([product], [av])
     }
 
     /// One group of `vs.count` <= 4 vectors: the vectors interleaved into d SIMD4 lanes (unused

@@ -49,4 +49,18 @@ struct HessianVectorKernelTests {
         #expect(one.products == two.products)
         #expect(one.forward == two.forward)
     }
+
+    /// One vector alone takes the scalar path; it does the operations of one SIMD4 lane, so
+    /// it gives the same bits as that vector inside a group.
+    @Test func singleVectorMatchesItsLaneInAGroup() {
+        let n = 5000, d = 30
+        let a = randomCSR(rows: n, columns: d, density: 0.2, seed: 45)
+        var rng = FixtureRandom(seed: 46)
+        let delta = (0..<n).map { _ in rng.uniform(-1, 3) }
+        let v = (0..<d).map { _ in rng.uniform(-1, 1) }, v2 = (0..<d).map { _ in rng.uniform(-1, 1) }
+        let alone = a.weightedNormalProducts(weights: delta, [v])
+        let grouped = a.weightedNormalProducts(weights: delta, [v, v2])
+        #expect(alone.products[0] == grouped.products[0])
+        #expect(alone.forward[0] == grouped.forward[0])
+    }
 }
