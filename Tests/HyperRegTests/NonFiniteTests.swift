@@ -35,7 +35,7 @@ struct NonFiniteTests {
         case .random: x0 = try StartPoint.compute(for: p, strategy: .random, seed: 3).x0
         case .given: x0 = [0.1, 0.1, 0.1, 0.1]
         }
-        for strategy in [HessianStrategy.exact, .sketch, .paper, .automatic] {
+        for strategy in [HessianStrategy.exact, .sketch, .paper, .automatic, .pcg] {
             var o = SolverOptions(); o.hessian = strategy
             let r = try NewtonSolver(options: o).solve(p, from: x0)
             #expect(r.termination == .nonFinite, "\(strategy) \(start): \(r.termination) \(r.message)")
@@ -56,7 +56,7 @@ struct NonFiniteTests {
         let pieces = Objective(problem: p).gradientPieces(e)
         #expect(norm2(pieces.gradient).isFinite && norm2(pieces.p).isFinite && norm2(pieces.q).isFinite,
                 "the fault was not isolated: the gradient already overflows")
-        for strategy in [HessianStrategy.exact, .sketch, .paper, .automatic] {
+        for strategy in [HessianStrategy.exact, .sketch, .paper, .automatic, .pcg] {
             var o = SolverOptions(); o.hessian = strategy
             let r = try NewtonSolver(options: o).solve(p, from: x0)
             #expect(r.termination == .nonFinite, "\(strategy): \(r.termination) \(r.message)")

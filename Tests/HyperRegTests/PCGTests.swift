@@ -68,4 +68,14 @@ struct PCGTests {
         let r = try Self.solve(p, .exact, tolerance: 1e-10)
         #expect(r.trace.allSatisfy { $0.cgIterations == nil && $0.preconditionerAge == nil && $0.cgStop == nil })
     }
+
+    /// Where H is indefinite (cosh from its start here; exact falls back to Gauss-Newton on
+    /// the same problem), CG meets negative curvature and the step is CG on the Gauss-Newton
+    /// matrix, named `gauss_newton` in the trace, and the run still converges.
+    @Test func negativeCurvatureIsNamedAndHandled() throws {
+        let p = try Self.planted(.cosh, columnScale: 1, seed: 7)
+        let r = try Self.solve(p, .pcg, tolerance: 1e-10)
+        #expect(r.termination == .converged, "\(r.message)")
+        #expect(r.trace.contains { $0.cgStop == .gaussNewton }, "\(r.trace.map { $0.cgStop?.rawValue ?? "-" })")
+    }
 }
