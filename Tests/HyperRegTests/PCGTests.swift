@@ -5,7 +5,7 @@ import Testing
 
 /// `--hessian pcg` (issue 14, item 2): Newton-CG on the exact Hessian, preconditioned by the
 /// sampled Hessian's factor.
-@Suite("Preconditioned Newton-CG (pcg)")
+@Suite("Preconditioned Newton-CG (pcg)", .serialized)
 struct PCGTests {
     static func planted(_ kind: FunctionKind, columnScale: Double, seed: UInt64) throws -> Problem {
         // 20000 x 20: the sample keeps well under half the rows, so the preconditioner is a
@@ -77,5 +77,23 @@ struct PCGTests {
         let r = try Self.solve(p, .pcg, tolerance: 1e-10)
         #expect(r.termination == .converged, "\(r.message)")
         #expect(r.trace.contains { $0.cgStop == .gaussNewton }, "\(r.trace.map { $0.cgStop?.rawValue ?? "-" })")
+    }
+
+    /// The same bits on 1 and 2 threads (every reduction, the products' included, is summed in
+    /// chunk order): x, the trace's losses and the CG counts. 60000 rows make several chunks.
+    @Test func sameBitsOnOneAndTwoThreads() throws {
+        var s = PlantedProblem.Settings(rows: 60000, columns: 20, density: 0.25)
+        s.function = .exp; s.weight = 0.1; s.noise = 0.1; s.seed = 10
+        let p = try PlantedProblem.generate(s).problem()
+        #expect(p.matrix.transposePartition.count > 2)
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        Parallelism.threadCount = 1
+        let one = try Self.solve(p, .pcg, tolerance: 1e-10)
+        Parallelism.threadCount = 2
+        let two = try Self.solve(p, .pcg, tolerance: 1e-10)
+        #expect(one.x == two.x)
+        #expect(one.trace.map(\.loss) == two.trace.map(\.loss))
+        #expect(one.trace.map(\.cgIterations) == two.trace.map(\.cgIterations))
     }
 }
