@@ -48,7 +48,8 @@ final class PreconditionedNewtonCG: StepSource {
     /// Attempt 0: CG with the current factor (refreshed first when it is missing or CG needed
     /// many iterations last time). Attempt 1, only if the factor was old: refresh and again.
     func candidate(_ attempt: Int, at state: IterateState, iteration: Int) throws(SolverError) -> StepCandidate? {
-        let stale = factoredAt.map { $0 < iteration } ?? true
+        // A factor from an earlier iteration (not one that failed to refresh just now).
+        let stale = factoredAt.map { $0 < iteration } ?? false
         switch attempt {
         case 0: break
         case 1 where stale: factoredAt = nil
