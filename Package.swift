@@ -57,7 +57,7 @@ let package = Package(
         ),
 
         // Shared test fixtures: dense references, tolerances, paths to ../shared/data.
-        .target(name: "HyperRegTestSupport", dependencies: ["SparseCore", "Cholmod"]),
+        .target(name: "HyperRegTestSupport", dependencies: ["SparseCore", "Cholmod", "CSuiteSparse"]),
 
         .testTarget(name: "SparseCoreTests", dependencies: ["SparseCore", "HyperRegTestSupport"]),
         .testTarget(name: "MatrixMarketTests", dependencies: ["MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
