@@ -168,6 +168,34 @@ struct BundledDataTests {
         return (DenseNewton.solve(problem, from: from), relative)
     }
 
+    /// The fall-back to x0 (docs/solver.md): when the point a run ends at is, recomputed
+    /// from x, not better than x0, x0 is returned with a warning. From x_true of
+    /// keys-library-l4h0 (L ~ 3e-28, at the round-off floor) one step is accepted in the
+    /// round-off regime with a lower incrementally updated loss (3e-30), but recomputed
+    /// from x it is higher than L(x0): the run must return x0 itself, bit for bit. Without
+    /// this case no test could tell a run that falls back from one that does not, since
+    /// `finalLoss <= initialLoss` holds either way.
+    @Test func aRunWhoseEndPointIsWorseReturnsTheStartPoint() throws {
+        let folder = TestPaths.bundledDataDirectory.appendingPathComponent("attention/keys-library-l4h0")
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let xPath = dir.appendingPathComponent("x.mtx").path, xTrue = folder.appendingPathComponent("x_true.mtx").path
+        let r = try hyperreg(["solve", folder.appendingPathComponent("A.mtx").path, folder.appendingPathComponent("b.mtx").path,
+                              "--weight", "0", "--function", "exp", "--x0", xTrue, "--quiet", "--output", xPath, "--report", "-"])
+        try #require(r.status == 0, "solve failed: \(r.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let trace = try #require(report["trace"] as? [[String: Any]])
+        let initial = try #require(report["initial_loss"] as? Double), final = try #require(report["final_loss"] as? Double)
+        let lastTraced = try #require(trace.last?["loss"] as? Double)
+        // The premise: a step was taken and its (incremental) loss looked lower.
+        try #require(trace.count >= 2 && lastTraced < initial, "fixture: no step taken or no apparent decrease (trace \(trace.count) rows)")
+        let warnings = report["warnings"] as? [String] ?? []
+        #expect(warnings.contains { $0.contains("not better than x0, so x0 is returned") }, "warnings: \(warnings)")
+        #expect(final == initial)
+        let x = try MatrixMarket.readVector(from: xPath), x0 = try MatrixMarket.readVector(from: xTrue)
+        #expect(x.map(\.bitPattern) == x0.map(\.bitPattern), "x is not x0")
+    }
+
     /// The attention targets are probability vectors, and their meta.json names the model and the script.
     @Test func attentionTargetsAreProbabilityVectors() throws {
         let root = TestPaths.bundledDataDirectory.appendingPathComponent("attention")
