@@ -60,7 +60,7 @@ let package = Package(
         ),
 
         // Shared test fixtures: dense references, tolerances, paths to ../shared/data.
-        .target(name: "HyperRegTestSupport", dependencies: ["SparseCore", "Cholmod"]),
+        .target(name: "HyperRegTestSupport", dependencies: ["SparseCore", "Cholmod", "DenseLinearAlgebra", "CSuiteSparse"]),
 
         .testTarget(name: "SparseCoreTests", dependencies: ["SparseCore", "HyperRegTestSupport"]),
         .testTarget(name: "MatrixMarketTests", dependencies: ["MatrixMarket", "SparseCore", "HyperRegTestSupport"]),

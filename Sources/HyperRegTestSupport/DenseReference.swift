@@ -1,6 +1,8 @@
 // Dense reference computations, written independently of the sparse code paths, so tests
 // can compare the two. Only for small sizes.
 
+import Cholmod
+import DenseLinearAlgebra
 import SparseCore
 
 /// A tiny deterministic generator for fixtures (SplitMix64); every test target's seeded
@@ -134,4 +136,24 @@ public func relativeDistance(_ x: [Double], _ y: [Double]) -> Double {
     var d = 0.0, n = 0.0
     for i in 0..<x.count { d += (x[i] - y[i]) * (x[i] - y[i]); n += y[i] * y[i] }
     return (d / max(n, 1e-300)).squareRoot()
+}
+
+extension Dense {
+    /// Solves the symmetric (possibly indefinite) system H s = r (H row-major n x n) through
+    /// LAPACK's eigendecomposition (`dsyevd`, Cholmod's `DenseSymmetricEigen`):
+    /// s = V diag(1/lambda) V^T r. Returns the solution and the eigenvalues (ascending); nil
+    /// when LAPACK fails or an eigenvalue is exactly 0 (H singular).
+    public static func symmetricSolve(_ h: [Double], _ r: [Double]) -> (solution: [Double], eigenvalues: [Double])? {
+        let n = r.count
+        guard let (values, vectors) = try? DenseSymmetricEigen.eigensystem(h, dimension: n) else { return nil }
+        guard !values.contains(0) else { return nil }
+        var s = [Double](repeating: 0, count: n)
+        for k in 0..<n {
+            var c = 0.0
+            for i in 0..<n { c += vectors[k * n + i] * r[i] }
+            c /= values[k]
+            for i in 0..<n { s[i] += c * vectors[k * n + i] }
+        }
+        return (s, values)
+    }
 }

@@ -12,14 +12,38 @@ import Synchronization
 public enum Parallelism {
     private static let configuredThreads = Atomic<Int>(0)
 
-    /// The number of threads kernels use: `HYPERREG_THREADS` if set, else the number of
-    /// active processors. Results never depend on it.
+    /// The number of threads kernels use: the count of an enclosing `withThreadCount` in
+    /// this task, else the process-wide setting, else `HYPERREG_THREADS` if set, else the
+    /// number of active processors. Results never depend on it.
+    ///
+    /// Setting it (package code only: the command line's `--threads`) changes the count for
+    /// the whole process, including tests running concurrently; tests and library callers
+    /// use `withThreadCount(_:_:)` instead.
     public package(set) static var threadCount: Int {
         get {
+            if let scoped = scopedThreads, scoped > 0 { return scoped }
             let configured = configuredThreads.load(ordering: .relaxed)
             return configured > 0 ? configured : defaultThreadCount
         }
         set { configuredThreads.store(max(0, newValue), ordering: .relaxed) }
+    }
+
+    /// The thread count of the innermost `withThreadCount` of the current task (task-local:
+    /// other tasks and threads do not see it).
+    @TaskLocal private static var scopedThreads: Int?
+    /// The usage record of the innermost `withThreadCount` of the current task.
+    @TaskLocal private static var scopedUsage: ThreadUsage?
+
+    /// Runs `body` with kernels called from this task using `threads` threads, without
+    /// touching the process-wide setting (so concurrent tasks keep theirs), and returns what
+    /// the passes inside really used. Kernels read the count on the calling thread, so every
+    /// pass started by `body` on this task is covered.
+    public static func withThreadCount<R>(_ threads: Int, _ body: () throws -> R) rethrows -> (result: R, usage: ThreadUsage) {
+        let usage = ThreadUsage()
+        let result = try $scopedThreads.withValue(max(1, threads)) {
+            try $scopedUsage.withValue(usage) { try body() }
+        }
+        return (result, usage)
     }
 
     private static let defaultThreadCount: Int = {
@@ -31,6 +55,7 @@ public enum Parallelism {
     /// Thread t takes chunks t, t + T, t + 2T, ...; callers write only to chunk-owned storage.
     @usableFromInline package static func forEachChunk(_ count: Int, _ body: @Sendable (Int) -> Void) {
         let threads = min(threadCount, count)
+        scopedUsage?.record(threads: threads)
         if threads <= 1 {
             for c in 0..<count { body(c) }
             return
@@ -50,6 +75,28 @@ public enum Parallelism {
         forEachChunk(count) { c in shared.buffer[c] = body(c) }
         return results.map { $0! }
     }
+}
+
+/// What the parallel passes inside one `Parallelism.withThreadCount` used.
+public final class ThreadUsage: Sendable {
+    private let passCount = Atomic<Int>(0)
+    private let maxThreads = Atomic<Int>(0)
+    private let minThreads = Atomic<Int>(Int.max)
+
+    init() {}
+
+    func record(threads: Int) {
+        _ = passCount.add(1, ordering: .relaxed)
+        _ = maxThreads.max(threads, ordering: .relaxed)
+        _ = minThreads.min(threads, ordering: .relaxed)
+    }
+
+    /// Parallel passes started (`forEachChunk` and `mapChunks` calls).
+    public var passes: Int { passCount.load(ordering: .relaxed) }
+    /// The most threads any pass ran on (0 when no pass ran).
+    public var mostThreads: Int { maxThreads.load(ordering: .relaxed) }
+    /// The fewest threads any pass ran on (0 when no pass ran).
+    public var fewestThreads: Int { passes == 0 ? 0 : minThreads.load(ordering: .relaxed) }
 }
 
 /// A buffer pointer that chunks of a parallel pass write to at disjoint indices.

@@ -287,11 +287,8 @@ struct BehaviourFreezeTests {
     static var recording: Bool { ProcessInfo.processInfo.environment["HYPERREG_RECORD_BEHAVIOUR"] == "1" }
 
     @Test func sameBehaviourAsRecordedWithOneAndTwoThreads() throws {
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
         if Self.recording {
-            Parallelism.threadCount = 1
-            let runs = try BehaviourCases.all.map(BehaviourCases.run)
+            let runs = try Parallelism.withThreadCount(1) { try BehaviourCases.all.map(BehaviourCases.run) }.result
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try FileManager.default.createDirectory(at: BehaviourCases.fixtureURL.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -303,10 +300,10 @@ struct BehaviourFreezeTests {
         #expect(recorded.map(\.name) == BehaviourCases.all.map(\.name), "the case list differs from the fixture's: re-record")
         let byName = Dictionary(uniqueKeysWithValues: recorded.map { ($0.name, $0) })
         for threads in [1, 2] {
-            Parallelism.threadCount = threads
             for c in BehaviourCases.all {
                 guard let want = byName[c.name] else { continue }
-                let got = try BehaviourCases.run(c)
+                let (got, used) = try Parallelism.withThreadCount(threads) { try BehaviourCases.run(c) }
+                #expect(used.mostThreads <= threads, "\(c.name): ran on \(used.mostThreads) threads, asked \(threads)")
                 let at = "\(c.name), \(threads) thread(s)"
                 #expect(got.termination == want.termination, "\(at)")
                 #expect(got.message == want.message, "\(at)")

@@ -167,12 +167,11 @@ struct NewtonTests {
         s.function = .exp; s.weight = 1; s.seed = 9; s.noise = 0.1
         let p = try PlantedProblem.generate(s).problem()
         let x0 = try StartPoint.compute(for: p, strategy: .automatic).x0
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
-        Parallelism.threadCount = 1
-        let r1 = try NewtonSolver().solve(p, from: x0)
-        Parallelism.threadCount = 2
-        let r2 = try NewtonSolver().solve(p, from: x0)
+        // Task-local counts: concurrent tests cannot change them, and the usage says what ran.
+        let (r1, used1) = try Parallelism.withThreadCount(1) { try NewtonSolver().solve(p, from: x0) }
+        let (r2, used2) = try Parallelism.withThreadCount(2) { try NewtonSolver().solve(p, from: x0) }
+        #expect(used1.passes > 0 && used1.mostThreads == 1)
+        #expect(used2.passes > 0 && used2.mostThreads == 2)
         #expect(r1.x == r2.x)
         #expect(r1.finalLoss == r2.finalLoss)
         #expect(r1.iterations == r2.iterations)

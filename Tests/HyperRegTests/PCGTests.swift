@@ -86,12 +86,9 @@ struct PCGTests {
         s.function = .exp; s.weight = 0.1; s.noise = 0.1; s.seed = 10
         let p = try PlantedProblem.generate(s).problem()
         #expect(p.matrix.transposePartition.count > 2)
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
-        Parallelism.threadCount = 1
-        let one = try Self.solve(p, .pcg, tolerance: 1e-10)
-        Parallelism.threadCount = 2
-        let two = try Self.solve(p, .pcg, tolerance: 1e-10)
+        let (one, usedOne) = try Parallelism.withThreadCount(1) { try Self.solve(p, .pcg, tolerance: 1e-10) }
+        let (two, usedTwo) = try Parallelism.withThreadCount(2) { try Self.solve(p, .pcg, tolerance: 1e-10) }
+        #expect(usedOne.mostThreads == 1 && usedTwo.mostThreads == 2, "the runs did not use 1 and then 2 threads")
         #expect(one.x == two.x)
         #expect(one.trace.map(\.loss) == two.trace.map(\.loss))
         #expect(one.trace.map(\.cgIterations) == two.trace.map(\.cgIterations))

@@ -158,13 +158,13 @@ struct SketchTests {
 
     @Test func embeddingIsIndependentOfThreadCount() throws {
         let (a, d) = try plantedDiagonal(rows: 30000, columns: 12, density: 0.3, seed: 4)
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
         var results: [[Double]] = []
         for threads in [1, 2, 3] {
-            Parallelism.threadCount = threads
-            let sampler = LeverageSampler(matrix: a, options: SketchOptions())
-            results.append(try sampler.estimate(diagonal: d, salt: 5).scores)
+            let (scores, used) = try Parallelism.withThreadCount(threads) {
+                try LeverageSampler(matrix: a, options: SketchOptions()).estimate(diagonal: d, salt: 5).scores
+            }
+            #expect(used.passes > 0 && used.mostThreads == threads, "\(threads) threads asked, \(used.mostThreads) used")
+            results.append(scores)
         }
         #expect(results[0] == results[1] && results[1] == results[2])
     }

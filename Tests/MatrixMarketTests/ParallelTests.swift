@@ -5,12 +5,13 @@ import MatrixMarket
 import SparseCore
 import Testing
 
-/// Runs `body` with `Parallelism.threadCount` set to `threads`, restoring it after.
+/// Runs `body` with this task's kernels on `threads` threads (`Parallelism.withThreadCount`:
+/// task-local, so tests running concurrently keep their own count) and checks that no pass
+/// used more.
 func withThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
-    let saved = Parallelism.threadCount
-    Parallelism.threadCount = threads
-    defer { Parallelism.threadCount = saved }
-    return try body()
+    let (result, used) = try Parallelism.withThreadCount(threads, body)
+    #expect(used.mostThreads <= threads)
+    return result
 }
 
 @Suite("Parallel parsing", .serialized)
@@ -42,8 +43,10 @@ struct ParallelTests {
         let (path, reference) = try Self.makeFile(s, symmetry: symmetry)
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
         #expect(size > 4 << 20, "the file must span several 1 MiB chunks")
-        let one = try withThreads(1) { try MatrixMarket.readMatrix(from: path).matrix }
-        let two = try withThreads(2) { try MatrixMarket.readMatrix(from: path).matrix }
+        let (one, usedOne) = try Parallelism.withThreadCount(1) { try MatrixMarket.readMatrix(from: path).matrix }
+        let (two, usedTwo) = try Parallelism.withThreadCount(2) { try MatrixMarket.readMatrix(from: path).matrix }
+        #expect(usedOne.passes > 0 && usedOne.mostThreads == 1)
+        #expect(usedTwo.mostThreads == 2, "the 2-thread read used \(usedTwo.mostThreads)")
         #expect(one.rowOffsets == two.rowOffsets)
         #expect(one.columnIndices == two.columnIndices)
         #expect(bitsEqual(one.values, two.values))

@@ -3,7 +3,7 @@ import Testing
 @testable import SparseCore
 
 /// The one-pass `A^T diag(delta) A v` kernel (issue 14, item 1). Serialized: the thread-count
-/// test sets the process-wide `Parallelism.threadCount` and restores it.
+/// test runs with 1 and then 2 threads through `Parallelism.withThreadCount`.
 @Suite("One-pass Hessian-vector products", .serialized)
 struct HessianVectorKernelTests {
     // Tolerance: each product is a sum of at most n * (row length) products of O(1) numbers,
@@ -40,12 +40,9 @@ struct HessianVectorKernelTests {
         var rng = FixtureRandom(seed: 44)
         let delta = (0..<n).map { _ in rng.uniform(-1, 3) }
         let vs = (0..<3).map { _ in (0..<d).map { _ in rng.uniform(-1, 1) } }
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
-        Parallelism.threadCount = 1
-        let one = a.weightedNormalProducts(weights: delta, vs)
-        Parallelism.threadCount = 2
-        let two = a.weightedNormalProducts(weights: delta, vs)
+        let (one, usedOne) = Parallelism.withThreadCount(1) { a.weightedNormalProducts(weights: delta, vs) }
+        let (two, usedTwo) = Parallelism.withThreadCount(2) { a.weightedNormalProducts(weights: delta, vs) }
+        #expect(usedOne.mostThreads == 1 && usedTwo.mostThreads == 2, "the products did not use 1 and then 2 threads")
         #expect(one.products == two.products)
         #expect(one.forward == two.forward)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import HyperRegTestSupport
 import Testing
 @testable import SparseCore
@@ -80,17 +81,17 @@ struct KernelTests {
     /// some y_m are zero (skipped only when all lanes are), and the same bits on 1 and 2 threads.
     @Test(arguments: 1...6)
     func severalRightHandSides(count: Int) {
-        let n = 3000, d = 50
+        // 12 000 rows: at least two chunks, so that 2 threads really split the pass (with
+        // the 3000 rows used before, one chunk: the "2 threads" run used one).
+        let n = 12_000, d = 50
         let a = randomCSR(rows: n, columns: d, density: 0.1, seed: 21)
         let dense = a.denseRowMajor()
         var rng = FixtureRandom(seed: UInt64(30 + count))
         let ys = (0..<count).map { m in (0..<n).map { i in (i + m) % 3 == 0 ? 0 : rng.uniform(-1, 1) } }
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
-        Parallelism.threadCount = 1
-        let one = a.transposeMultiply(ys)
-        Parallelism.threadCount = 2
-        let two = a.transposeMultiply(ys)
+        // Task-local thread counts (never the process-wide setting, which concurrent tests share).
+        let (one, usedOne) = Parallelism.withThreadCount(1) { a.transposeMultiply(ys) }
+        let (two, usedTwo) = Parallelism.withThreadCount(2) { a.transposeMultiply(ys) }
+        #expect(usedOne.mostThreads == 1 && usedTwo.mostThreads == 2, "threads used: \(usedOne.mostThreads), \(usedTwo.mostThreads)")
         #expect(one.count == count)
         #expect(one == two)
         for m in 0..<count {
@@ -105,14 +106,12 @@ struct KernelTests {
         var rng = FixtureRandom(seed: 9)
         let x = (0..<100).map { _ in rng.uniform(-1, 1) }
         let y = (0..<20000).map { _ in rng.uniform(-1, 1) }
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
-        Parallelism.threadCount = 1
-        let z1 = a.multiply(x), g1 = a.transposeMultiply(y)
-        Parallelism.threadCount = 2
-        let z2 = a.multiply(x), g2 = a.transposeMultiply(y)
-        Parallelism.threadCount = 3
-        let g3 = a.transposeMultiply(y)
+        let ((z1, g1), used1) = Parallelism.withThreadCount(1) { (a.multiply(x), a.transposeMultiply(y)) }
+        let ((z2, g2), used2) = Parallelism.withThreadCount(2) { (a.multiply(x), a.transposeMultiply(y)) }
+        let (g3, used3) = Parallelism.withThreadCount(3) { a.transposeMultiply(y) }
+        #expect(used1.fewestThreads == 1 && used1.mostThreads == 1)
+        #expect(used2.fewestThreads == 2 && used2.mostThreads == 2)
+        #expect(used3.fewestThreads == 3 && used3.mostThreads == 3)
         #expect(z1 == z2)   // bit-identical
         #expect(g1 == g2)
         #expect(g1 == g3)
@@ -199,12 +198,30 @@ struct NormalMatrixTests {
         let a = randomCSR(rows: 40000, columns: 60, density: 0.08, seed: 8)
         let pattern = try NormalMatrixPattern(matrix: a)
         let s = (0..<40000).map { Double($0 % 7) - 2.5 }
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
-        Parallelism.threadCount = 1
-        let k1 = pattern.assemble(a, weights: s)
-        Parallelism.threadCount = 2
-        let k2 = pattern.assemble(a, weights: s)
+        let (k1, used1) = Parallelism.withThreadCount(1) { pattern.assemble(a, weights: s) }
+        let (k2, used2) = Parallelism.withThreadCount(2) { pattern.assemble(a, weights: s) }
+        #expect(used1.passes > 0 && used1.mostThreads == 1)
+        #expect(used2.passes > 0 && used2.mostThreads == 2)
         #expect(k1 == k2)
     }
+}
+
+/// Every test target runs in one process, suites concurrently: a test that set the
+/// process-wide `Parallelism.threadCount` changed it under every other test, and a "1 vs 2
+/// threads" comparison could compare 2 with 2. Tests use the task-local
+/// `Parallelism.withThreadCount` (which also reports the threads really used) instead.
+@Test func noTestSetsTheProcessWideThreadCount() throws {
+    let root = TestPaths.packageRoot.appendingPathComponent("Tests")
+    let enumerator = try #require(FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil))
+    let needle = "Parallelism.threadCount"   // followed by an assignment
+    var offenders: [String] = []
+    for case let url as URL in enumerator where url.pathExtension == "swift" {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        for line in text.split(separator: "\n") {
+            guard let range = line.range(of: needle) else { continue }
+            let rest = line[range.upperBound...].drop { $0 == " " }
+            if rest.hasPrefix("=") && !rest.hasPrefix("==") { offenders.append("\(url.lastPathComponent): \(line.trimmingCharacters(in: .whitespaces))") }
+        }
+    }
+    #expect(offenders.isEmpty, "tests that set the process-wide thread count: \(offenders)")
 }
