@@ -46,7 +46,9 @@ final class DampedStep: StepSource {
         var mu = max(damping / DampingSchedule.factor, DampingSchedule.initialRelative * scale)
         var step: [Double]? = nil
         var tries = 0
-        while step == nil && tries < DampingSchedule.maxTries {
+        // A mu that overflows (a mean diagonal near 1e300) ends the search like the try
+        // limit does: the model is refused in words, not a CHOLMOD error on an infinite shift.
+        while step == nil && tries < DampingSchedule.maxTries && mu.isFinite {
             tries += 1
             do {
                 try system.factorize(values: k, shift: mu)
