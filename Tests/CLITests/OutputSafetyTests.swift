@@ -279,7 +279,7 @@ struct OutputSafetyTests {
         let binary = try #require(Binary.url).path
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "ulimit -v 1000000 && exec \"$0\" \"$@\"", binary, "solve", w.path("big.mtx"), w.path("bigb.mtx"), "--quiet"]
+        shell.arguments = ["-c", "export OPENBLAS_NUM_THREADS=1; ulimit -v 1000000 && exec \"$0\" \"$@\"", binary, "solve", w.path("big.mtx"), w.path("bigb.mtx"), "--quiet"]
         let err = Pipe()
         shell.standardError = err
         try shell.run()
@@ -289,7 +289,7 @@ struct OutputSafetyTests {
         #expect(text.contains("needs about"), "\(text)")
         let info = Process()
         info.executableURL = URL(fileURLWithPath: "/bin/sh")
-        info.arguments = ["-c", "ulimit -v 1000000 && exec \"$0\" \"$@\"", binary, "info", w.path("big.mtx")]
+        info.arguments = ["-c", "export OPENBLAS_NUM_THREADS=1; ulimit -v 1000000 && exec \"$0\" \"$@\"", binary, "info", w.path("big.mtx")]
         let infoErr = Pipe()
         info.standardError = infoErr
         info.standardOutput = FileHandle.nullDevice
