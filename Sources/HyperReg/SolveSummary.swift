@@ -97,6 +97,9 @@ struct SolveSummary {
         if stop.termination != .nonFinite && !(fe.loss <= initialLoss) && c.strategy != .paper {
             fx = x0; fe = c.timed { c.objective.evaluate(x0) }; fg = initialGradientNorm
             c.warnings.append("the final point was not better than x0, so x0 is returned")
+        } else if c.strategy == .paper && stop.termination != .nonFinite && !(fe.loss <= initialLoss) {
+            // Algorithm 1 as printed has no line search: say so when it went uphill.
+            c.warnings.append("the paper's Algorithm 1 ended at a loss of \(fmt(fe.loss)), above L(x0) = \(fmt(initialLoss)) (it takes full steps with no line search): x is where the algorithm went, not a better point; --hessian sketch or exact globalise the same steps")
         }
         return (fx, fe, fg)
     }

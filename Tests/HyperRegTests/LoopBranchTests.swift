@@ -57,6 +57,21 @@ struct LoopBranchTests {
         #expect(r.isSolutionUsable)
     }
 
+    @Test func paperGoingUphillIsSaidInWords() throws {
+        // The problem below with n = 1000: the full steps stay finite but run uphill (L from
+        // about 51 to about 1e56 in its T iterations). Algorithm 1 as printed has no fall-back
+        // to x0, so x is where it went; the result must say that x is worse than x0.
+        let n = 1000
+        var builder = CoordinateBuilder(rowCount: n, columnCount: 1)
+        for i in 0..<n { builder.append(row: i, column: 0, value: i == 1 ? 10 : 1) }
+        let b = (0..<n).map { $0 == 0 ? 1.0 : 0 }
+        let p = try Problem(matrix: builder.build(), target: b, weights: [Double](repeating: 0.1, count: n), function: .sinh)
+        var o = SolverOptions(); o.hessian = .paper
+        let r = try NewtonSolver(options: o).solve(p, from: [0.01])
+        try #require(r.finalLoss > r.initialLoss, "fixture: the paper run should end uphill (\(r.finalLoss) vs \(r.initialLoss))")
+        #expect(r.warnings.contains { $0.contains("above L(x0)") && $0.contains("not a better point") }, "\(r.warnings)")
+    }
+
     @Test func paperFullStepThatOverflowsIsDiverged() throws {
         // sinh, A = a column of ones with one entry 10, b = e_1, x0 = 0.01: the paper's matrix
         // A^T (B_diag + W^2) A (all D_i >= cosh^2 > 0, so Algorithm 1's assumption holds) lacks
