@@ -104,6 +104,9 @@ struct SolveReport: Encodable {
     var status: String
     var message: String
     var converged: Bool
+    /// x is a usable answer (`SolverResult.isSolutionUsable`): true for converged, stalled at
+    /// the round-off floor and the iteration limit with a finite, improved x; the exit code 0.
+    var success: Bool
     var iterations: Int
     var initial_loss: Double?
     var final_loss: Double?
@@ -143,6 +146,7 @@ struct SolveReport: Encodable {
         status = r.termination.rawValue
         message = r.message
         converged = r.termination == .converged
+        success = r.isSolutionUsable
         iterations = r.iterations
         initial_loss = f(r.initialLoss)
         final_loss = f(r.finalLoss)

@@ -31,7 +31,7 @@ struct Solve: ParsableCommand, ProblemCommand {
     @Option(name: .long, help: "Start point x0 (d x 1), Matrix Market. Excludes --start.")
     var x0: String?
 
-    @Option(name: .long, help: "Start strategy when no --x0: auto (exp: log-fit, cosh/sinh: random), log-fit, random, zero.")
+    @Option(name: .long, help: "Start strategy when no --x0: auto (exp: log-fit, sinh: inverse-fit, cosh: random; random when b has a sign the fit cannot take), log-fit, inverse-fit, random, zero.")
     var start: StartStrategy = .automatic
 
     @Option(name: .long, parsing: .unconditional, help: "Seed for the random start.")

@@ -65,6 +65,7 @@ struct CLITests {
             #expect(json[key] != nil, "report lacks \(key)")
         }
         #expect(json["status"] as? String == "converged")
+        #expect(json["success"] as? Bool == true)
         #expect((json["relative_gradient_norm"] as? Double ?? 1) <= 1e-10)
         let solution = try MatrixMarket.readVector(from: x)
         #expect(solution.count == 20)

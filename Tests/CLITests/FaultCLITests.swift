@@ -61,6 +61,7 @@ struct FaultCLITests {
         let json = try readReport(report)
         #expect(json["status"] as? String == "iteration_limit")
         #expect(json["converged"] as? Bool == false)
+        #expect(json["success"] as? Bool == true, "an iteration limit with a usable x is a success (exit 0)")
         #expect(json["iterations"] as? Int == 1)
         #expect(try MatrixMarket.readVector(from: x).allSatisfy(\.isFinite))
     }

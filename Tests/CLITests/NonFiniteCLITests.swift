@@ -39,6 +39,7 @@ struct NonFiniteCLITests {
         #expect(!FileManager.default.fileExists(atPath: x))
         let json = try readReport(report)
         #expect(json["status"] as? String == "non_finite")
+        #expect(json["success"] as? Bool == false, "a run that exits 1 is no success")
         let cause = try #require(json["non_finite_cause"] as? [String: Any])
         #expect(cause["input"] as? String == "A" && cause["row"] as? Int == 18 && cause["column"] as? Int == 3)
     }
