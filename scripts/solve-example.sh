@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-swift build -c release --product hyperreg
+swift build -c release --product hyperreg >&2   # progress to stderr: stdout is the report
 problem=${1:-Data/planted-exp-2000x50}
 out=$(mktemp -d)
 .build/release/hyperreg solve "$problem/A.mtx" "$problem/b.mtx" --weights "$problem/w.mtx" \
