@@ -30,8 +30,9 @@ final class PreconditionedNewtonCG: StepSource {
     let displayNames = ["pcg"]
     let context: SolveContext
     let system: HessianSystem
-    /// The preconditioner's sample: the sketch's weights, or Gauss-Newton weights.
-    let sampled: LeverageSampledWeights, gaussNewton: LeverageSampledWeights
+    /// The preconditioner's sample (`SolverOptions.pcgPreconditioner`): the sketch's weights,
+    /// or Gauss-Newton weights.
+    let sampled: any HessianWeights, gaussNewton: any HessianWeights
     /// The iteration whose matrix the current factor holds (nil: none, or overwritten by the
     /// damped fall-back, which factors into the same CHOLMOD object).
     private var factoredAt: Int? = nil
@@ -40,9 +41,17 @@ final class PreconditionedNewtonCG: StepSource {
 
     init(context: SolveContext, system: HessianSystem, sampler: LeverageSampler) {
         self.context = context; self.system = system
-        let beta = context.options.sketch.oversampling(dimension: context.matrix.columnCount)
-        sampled = LeverageSampledWeights(context: context, system: system, sampler: sampler, beta: beta) { $0.sketchWeights($1) }
-        gaussNewton = LeverageSampledWeights(context: context, system: system, sampler: sampler, beta: beta) { $0.gaussNewtonWeights($1) }
+        switch context.options.pcgPreconditioner {
+        case .rowNorm:
+            // The Gauss-Newton fall-back's sampler re-uses the row norms.
+            let rowNorm = RowNormSampledWeights(context: context, system: system) { $0.sketchWeights($1) }
+            sampled = rowNorm
+            gaussNewton = RowNormSampledWeights(context: context, system: system, sharing: rowNorm) { $0.gaussNewtonWeights($1) }
+        case .leverage:
+            let beta = context.options.sketch.oversampling(dimension: context.matrix.columnCount)
+            sampled = LeverageSampledWeights(context: context, system: system, sampler: sampler, beta: beta) { $0.sketchWeights($1) }
+            gaussNewton = LeverageSampledWeights(context: context, system: system, sampler: sampler, beta: beta) { $0.gaussNewtonWeights($1) }
+        }
     }
 
     /// Attempt 0: CG with the current factor (refreshed first when it is missing or CG needed
