@@ -51,7 +51,7 @@ struct PCGTests {
     /// takes 3 to 8 here: cosh and sinh start where H is indefinite; the forcing term trades a
     /// few Newton iterations for cheap inexact steps, and while it is loose the one or two CG
     /// iterates are only as Newton-like as the preconditioner: the row-norm sample keeps
-    /// 10 d ln d = 600 of the 20000 rows, and measured exact + 4 on sinh, exact + 5 on the
+    /// 40 d ln d = 2400 of the 20000 rows and measured exact + 4 on sinh, exact + 3 on the
     /// column-scaled exp, against exact + 3 and + 2 with the leverage sample's ~40%);
     /// every step a pcg step with its CG count, age and stop reason, few CG iterations per
     /// step, and the factor re-used at least once (age > 0).
