@@ -1,7 +1,8 @@
 // The preconditioned Newton-CG step (`--hessian pcg`; issue 14, item 2): conjugate gradients
 // on H s = -g with the exact Hessian applied by one-pass products (HessianVectorProduct.swift),
-// preconditioned by P = K + U C U^T, K the CHOLMOD factor of a leverage-score sampled
-// `A^T diag(D) A` (D as the sketch's: delta where positive, else Gauss-Newton; Gauss-Newton
+// preconditioned by P = K + U C U^T, K the CHOLMOD factor of a row-sampled `A^T diag(D) A`
+// (`SolverOptions.pcgPreconditioner`: row-norm probabilities, RowNormSampling.swift, or the
+// sketch's leverage scores; D as the sketch's: delta where positive, else Gauss-Newton; Gauss-Newton
 // weights throughout if that sample is not positive definite) and U C U^T the exact rank-2
 // part by Woodbury (left out when it makes P indefinite). Each step is the Newton step to an
 // Eisenstat-Walker forcing tolerance, so convergence stays superlinear; the factor is re-used
