@@ -23,7 +23,8 @@ public enum HessianStrategy: String, CaseIterable, Sendable, Codable {
     /// (It does not choose `pcg` yet.)
     case automatic = "auto"
     /// Newton-CG: conjugate gradients on the exact Hessian (one-pass products), preconditioned
-    /// by a CHOLMOD factor of the leverage-score sampled Hessian, re-used while CG needs few
+    /// by a CHOLMOD factor of a row-sampled Hessian (`SolverOptions.pcgPreconditioner`:
+    /// row-norm or leverage-score probabilities), re-used while CG needs few
     /// iterations; Eisenstat-Walker forcing, Steihaug truncation at negative curvature, Armijo;
     /// falls back to damping (`PreconditionedNewtonCG`, docs/solver.md "pcg").
     case pcg

@@ -43,6 +43,13 @@ public struct SolverOptions: Sendable {
     /// towards the exact Newton step, two passes over A each (docs/solver.md "Refinement").
     /// Default 0.
     public var refinementSteps = 0
+    /// `pcg` only: the row sample whose factor preconditions CG (docs/solver.md, "pcg").
+    /// Default `.rowNorm` (measured faster: its first iteration skips the leverage estimate).
+    public var pcgPreconditioner: PCGPreconditioner = .rowNorm
+    /// `pcg` with `.rowNorm` only: expected sampled rows `m = pcgSampleFactor * d * ln d`
+    /// (at most n). Default 40 (measured, docs/solver.md: at d = 200 about the leverage
+    /// sample's row count, and as few Newton iterations; 10 and 20 took one more).
+    public var pcgSampleFactor: Double = 40
     /// A reference solution x*: the trace then records `||x_t - x*||_2` and the contraction.
     /// Without it, a converged run measures distances to its own final iterate. Default nil.
     public var reference: [Double]? = nil
@@ -70,6 +77,7 @@ public struct SolverOptions: Sendable {
         guard roundoffFactor.isFinite, roundoffFactor >= 0 else { throw .roundoffFactor(roundoffFactor) }
         try sketch.check()
         guard refinementSteps >= 0 else { throw .refinementSteps(refinementSteps) }
+        guard pcgSampleFactor.isFinite, pcgSampleFactor > 0 else { throw .pcgSampleFactor(pcgSampleFactor) }
         if let r = reference, let j = r.firstIndex(where: { !$0.isFinite }) { throw .reference(index: j + 1, value: r[j]) }
     }
 }
@@ -104,6 +112,8 @@ public enum OptionsError: Error, Equatable, Sendable, CustomStringConvertible {
     case reuseRatio(Double)
     /// `sketch.safetyFactor` not finite and >= 1.
     case safetyFactor(Double)
+    /// `pcgSampleFactor` not finite and > 0.
+    case pcgSampleFactor(Double)
 
     public var description: String {
         switch self {
@@ -121,6 +131,7 @@ public enum OptionsError: Error, Equatable, Sendable, CustomStringConvertible {
         case .gaussianColumns(let v): return "gaussianColumns must be >= 1, got \(v)"
         case .reuseRatio(let v): return "reuseRatio must be >= 1, got \(v)"
         case .safetyFactor(let v): return "safetyFactor must be >= 1, got \(v)"
+        case .pcgSampleFactor(let v): return "pcgSampleFactor must be finite and > 0, got \(v)"
         }
     }
 }

@@ -1,7 +1,8 @@
 // The preconditioned Newton-CG step (`--hessian pcg`; issue 14, item 2): conjugate gradients
 // on H s = -g with the exact Hessian applied by one-pass products (HessianVectorProduct.swift),
-// preconditioned by P = K + U C U^T, K the CHOLMOD factor of a leverage-score sampled
-// `A^T diag(D) A` (D as the sketch's: delta where positive, else Gauss-Newton; Gauss-Newton
+// preconditioned by P = K + U C U^T, K the CHOLMOD factor of a row-sampled `A^T diag(D) A`
+// (`SolverOptions.pcgPreconditioner`: row-norm probabilities, RowNormSampling.swift, or the
+// sketch's leverage scores; D as the sketch's: delta where positive, else Gauss-Newton; Gauss-Newton
 // weights throughout if that sample is not positive definite) and U C U^T the exact rank-2
 // part by Woodbury (left out when it makes P indefinite). Each step is the Newton step to an
 // Eisenstat-Walker forcing tolerance, so convergence stays superlinear; the factor is re-used
@@ -30,8 +31,9 @@ final class PreconditionedNewtonCG: StepSource {
     let displayNames = ["pcg"]
     let context: SolveContext
     let system: HessianSystem
-    /// The preconditioner's sample: the sketch's weights, or Gauss-Newton weights.
-    let sampled: LeverageSampledWeights, gaussNewton: LeverageSampledWeights
+    /// The preconditioner's sample (`SolverOptions.pcgPreconditioner`): the sketch's weights,
+    /// or Gauss-Newton weights.
+    let sampled: any HessianWeights, gaussNewton: any HessianWeights
     /// The iteration whose matrix the current factor holds (nil: none, or overwritten by the
     /// damped fall-back, which factors into the same CHOLMOD object).
     private var factoredAt: Int? = nil
@@ -40,9 +42,17 @@ final class PreconditionedNewtonCG: StepSource {
 
     init(context: SolveContext, system: HessianSystem, sampler: LeverageSampler) {
         self.context = context; self.system = system
-        let beta = context.options.sketch.oversampling(dimension: context.matrix.columnCount)
-        sampled = LeverageSampledWeights(context: context, system: system, sampler: sampler, beta: beta) { $0.sketchWeights($1) }
-        gaussNewton = LeverageSampledWeights(context: context, system: system, sampler: sampler, beta: beta) { $0.gaussNewtonWeights($1) }
+        switch context.options.pcgPreconditioner {
+        case .rowNorm:
+            // The Gauss-Newton fall-back's sampler re-uses the row norms.
+            let rowNorm = RowNormSampledWeights(context: context, system: system) { $0.sketchWeights($1) }
+            sampled = rowNorm
+            gaussNewton = RowNormSampledWeights(context: context, system: system, sharing: rowNorm) { $0.gaussNewtonWeights($1) }
+        case .leverage:
+            let beta = context.options.sketch.oversampling(dimension: context.matrix.columnCount)
+            sampled = LeverageSampledWeights(context: context, system: system, sampler: sampler, beta: beta) { $0.sketchWeights($1) }
+            gaussNewton = LeverageSampledWeights(context: context, system: system, sampler: sampler, beta: beta) { $0.gaussNewtonWeights($1) }
+        }
     }
 
     /// Attempt 0: CG with the current factor (refreshed first when it is missing or CG needed

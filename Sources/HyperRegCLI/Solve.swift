@@ -7,6 +7,7 @@ import SparseCore
 extension FunctionKind: ExpressibleByArgument {}
 extension StartStrategy: ExpressibleByArgument {}
 extension HessianStrategy: ExpressibleByArgument {}
+extension PCGPreconditioner: ExpressibleByArgument {}
 
 /// `hyperreg solve`.
 struct Solve: ParsableCommand, ProblemCommand {
@@ -61,6 +62,12 @@ struct Solve: ParsableCommand, ProblemCommand {
     @Option(name: .long, parsing: .unconditional, help: "sketch: refinement steps per iteration towards the full-Hessian Newton step (2 passes over A each).")
     var refine: Int = 0
 
+    @Option(name: .long, help: "pcg: the preconditioner's row sample: row-norm (p_i ~ D_i ||a_i||^2) or leverage (leverage-score estimates).")
+    var pcgPreconditioner: PCGPreconditioner = SolverOptions().pcgPreconditioner
+
+    @Option(name: .long, parsing: .unconditional, help: "pcg with row-norm: expected sampled rows c d ln d (at most n), c > 0.")
+    var pcgSampleFactor: Double = SolverOptions().pcgSampleFactor
+
     @Option(name: .long, help: "Reference solution x* (d x 1, Matrix Market): the trace records ||x_t - x*||_2 and the contraction.")
     var reference: String?
 
@@ -87,6 +94,8 @@ struct Solve: ParsableCommand, ProblemCommand {
         options.sketch.seed = sketchSeed
         options.sketch.reuseRatio = reuseRatio
         options.refinementSteps = refine
+        options.pcgPreconditioner = pcgPreconditioner
+        options.pcgSampleFactor = pcgSampleFactor
         return options
     }
 
@@ -101,6 +110,7 @@ struct Solve: ParsableCommand, ProblemCommand {
             case .delta(let v): throw ValidationError("--delta must be in (0, 1), got \(v)")
             case .refinementSteps(let v): throw ValidationError("--refine must be >= 0, got \(v)")
             case .reuseRatio(let v): throw ValidationError("--reuse-ratio must be >= 1, got \(v)")
+            case .pcgSampleFactor(let v): throw ValidationError("--pcg-sample-factor must be finite and > 0, got \(v)")
             default: throw ValidationError("\(error)")   // fields the command line does not set
             }
         }

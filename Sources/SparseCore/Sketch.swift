@@ -142,3 +142,23 @@ extension CSRMatrix {
         return out
     }
 }
+
+extension CSRMatrix {
+    /// `out[i] = ||a_i||_2^2`, the squared Euclidean norms of the rows: one streaming pass
+    /// over the values (no column indices, no vector gathered). Row-local, so the result does
+    /// not depend on the thread count.
+    public func rowNormsSquared() -> [Double] {
+        var out = [Double](repeating: 0, count: rowCount)
+        out.withUnsafeMutableBufferPointer { ob in
+            let o = SharedBuffer(ob)
+            withRowChunks(partition) { rows, a in
+                for i in rows {
+                    var total = 0.0
+                    for e in a.rowOffsets[i]..<a.rowOffsets[i + 1] { total += a.values[e] * a.values[e] }
+                    o.buffer[i] = total
+                }
+            }
+        }
+        return out
+    }
+}

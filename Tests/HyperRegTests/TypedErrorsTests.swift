@@ -104,6 +104,10 @@ struct OptionRulesTests {
         #expect(throws: OptionsError.reuseRatio(0.5)) { try o.check() }
         o = SolverOptions(); o.refinementSteps = -2
         #expect(throws: OptionsError.refinementSteps(-2)) { try o.check() }
+        o = SolverOptions(); o.pcgSampleFactor = 0
+        #expect(throws: OptionsError.pcgSampleFactor(0)) { try o.check() }
+        o = SolverOptions(); o.pcgSampleFactor = .infinity
+        #expect(throws: OptionsError.pcgSampleFactor(.infinity)) { try o.check() }
         o = SolverOptions(); o.reference = [0, .nan]
         #expect(throws: OptionsError.self) { try o.check() }
     }
