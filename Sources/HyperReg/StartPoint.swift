@@ -71,12 +71,11 @@ public enum StartPoint {
         let b = problem.target
         guard b.allSatisfy({ $0 >= 0 }), b.contains(where: { $0 > 0 }) else { return nil }
         let a = problem.matrix
-        if let (cause, words) = NonFiniteDiagnosis.normalMatrix(a) { throw .nonFinite(cause, "inverse-fit start: \(words)") }
         let rms = (b.reduce(0) { $0 + $1 * $1 } / Double(b.count)).squareRoot()
         // asinh(t) ~ t for small t: k0 * rms(b) = 0.5 is a first guess of the scale.
         let k0 = 0.5 / rms
         do {
-            let solver = try LeastSquares(matrix: a)
+            let solver = try LeastSquares(matrix: a, during: "inverse-fit start")
             let objective = Objective(problem: problem)
             var best: (loss: Double, x: [Double])? = nil
             for j in -4...4 {
@@ -120,9 +119,8 @@ public enum StartPoint {
     static func logFit(_ problem: Problem) throws(SolverError) -> [Double]? {
         let b = problem.target
         guard b.allSatisfy({ $0 > 0 }) else { return nil }
-        if let (cause, words) = NonFiniteDiagnosis.normalMatrix(problem.matrix) { throw .nonFinite(cause, "log-fit start: \(words)") }
         do {
-            let x = try LeastSquares(matrix: problem.matrix).solve(target: b.map { Glibc.log($0) }, intercept: true)
+            let x = try LeastSquares(matrix: problem.matrix, during: "log-fit start").solve(target: b.map { Glibc.log($0) }, intercept: true)
             return x.allSatisfy(\.isFinite) ? x : nil
         } catch {
             throw .wrapping(error, during: "log-fit start")
@@ -143,10 +141,18 @@ struct LeastSquares {
 
     /// Factors A^T A + ridge I, ridge = 1e-10 times the mean diagonal (keeps a rank-deficient
     /// A solvable without visibly biasing a well-posed one).
-    init(matrix: CSRMatrix) throws {
+    ///
+    /// - Throws: `SolverError.nonFinite` naming the entry of A (`during` prefixes the words)
+    ///   when a diagonal entry of the assembled A^T A is not finite. The diagonal is checked
+    ///   after the assembly instead of by a separate pass over A beforehand: the naming pass
+    ///   (`NonFiniteDiagnosis.normalMatrix`) runs only when there is something to name.
+    init(matrix: CSRMatrix, during: String) throws {
         self.matrix = matrix
         system = try HessianSystem(matrix: matrix, context: try CholmodContext())
         let k = system.assemble(weights: [Double](repeating: 1, count: matrix.rowCount))
+        if !system.diagonalIsFinite(k), let (cause, words) = NonFiniteDiagnosis.normalMatrix(matrix) {
+            throw SolverError.nonFinite(cause, "\(during): \(words)")
+        }
         try system.factorize(values: k, shift: 1e-10 * max(system.meanDiagonal(k), Double.leastNormalMagnitude))
     }
 
