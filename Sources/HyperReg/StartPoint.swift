@@ -77,11 +77,26 @@ public enum StartPoint {
         do {
             let solver = try LeastSquares(matrix: a, during: "inverse-fit start")
             let objective = Objective(problem: problem)
+            // The nine targets' A^T y in groups of four, one block pass each (the block
+            // kernel's lanes add in the single-vector order: the same bits; at most four
+            // n-vectors held), each target's asinh in parallel chunks.
+            let scales = (-4...4).map { k0 * Glibc.pow(2, Double($0)) }
+            let part = RowPartition(rowCount: b.count, maxChunks: 64, minimumRows: 1 << 14)
+            let projected = stride(from: 0, to: scales.count, by: 4).flatMap { g in
+                a.transposeMultiply(scales[g..<min(g + 4, scales.count)].map { k in
+                    var y = [Double](repeating: 0, count: b.count)
+                    y.withUnsafeMutableBufferPointer { yb in
+                        let ys = SharedBuffer(yb)
+                        Parallelism.forEachChunk(part.count) { ch in
+                            for i in part.rows(ch) { ys.buffer[i] = Glibc.asinh(k * b[i]) }
+                        }
+                    }
+                    return y
+                })
+            }
             var best: (loss: Double, x: [Double])? = nil
-            for j in -4...4 {
-                let k = k0 * Glibc.pow(2, Double(j))
-                let y = b.map { Glibc.asinh(k * $0) }
-                let x = try solver.solve(target: y, intercept: false)
+            for aty in projected {
+                let x = try solver.solve(normalRightHandSide: aty)
                 let e = objective.evaluate(x)
                 let uNorm = e.u.reduce(0) { $0 + $1 * $1 }.squareRoot()
                 guard e.isFinite, uNorm.isFinite, uNorm > 0 else { continue }
@@ -157,6 +172,9 @@ struct LeastSquares {
     }
 
     private func solve(_ rhs: [Double]) throws -> [Double] { try system.factor.solve(rhs) }
+
+    /// The least-squares x without intercept from A^T y (for targets projected in a batch).
+    func solve(normalRightHandSide aty: [Double]) throws -> [Double] { try solve(aty) }
 
     /// The least-squares x for target y, with or without an intercept.
     func solve(target y: [Double], intercept: Bool) throws -> [Double] {
