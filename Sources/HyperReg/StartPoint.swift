@@ -97,11 +97,8 @@ public enum StartPoint {
             var best: (loss: Double, x: [Double])? = nil
             for aty in projected {
                 let x = try solver.solve(normalRightHandSide: aty)
-                let e = objective.evaluate(x)
-                let uNorm = e.u.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                guard e.isFinite, uNorm.isFinite, uNorm > 0 else { continue }
-                let misfit = (2 * e.fitLoss).squareRoot() / uNorm
-                guard misfit.isFinite else { continue }  // a NaN misfit would never be replaced
+                // nil also for a NaN misfit, which would never be replaced.
+                guard let misfit = objective.startMisfit(x) else { continue }
                 if best == nil || misfit < best!.loss { best = (misfit, x) }
             }
             return best?.x

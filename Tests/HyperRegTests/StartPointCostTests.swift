@@ -39,4 +39,27 @@ struct StartPointCostTests {
         let x = try #require(batched)
         #expect(x.map(\.bitPattern) == plain.map(\.bitPattern), "\(x) vs \(plain)")
     }
+
+    /// `Objective.startMisfit` gives the bits of ||c|| / ||u|| from a full `evaluate`, for
+    /// every function, on several chunks and 1 or 2 threads, and nil where the evaluation
+    /// is not finite (x scaled up until sinh, cosh or exp of A x overflows).
+    @Test(arguments: [FunctionKind.exp, .cosh, .sinh], [1, 2])
+    func startMisfitEqualsTheFullEvaluation(function: FunctionKind, threads: Int) throws {
+        var s = PlantedProblem.Settings(rows: 50_000, columns: 9, density: 0.4)
+        s.function = function; s.weight = 0.1; s.noise = 0.05; s.seed = 4
+        let planted = try PlantedProblem.generate(s)
+        let p = try planted.problem()
+        let objective = Objective(problem: p)
+        var rng = SeededGenerator(seed: 9)
+        for scale in [0.1, 1, 3, 1e4] {
+            let x = (0..<9).map { _ in rng.gaussian() * scale }
+            let (light, _) = Parallelism.withThreadCount(threads) { objective.startMisfit(x) }
+            let e = objective.evaluate(x)
+            let uNorm = e.u.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let misfit = (2 * e.fitLoss).squareRoot() / uNorm
+            let full: Double? = e.isFinite && uNorm.isFinite && uNorm > 0 && misfit.isFinite ? misfit : nil
+            #expect(light?.bitPattern == full?.bitPattern, "scale \(scale): \(String(describing: light)) vs \(String(describing: full))")
+            if scale == 1e4 { #expect(light == nil, "A x of size ~1e4 overflows u") }
+        }
+    }
 }
