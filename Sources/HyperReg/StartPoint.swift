@@ -132,7 +132,17 @@ public enum StartPoint {
         let b = problem.target
         guard b.allSatisfy({ $0 > 0 }) else { return nil }
         do {
-            let x = try LeastSquares(matrix: problem.matrix, during: "log-fit start").solve(target: b.map { Glibc.log($0) }, intercept: true)
+            let solver = try LeastSquares(matrix: problem.matrix, during: "log-fit start")
+            // log b in parallel chunks (element-wise: the same bits as a serial map).
+            let part = RowPartition(rowCount: b.count, maxChunks: 64, minimumRows: 1 << 14)
+            var logB = [Double](repeating: 0, count: b.count)
+            logB.withUnsafeMutableBufferPointer { lb in
+                let ls = SharedBuffer(lb)
+                Parallelism.forEachChunk(part.count) { ch in
+                    for i in part.rows(ch) { ls.buffer[i] = Glibc.log(b[i]) }
+                }
+            }
+            let x = try solver.solve(target: logB, intercept: true)
             return x.allSatisfy(\.isFinite) ? x : nil
         } catch {
             throw .wrapping(error, during: "log-fit start")

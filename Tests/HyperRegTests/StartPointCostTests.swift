@@ -62,4 +62,17 @@ struct StartPointCostTests {
             if scale == 1e4 { #expect(light == nil, "A x of size ~1e4 overflows u") }
         }
     }
+
+    /// The log-fit with log b mapped in parallel chunks equals the plain serial map and solve,
+    /// bit for bit, at 60 000 rows (several chunks) on 1 and 2 threads.
+    @Test(arguments: [1, 2])
+    func logFitEqualsPlainSolve(threads: Int) throws {
+        var s = PlantedProblem.Settings(rows: 60_000, columns: 12, density: 0.3)
+        s.function = .exp; s.weight = 0.1; s.noise = 0.05; s.seed = 12
+        let p = try PlantedProblem.generate(s).problem()
+        let (fit, _) = try Parallelism.withThreadCount(threads) { try StartPoint.logFit(p) }
+        let plain = try LeastSquares(matrix: p.matrix, during: "test").solve(target: p.target.map { Glibc.log($0) }, intercept: true)
+        let x = try #require(fit)
+        #expect(x.map(\.bitPattern) == plain.map(\.bitPattern))
+    }
 }
