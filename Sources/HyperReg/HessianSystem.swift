@@ -81,6 +81,11 @@ final class HessianSystem {
         return total / Double(max(1, pattern.dimension))
     }
 
+    /// True when every diagonal entry of an assembled K is finite.
+    func diagonalIsFinite(_ values: [Double]) -> Bool {
+        (0..<pattern.dimension).allSatisfy { values[Int(pattern.columnOffsets[$0 + 1]) - 1].isFinite }
+    }
+
     /// Numeric factorisation of K + shift I.
     func factorize(values: [Double], shift: Double) throws(CholmodError) {
         let clock = ContinuousClock()

@@ -109,6 +109,67 @@ public struct Objective: Sendable {
         return finish(z: z, u: u, v: v)
     }
 
+    /// The start-point misfit `||c|| / ||u||` at x (`StartStrategy.inverseFit`), or nil when
+    /// the evaluation would not be finite (`Evaluation.isFinite`) or ||u|| is 0 or not finite.
+    /// The same bits as computing it from `evaluate(x)` (same row chunks for A x, the same
+    /// vector chunks and orders for alpha, ||c||^2, <b, c> and ||w o z||^2, ||u||^2 summed
+    /// serially), but u' and the arrays v and c are never formed: half the transcendental work.
+    func startMisfit(_ x: [Double]) -> Double? {
+        let a = problem.matrix
+        precondition(x.count == a.columnCount)
+        let n = a.rowCount
+        let kind = problem.function
+        var z = [Double](repeating: 0, count: n)
+        var u = [Double](repeating: 0, count: n)
+        z.withUnsafeMutableBufferPointer { zb in
+            u.withUnsafeMutableBufferPointer { ub in
+                x.withUnsafeBufferPointer { xb in
+                    let zs = SharedBuffer(zb), us = SharedBuffer(ub), xs = SharedReadBuffer(xb)
+                    a.withRowChunks(a.partition) { rows, p in
+                        for i in rows {
+                            let zi = p.dot(row: i, xs.buffer)
+                            zs.buffer[i] = zi
+                            us.buffer[i] = kind.value(zi)
+                        }
+                    }
+                }
+            }
+        }
+        // As in `finish`: alpha, then the chunk sums, added in chunk order.
+        let part = vectorPartition
+        let b = problem.target
+        let w2 = problem.squaredWeights
+        let alpha = u.withUnsafeBufferPointer { ub in
+            let us = SharedReadBuffer(ub)
+            return Parallelism.mapChunks(part.count) { ch in
+                var s = 0.0
+                for i in part.rows(ch) { s += us.buffer[i] }
+                return s
+            }
+        }.reduce(0, +)
+        struct Sums: Sendable { var cc = 0.0, bc = 0.0, wz = 0.0 }
+        let (uValues, zValues) = (u, z)
+        let parts: [Sums] = Parallelism.mapChunks(part.count) { ch in
+            let u = uValues, z = zValues
+            var s = Sums()
+            for i in part.rows(ch) {
+                let ci = u[i] - alpha * b[i]
+                s.cc += ci * ci
+                s.bc += b[i] * ci
+                s.wz += w2[i] * z[i] * z[i]
+            }
+            return s
+        }
+        var total = Sums()
+        for s in parts { total.cc += s.cc; total.bc += s.bc; total.wz += s.wz }
+        let fitLoss = 0.5 * total.cc
+        guard (fitLoss + 0.5 * total.wz).isFinite, alpha.isFinite, total.bc.isFinite else { return nil }
+        let uNorm = u.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        guard uNorm.isFinite, uNorm > 0 else { return nil }
+        let misfit = (2 * fitLoss).squareRoot() / uNorm
+        return misfit.isFinite ? misfit : nil
+    }
+
     /// Evaluates at the point whose `A x` is `z` (no pass over A): used for line-search
     /// trial points `z + t A s`.
     public func evaluate(z: [Double]) -> Evaluation {

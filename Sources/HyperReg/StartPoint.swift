@@ -71,23 +71,34 @@ public enum StartPoint {
         let b = problem.target
         guard b.allSatisfy({ $0 >= 0 }), b.contains(where: { $0 > 0 }) else { return nil }
         let a = problem.matrix
-        if let (cause, words) = NonFiniteDiagnosis.normalMatrix(a) { throw .nonFinite(cause, "inverse-fit start: \(words)") }
         let rms = (b.reduce(0) { $0 + $1 * $1 } / Double(b.count)).squareRoot()
         // asinh(t) ~ t for small t: k0 * rms(b) = 0.5 is a first guess of the scale.
         let k0 = 0.5 / rms
         do {
-            let solver = try LeastSquares(matrix: a)
+            let solver = try LeastSquares(matrix: a, during: "inverse-fit start")
             let objective = Objective(problem: problem)
+            // The nine targets' A^T y in groups of four, one block pass each (the block
+            // kernel's lanes add in the single-vector order: the same bits; at most four
+            // n-vectors held), each target's asinh in parallel chunks.
+            let scales = (-4...4).map { k0 * Glibc.pow(2, Double($0)) }
+            let part = RowPartition(rowCount: b.count, maxChunks: 64, minimumRows: 1 << 14)
+            let projected = stride(from: 0, to: scales.count, by: 4).flatMap { g in
+                a.transposeMultiply(scales[g..<min(g + 4, scales.count)].map { k in
+                    var y = [Double](repeating: 0, count: b.count)
+                    y.withUnsafeMutableBufferPointer { yb in
+                        let ys = SharedBuffer(yb)
+                        Parallelism.forEachChunk(part.count) { ch in
+                            for i in part.rows(ch) { ys.buffer[i] = Glibc.asinh(k * b[i]) }
+                        }
+                    }
+                    return y
+                })
+            }
             var best: (loss: Double, x: [Double])? = nil
-            for j in -4...4 {
-                let k = k0 * Glibc.pow(2, Double(j))
-                let y = b.map { Glibc.asinh(k * $0) }
-                let x = try solver.solve(target: y, intercept: false)
-                let e = objective.evaluate(x)
-                let uNorm = e.u.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                guard e.isFinite, uNorm.isFinite, uNorm > 0 else { continue }
-                let misfit = (2 * e.fitLoss).squareRoot() / uNorm
-                guard misfit.isFinite else { continue }  // a NaN misfit would never be replaced
+            for aty in projected {
+                let x = try solver.solve(normalRightHandSide: aty)
+                // nil also for a NaN misfit, which would never be replaced.
+                guard let misfit = objective.startMisfit(x) else { continue }
                 if best == nil || misfit < best!.loss { best = (misfit, x) }
             }
             return best?.x
@@ -120,9 +131,18 @@ public enum StartPoint {
     static func logFit(_ problem: Problem) throws(SolverError) -> [Double]? {
         let b = problem.target
         guard b.allSatisfy({ $0 > 0 }) else { return nil }
-        if let (cause, words) = NonFiniteDiagnosis.normalMatrix(problem.matrix) { throw .nonFinite(cause, "log-fit start: \(words)") }
         do {
-            let x = try LeastSquares(matrix: problem.matrix).solve(target: b.map { Glibc.log($0) }, intercept: true)
+            let solver = try LeastSquares(matrix: problem.matrix, during: "log-fit start")
+            // log b in parallel chunks (element-wise: the same bits as a serial map).
+            let part = RowPartition(rowCount: b.count, maxChunks: 64, minimumRows: 1 << 14)
+            var logB = [Double](repeating: 0, count: b.count)
+            logB.withUnsafeMutableBufferPointer { lb in
+                let ls = SharedBuffer(lb)
+                Parallelism.forEachChunk(part.count) { ch in
+                    for i in part.rows(ch) { ls.buffer[i] = Glibc.log(b[i]) }
+                }
+            }
+            let x = try solver.solve(target: logB, intercept: true)
             return x.allSatisfy(\.isFinite) ? x : nil
         } catch {
             throw .wrapping(error, during: "log-fit start")
@@ -143,14 +163,25 @@ struct LeastSquares {
 
     /// Factors A^T A + ridge I, ridge = 1e-10 times the mean diagonal (keeps a rank-deficient
     /// A solvable without visibly biasing a well-posed one).
-    init(matrix: CSRMatrix) throws {
+    ///
+    /// - Throws: `SolverError.nonFinite` naming the entry of A (`during` prefixes the words)
+    ///   when a diagonal entry of the assembled A^T A is not finite. The diagonal is checked
+    ///   after the assembly instead of by a separate pass over A beforehand: the naming pass
+    ///   (`NonFiniteDiagnosis.normalMatrix`) runs only when there is something to name.
+    init(matrix: CSRMatrix, during: String) throws {
         self.matrix = matrix
         system = try HessianSystem(matrix: matrix, context: try CholmodContext())
         let k = system.assemble(weights: [Double](repeating: 1, count: matrix.rowCount))
+        if !system.diagonalIsFinite(k), let (cause, words) = NonFiniteDiagnosis.normalMatrix(matrix) {
+            throw SolverError.nonFinite(cause, "\(during): \(words)")
+        }
         try system.factorize(values: k, shift: 1e-10 * max(system.meanDiagonal(k), Double.leastNormalMagnitude))
     }
 
     private func solve(_ rhs: [Double]) throws -> [Double] { try system.factor.solve(rhs) }
+
+    /// The least-squares x without intercept from A^T y (for targets projected in a batch).
+    func solve(normalRightHandSide aty: [Double]) throws -> [Double] { try solve(aty) }
 
     /// The least-squares x for target y, with or without an intercept.
     func solve(target y: [Double], intercept: Bool) throws -> [Double] {

@@ -65,13 +65,19 @@ struct NonFiniteTests {
         }
     }
 
-    @Test func startPointsNameTheEntryOfAWhenATransposeAOverflows() throws {
-        let p = try problem(huge: 1e308)
-        for strategy in [StartStrategy.logFit, .automatic] {
+    /// The least-squares starts check the assembled diagonal of A^T A (no separate pass over A
+    /// beforehand) and name the entry only then: log-fit, the automatic exp start, inverse-fit
+    /// and the automatic sinh start; 1e155 squares to infinity alone, 1e308 too.
+    @Test(arguments: [1e155, 1e308])
+    func startPointsNameTheEntryOfAWhenATransposeAOverflows(huge: Double) throws {
+        let e = try problem(huge: huge)
+        let s = try Problem(matrix: e.matrix, target: e.target, weights: e.weights, function: .sinh)
+        for (p, strategy) in [(e, StartStrategy.logFit), (e, .automatic), (s, .inverseFit), (s, .automatic)] {
             let error = try #require(throws: SolverError.self) { try StartPoint.compute(for: p, strategy: strategy) }
             guard case .nonFinite(let cause, let words) = error else { Issue.record("\(error)"); continue }
-            #expect(cause == .matrix(row: 18, column: 3, value: 1e308))
-            #expect(words.contains("A row 18, column 3 holds 1.0e308"), "\(words)")
+            #expect(cause == .matrix(row: 18, column: 3, value: huge), "\(strategy)")
+            #expect(words.contains("A row 18, column 3 holds "), "\(words)")
+            #expect(words.hasPrefix(strategy == .inverseFit || p.function == .sinh ? "inverse-fit start: " : "log-fit start: "), "\(words)")
         }
         // The random start stays finite (its rms is scaled by max |A x| first) and nonzero.
         let x = try StartPoint.compute(for: try problem(huge: 1e155), strategy: .random).x0

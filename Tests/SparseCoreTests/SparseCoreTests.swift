@@ -160,18 +160,20 @@ struct NormalMatrixTests {
         #expect(relativeMaxDifference(k, reference) < 1e-12)
     }
 
-    /// The pattern probes the first 65 536 rows for a dense triangle. Rows past the probe
-    /// that add pairs must still be found (probe not dense), and rows past it never turn a
-    /// dense probe into anything else; checked against the pairs listed by brute force.
-    @Test(arguments: [(false, false), (false, true), (true, false)])
-    func patternBeyondTheProbeRows(probeFillsTheTriangle: Bool, laterRowsFillTheTriangle: Bool) throws {
+    /// The pattern probes the first 4 096, then 65 536 rows for a dense triangle. Rows past a
+    /// probe that add pairs must still be found (probe not dense), and rows past it never
+    /// turn a dense probe into anything else; checked against the pairs listed by brute
+    /// force. `fullRow` is the one prefix row that fills the triangle (-1: none): inside the
+    /// small probe (7), or past it but inside the large one (10 000).
+    @Test(arguments: [(-1, false), (-1, true), (7, false), (10_000, false), (10_000, true)])
+    func patternBeyondTheProbeRows(fullRow: Int, laterRowsFillTheTriangle: Bool) throws {
         let n = 70_000, d = 6
         var offsets = [0], columns = [Int32](), values = [Double]()
         for i in 0..<n {
             // Prefix rows: columns 0...4 in pairs (or one full row); later rows: column 5
             // with column 0, or with every column when they fill the triangle.
             let full: [Int32] = [0, 1, 2, 3, 4, 5]
-            let row: [Int32] = i < 65_536 ? (probeFillsTheTriangle && i == 7 ? full : [Int32(i % 5), Int32((i + 1) % 5)].sorted())
+            let row: [Int32] = i < 65_536 ? (i == fullRow ? full : [Int32(i % 5), Int32((i + 1) % 5)].sorted())
                 : (laterRowsFillTheTriangle ? full : [0, 5])
             columns += row
             values += row.map { _ in 1.0 }
@@ -190,7 +192,7 @@ struct NormalMatrixTests {
             for t in Int(pattern.columnOffsets[k])..<Int(pattern.columnOffsets[k + 1]) { listed.insert(Int(pattern.rowIndices[t]) * d + k) }
         }
         #expect(listed == present)
-        #expect(pattern.isDense == (probeFillsTheTriangle || laterRowsFillTheTriangle))
+        #expect(pattern.isDense == (fullRow >= 0 || laterRowsFillTheTriangle))
         #expect(pattern.entryCount == present.count)
     }
 
