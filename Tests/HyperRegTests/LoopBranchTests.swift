@@ -57,15 +57,20 @@ struct LoopBranchTests {
         #expect(r.isSolutionUsable)
     }
 
+    /// sinh, A = a column of ones with one entry 10 (row 2), b = e_1, w = 0.1: the paper's
+    /// matrix lacks the rank-2 part ~ n^2, so its full steps are ~n times too long.
+    static func paperSinhProblem(n: Int) throws -> Problem {
+        var builder = CoordinateBuilder(rowCount: n, columnCount: 1)
+        for i in 0..<n { builder.append(row: i, column: 0, value: i == 1 ? 10 : 1) }
+        let b = (0..<n).map { $0 == 0 ? 1.0 : 0 }
+        return try Problem(matrix: builder.build(), target: b, weights: [Double](repeating: 0.1, count: n), function: .sinh)
+    }
+
     @Test func paperGoingUphillIsSaidInWords() throws {
         // The problem below with n = 1000: the full steps stay finite but run uphill (L from
         // about 51 to about 1e56 in its T iterations). Algorithm 1 as printed has no fall-back
         // to x0, so x is where it went; the result must say that x is worse than x0.
-        let n = 1000
-        var builder = CoordinateBuilder(rowCount: n, columnCount: 1)
-        for i in 0..<n { builder.append(row: i, column: 0, value: i == 1 ? 10 : 1) }
-        let b = (0..<n).map { $0 == 0 ? 1.0 : 0 }
-        let p = try Problem(matrix: builder.build(), target: b, weights: [Double](repeating: 0.1, count: n), function: .sinh)
+        let p = try Self.paperSinhProblem(n: 1000)
         var o = SolverOptions(); o.hessian = .paper
         let r = try NewtonSolver(options: o).solve(p, from: [0.01])
         try #require(r.finalLoss > r.initialLoss, "fixture: the paper run should end uphill (\(r.finalLoss) vs \(r.initialLoss))")
@@ -78,11 +83,7 @@ struct LoopBranchTests {
         // the rank-2 part ||b||^2 p p^T ~ n^2, about n = 10^4 times the curvature it keeps, so
         // the full step is ~10^4 times too long and sinh(A x) overflows. Found by a search
         // over n, the large entry and x0 (n = 10^3 does not overflow).
-        let n = 10_000
-        var builder = CoordinateBuilder(rowCount: n, columnCount: 1)
-        for i in 0..<n { builder.append(row: i, column: 0, value: i == 1 ? 10 : 1) }
-        let b = (0..<n).map { $0 == 0 ? 1.0 : 0 }
-        let p = try Problem(matrix: builder.build(), target: b, weights: [Double](repeating: 0.1, count: n), function: .sinh)
+        let p = try Self.paperSinhProblem(n: 10_000)
         var o = SolverOptions(); o.hessian = .paper
         let r = try NewtonSolver(options: o).solve(p, from: [0.01])
         #expect(r.termination == .diverged, "\(r.termination): \(r.message)")

@@ -132,6 +132,16 @@ struct NewtonTests {
         #expect(r.trace[1].rejectedModels.count == 2)
         #expect(r.termination == .converged)
         #expect(r.x[8] == 0)   // the empty column's coefficient never moves
+        // The refusals are typed (a CHOLMOD pivot in 1...9 for both), worded as before.
+        #expect(r.trace[1].rejections.map(\.model) == [.exact, .gaussNewton])
+        for rejection in r.trace[1].rejections {
+            guard case .notPositiveDefinite(let pivot) = rejection.reason else {
+                Issue.record("expected a CHOLMOD pivot failure, got \(rejection.reason)")
+                continue
+            }
+            #expect(pivot >= 1 && pivot <= 9)
+        }
+        for row in r.trace { #expect(row.rejectedModels == row.rejections.map(\.description)) }
     }
 
     @Test func overflowingStartIsNonFiniteAndNamesX0() throws {
