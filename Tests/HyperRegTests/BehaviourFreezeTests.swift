@@ -216,28 +216,12 @@ enum BehaviourCases {
             return (p, [Double](repeating: 0, count: 9), options())
         },
         FreezeCase(name: "duplicate column: damped") {
-            let (p, x) = try smallProblem(.exp, n: 80, d: 3, weight: 0.2, seed: 5)
-            let a = p.matrix
-            var rows: [Int] = [0], columns: [Int32] = [], values: [Double] = []
-            for i in 0..<a.rowCount {
-                for k in a.rowOffsets[i]..<a.rowOffsets[i + 1] { columns.append(a.columnIndices[k]); values.append(a.values[k]) }
-                for k in a.rowOffsets[i]..<a.rowOffsets[i + 1] where a.columnIndices[k] == 0 { columns.append(3); values.append(a.values[k]) }
-                rows.append(columns.count)
-            }
-            let m = try CSRMatrix(rowCount: a.rowCount, columnCount: 4, rowOffsets: rows, columnIndices: columns, values: values)
-            return (try Problem(matrix: m, target: p.target, weights: p.weights, function: .exp), x + [0], options())
+            let (p, x0) = try duplicateColumnProblem()
+            return (p, x0, options())
         },
         FreezeCase(name: "duplicate column: sketch damped") {
-            let (p, x) = try smallProblem(.exp, n: 80, d: 3, weight: 0.2, seed: 5)
-            let a = p.matrix
-            var rows: [Int] = [0], columns: [Int32] = [], values: [Double] = []
-            for i in 0..<a.rowCount {
-                for k in a.rowOffsets[i]..<a.rowOffsets[i + 1] { columns.append(a.columnIndices[k]); values.append(a.values[k]) }
-                for k in a.rowOffsets[i]..<a.rowOffsets[i + 1] where a.columnIndices[k] == 0 { columns.append(3); values.append(a.values[k]) }
-                rows.append(columns.count)
-            }
-            let m = try CSRMatrix(rowCount: a.rowCount, columnCount: 4, rowOffsets: rows, columnIndices: columns, values: values)
-            return (try Problem(matrix: m, target: p.target, weights: p.weights, function: .exp), x + [0], options(.sketch))
+            let (p, x0) = try duplicateColumnProblem()
+            return (p, x0, options(.sketch))
         },
         FreezeCase(name: "cosh zero start: stationary") {
             let (p, _) = try smallProblem(.cosh)
@@ -342,4 +326,19 @@ struct BehaviourFreezeTests {
             #expect(rejections.contains { $0.contains(why) }, "no recorded rejection for \(why)")
         }
     }
+}
+
+/// An 80 x 4 exp problem whose column 4 repeats column 1 (A^T D A singular for every D, so
+/// the damped fall-back carries the iteration), with its start point.
+private func duplicateColumnProblem() throws -> (Problem, [Double]) {
+    let (p, x) = try smallProblem(.exp, n: 80, d: 3, weight: 0.2, seed: 5)
+    let a = p.matrix
+    var rows: [Int] = [0], columns: [Int32] = [], values: [Double] = []
+    for i in 0..<a.rowCount {
+        for k in a.rowOffsets[i]..<a.rowOffsets[i + 1] { columns.append(a.columnIndices[k]); values.append(a.values[k]) }
+        for k in a.rowOffsets[i]..<a.rowOffsets[i + 1] where a.columnIndices[k] == 0 { columns.append(3); values.append(a.values[k]) }
+        rows.append(columns.count)
+    }
+    let m = try CSRMatrix(rowCount: a.rowCount, columnCount: 4, rowOffsets: rows, columnIndices: columns, values: values)
+    return (try Problem(matrix: m, target: p.target, weights: p.weights, function: .exp), x + [0])
 }
