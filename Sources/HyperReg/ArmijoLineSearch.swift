@@ -39,12 +39,12 @@ struct ArmijoLineSearch: Globalisation {
         let options = context.options
         let e = state.evaluation, s = step.direction, slope = step.slope
         let As = step.forward ?? context.forward(s)
+        defer { if step.forward == nil { context.objective.recycle(As) } }
         let noise = roundoff.noise(loss: e.loss)
         let inRoundoff = roundoff.isRoundoff(slope: slope, noise: noise)
         var t = 1.0
         for backtrack in 0...options.maxBacktracks {
-            let zt = zip(e.z, As).map { $0 + t * $1 }
-            let et = context.timed { context.objective.evaluate(z: zt) }
+            let et = context.timed { context.objective.evaluate(from: e, step: t, along: As) }
             if et.isFinite {
                 if et.loss <= e.loss + options.armijo * t * slope {
                     return .accepted(AcceptedStep(proposal: step, x: zip(state.x, s).map { $0 + t * $1 }, evaluation: et,
@@ -55,6 +55,7 @@ struct ArmijoLineSearch: Globalisation {
                                                   length: 1, backtracks: 0, inRoundoff: true))
                 }
             }
+            context.objective.recycle(et)
             t *= Self.backtrackFactor
         }
         return .rejected(ModelRejection(step.model, .noDecrease(halvings: options.maxBacktracks)))

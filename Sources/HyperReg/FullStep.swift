@@ -10,8 +10,8 @@ struct FullStep: Globalisation {
         let e = state.evaluation
         let s = step.direction
         let As = context.forward(s)
-        let zt = zip(e.z, As).map { $0 + $1 }
-        let et = context.timed { context.objective.evaluate(z: zt) }
+        let et = context.timed { context.objective.evaluate(from: e, step: 1, along: As) }
+        context.objective.recycle(As)
         guard et.isFinite else {
             return .stop(MinimizerStop(termination: .diverged, message: "the full step of iteration \(iteration) makes u(Ax) overflow (|(Ax)_i| up to \(fmt(et.maxAbsZ))); Algorithm 1 has no line search. Use --hessian sketch or exact, or a start closer to the solution."))
         }

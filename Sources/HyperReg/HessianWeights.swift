@@ -136,6 +136,7 @@ final class NewtonMatrix {
         guard d.allSatisfy(\.isFinite) && k.values.allSatisfy(\.isFinite) else {
             return .stop(.hessianOverflow(context, state, diagonal: d, iteration: iteration))
         }
+        context.objective.recycle(d)
         return .matrix(k)
     }
 }

@@ -138,6 +138,10 @@ struct Minimizer {
             }
             if let stop = globalisation.confirm(step, from: state, newGradientNorm: newNorm) { return summary.result(stop, at: state) }
             let stepNorm = norm2(zip(step.x, state.x).map { $0 - $1 })
+            // The old iterate's n-vectors and the step's A s go back to the pool for the next
+            // trial points (the references below are the last ones once `state` is replaced).
+            context.objective.recycle(state.evaluation)
+            if let forward = step.proposal.forward { context.objective.recycle(forward) }
             state = IterateState(x: step.x, evaluation: step.evaluation, pieces: pieces, gradientNorm: newNorm)
             source.accepted(step)
             let record = iterationRecord(context, step, state, iteration: iteration, stepNorm: stepNorm, rejected: rejected, since: before)

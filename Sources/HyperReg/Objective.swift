@@ -72,6 +72,9 @@ public struct Objective: Sendable {
     /// The problem.
     public let problem: Problem
     private let vectorPartition: RowPartition
+    /// n-vectors handed back by the solver (`recycle`) for the next evaluation, weights or
+    /// product: the hot path allocates no new n-vector after the first iteration.
+    package let pool = VectorPool()
 
     /// Creates the objective for `problem`.
     public init(problem: Problem) {
@@ -79,15 +82,22 @@ public struct Objective: Sendable {
         vectorPartition = RowPartition(rowCount: problem.rowCount, maxChunks: 64, minimumRows: 1 << 14)
     }
 
+    /// Hands the n-vectors of `e` (z, u, v, c) back to the pool. `e` stays valid: a vector still
+    /// referenced elsewhere is copied on its next write instead of re-used in place.
+    package func recycle(_ e: Evaluation) {
+        pool.recycle(e.z); pool.recycle(e.u); pool.recycle(e.v); pool.recycle(e.c)
+    }
+
+    /// Hands an n-vector (Hessian weights, a product `A s`) back to the pool.
+    package func recycle(_ vector: [Double]) { pool.recycle(vector) }
+
     /// Evaluates at x: one pass over A (z = A x, u, v, alpha) and a vector pass.
     public func evaluate(_ x: [Double]) -> Evaluation {
         let a = problem.matrix
         precondition(x.count == a.columnCount)
         let n = a.rowCount
         let kind = problem.function
-        var z = [Double](repeating: 0, count: n)
-        var u = [Double](repeating: 0, count: n)
-        var v = [Double](repeating: 0, count: n)
+        var z = pool.take(n), u = pool.take(n), v = pool.take(n)
         z.withUnsafeMutableBufferPointer { zb in
             u.withUnsafeMutableBufferPointer { ub in
                 v.withUnsafeMutableBufferPointer { vb in
@@ -119,8 +129,8 @@ public struct Objective: Sendable {
         precondition(x.count == a.columnCount)
         let n = a.rowCount
         let kind = problem.function
-        var z = [Double](repeating: 0, count: n)
-        var u = [Double](repeating: 0, count: n)
+        var z = pool.take(n), u = pool.take(n)
+        defer { pool.recycle(z); pool.recycle(u) }
         z.withUnsafeMutableBufferPointer { zb in
             u.withUnsafeMutableBufferPointer { ub in
                 x.withUnsafeBufferPointer { xb in
@@ -175,8 +185,7 @@ public struct Objective: Sendable {
     public func evaluate(z: [Double]) -> Evaluation {
         let kind = problem.function
         let part = vectorPartition
-        var u = [Double](repeating: 0, count: z.count)
-        var v = [Double](repeating: 0, count: z.count)
+        var u = pool.take(z.count), v = pool.take(z.count)
         u.withUnsafeMutableBufferPointer { ub in
             v.withUnsafeMutableBufferPointer { vb in
                 z.withUnsafeBufferPointer { zb in
@@ -194,6 +203,39 @@ public struct Objective: Sendable {
         return finish(z: z, u: u, v: v)
     }
 
+    /// Evaluates at the line-search trial point `z + t A s` from `e` (its z) and `As`, no
+    /// pass over A: `z_t = z + t (A s)`, u and v in one vector pass (the same bits as forming
+    /// z_t first and calling `evaluate(z:)`).
+    func evaluate(from e: Evaluation, step t: Double, along As: [Double]) -> Evaluation {
+        let kind = problem.function
+        let part = vectorPartition
+        let n = e.z.count
+        precondition(As.count == n)
+        var zt = pool.take(n), u = pool.take(n), v = pool.take(n)
+        zt.withUnsafeMutableBufferPointer { tb in
+            u.withUnsafeMutableBufferPointer { ub in
+                v.withUnsafeMutableBufferPointer { vb in
+                    e.z.withUnsafeBufferPointer { zb in
+                        As.withUnsafeBufferPointer { sb in
+                            let ts = SharedBuffer(tb), us = SharedBuffer(ub), vs = SharedBuffer(vb)
+                            let zs = SharedReadBuffer(zb), ss = SharedReadBuffer(sb)
+                            Parallelism.forEachChunk(part.count) { ch in
+                                for i in part.rows(ch) {
+                                    let zi = zs.buffer[i] + t * ss.buffer[i]
+                                    ts.buffer[i] = zi
+                                    let (ui, vi) = kind.valueAndDerivative(zi)
+                                    us.buffer[i] = ui
+                                    vs.buffer[i] = vi
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return finish(z: zt, u: u, v: v)
+    }
+
     /// The vector pass: alpha, c, and the reductions, chunk sums combined in order.
     private func finish(z: [Double], u: [Double], v: [Double]) -> Evaluation {
         let part = vectorPartition
@@ -209,7 +251,7 @@ public struct Objective: Sendable {
             }
         }
         let alpha = alphaParts.reduce(0, +)
-        var c = [Double](repeating: 0, count: u.count)
+        var c = pool.take(u.count)
         struct Sums: Sendable { var cc = 0.0, bc = 0.0, wz = 0.0, maxZ = 0.0, maxRow = 0 }
         let parts: [Sums] = c.withUnsafeMutableBufferPointer { cb in
             let cs = SharedBuffer(cb)
@@ -251,11 +293,27 @@ public struct Objective: Sendable {
         problem.matrix.transposeMultiply(gradientWeights(e))
     }
 
-    /// The gradient and the rank-2 pieces p = A^T v, q = A^T (v o b): one transpose pass.
+    /// The gradient and the rank-2 pieces p = A^T v, q = A^T (v o b): one transpose pass, the
+    /// three row weights `r_i` (`gradientWeights`), `v_i` and `v_i b_i` formed as the pass
+    /// reaches row i (no n-vector is stored; the same bits as forming them first).
     public func gradientPieces(_ e: Evaluation) -> GradientPieces {
-        let b = problem.target
-        let vb = zip(e.v, b).map { $0 * $1 }
-        let out = problem.matrix.transposeMultiply([gradientWeights(e), e.v, vb])
+        let out = e.v.withUnsafeBufferPointer { vp in
+            e.c.withUnsafeBufferPointer { cp in
+                e.z.withUnsafeBufferPointer { zp in
+                    problem.target.withUnsafeBufferPointer { bp in
+                        problem.squaredWeights.withUnsafeBufferPointer { wp in
+                            let v = SharedReadBuffer(vp), c = SharedReadBuffer(cp), z = SharedReadBuffer(zp)
+                            let b = SharedReadBuffer(bp), w2 = SharedReadBuffer(wp), bDotC = e.bDotC
+                            return problem.matrix.transposeMultiply(width: 3) { i in
+                                let vi = v.buffer[i], vbi = vi * b.buffer[i]
+                                // As `gradientWeights`; the unused fourth lane repeats the third.
+                                return SIMD4(vi * (c.buffer[i] - bDotC) + w2.buffer[i] * z.buffer[i], vi, vbi, vbi)
+                            }
+                        }
+                    }
+                }
+            }
+        }
         return GradientPieces(gradient: out[0], p: out[1], q: out[2])
     }
 
@@ -263,30 +321,39 @@ public struct Objective: Sendable {
     /// `H = A^T diag(delta) A + ||b||^2 p p^T - p q^T - q p^T`. Entries may be negative.
     public func hessianWeights(_ e: Evaluation) -> [Double] {
         let w2 = problem.squaredWeights
-        var d = [Double](repeating: 0, count: e.z.count)
-        for i in 0..<d.count { d[i] = e.v[i] * e.v[i] + e.c[i] * e.u[i] - e.bDotC * e.u[i] + w2[i] }
-        return d
+        return rowMap { i in e.v[i] * e.v[i] + e.c[i] * e.u[i] - e.bDotC * e.u[i] + w2[i] }
     }
 
     /// The Gauss-Newton diagonal weights v o v + w o w (never negative); with the same
     /// rank-2 part they give `J^T J + A^T W^2 A`, positive semidefinite.
     public func gaussNewtonWeights(_ e: Evaluation) -> [Double] {
         let w2 = problem.squaredWeights
-        var d = [Double](repeating: 0, count: e.z.count)
-        for i in 0..<d.count { d[i] = e.v[i] * e.v[i] + w2[i] }
-        return d
+        return rowMap { i in e.v[i] * e.v[i] + w2[i] }
     }
 
     /// The diagonal the `sketch` strategy samples: `delta_i` where it is positive, else the
     /// Gauss-Newton weight `v_i^2 + w_i^2` (never negative), so `D >= 0` as Lemma 6.4 needs.
     public func sketchWeights(_ e: Evaluation) -> [Double] {
         let w2 = problem.squaredWeights
-        var d = [Double](repeating: 0, count: e.z.count)
-        for i in 0..<d.count {
+        return rowMap { i in
             let delta = e.v[i] * e.v[i] + e.c[i] * e.u[i] - e.bDotC * e.u[i] + w2[i]
-            d[i] = delta > 0 ? delta : e.v[i] * e.v[i] + w2[i]
+            return delta > 0 ? delta : e.v[i] * e.v[i] + w2[i]
         }
-        return d
+    }
+
+    /// The n-vector with entries `entry(i)`, formed in parallel vector chunks (element-wise:
+    /// the same bits for any thread count) into a pooled vector.
+    @inline(__always)
+    private func rowMap(_ entry: @Sendable (Int) -> Double) -> [Double] {
+        var out = pool.take(problem.rowCount)
+        let part = vectorPartition
+        out.withUnsafeMutableBufferPointer { ob in
+            let o = SharedBuffer(ob)
+            Parallelism.forEachChunk(part.count) { ch in
+                for i in part.rows(ch) { o.buffer[i] = entry(i) }
+            }
+        }
+        return out
     }
 
     /// H s, two passes over A: `A^T (delta o (A s)) + p (||b||^2 <p,s> - <q,s>) - q <p,s>`.

@@ -66,6 +66,7 @@ final class PreconditionedNewtonCG: StepSource {
         default: return nil
         }
         let delta = context.objective.hessianWeights(state.evaluation)
+        defer { context.objective.recycle(delta) }
         guard delta.allSatisfy(\.isFinite) else {
             return .stop(.hessianOverflow(context, state, diagonal: delta, iteration: iteration))
         }
@@ -83,10 +84,16 @@ final class PreconditionedNewtonCG: StepSource {
         if result.stop == .negativeCurvature || result.stop == .negativeCurvatureFirst {
             // H is indefinite here: Newton-CG on the Gauss-Newton matrix instead (a truncated
             // Steihaug step is kept only if that fails too, which needs round-off).
-            let gn = try conjugateGradients(state, delta: context.objective.gaussNewtonWeights(state.evaluation),
-                                            preconditioner: preconditioner)
+            let gaussNewtonDelta = context.objective.gaussNewtonWeights(state.evaluation)
+            defer { context.objective.recycle(gaussNewtonDelta) }
+            let gn = try conjugateGradients(state, delta: gaussNewtonDelta, preconditioner: preconditioner)
             let spent = result.iterations + gn.iterations
-            if gn.stop != .negativeCurvature && gn.stop != .negativeCurvatureFirst { result = gn; result.stop = .gaussNewton }
+            if gn.stop != .negativeCurvature && gn.stop != .negativeCurvatureFirst {
+                context.objective.recycle(result.forward)
+                result = gn; result.stop = .gaussNewton
+            } else {
+                context.objective.recycle(gn.forward)
+            }
             result.iterations = spent
         }
         lastIterations = result.iterations
@@ -112,6 +119,7 @@ final class PreconditionedNewtonCG: StepSource {
         var pivot = 0
         for weights in [sampled, gaussNewton] {
             let d = weights.diagonal(at: state)
+            defer { context.objective.recycle(d) }
             let k: AssembledMatrix
             do { k = try weights.assemble(d, iteration: iteration) } catch .nonFinite {
                 return .stop(.hessianOverflow(context, state, diagonal: d, iteration: iteration))
@@ -145,26 +153,28 @@ final class PreconditionedNewtonCG: StepSource {
         // gradient after the step, so eta ||g|| <= tolerance g0 / 2 already ends the run.
         let needed = Self.toleranceShare * context.options.tolerance * g0 / max(gNorm, Double.leastNormalMagnitude)
         let eta = min(Self.maxForcing, max((gNorm / g0).squareRoot(), needed))
-        var s = [Double](repeating: 0, count: d), As = [Double](repeating: 0, count: n)
+        // A s and each product's A d in pooled n-vectors (the minimiser recycles A s).
+        var s = [Double](repeating: 0, count: d), As = context.objective.pool.takeZeroed(n)
+        var ad = context.objective.pool.take(n)
+        defer { context.objective.recycle(ad) }
         var r = g.map { -$0 }
         var z = try apply(preconditioner, r)
         var direction = z, rz = dot(r, z)
         var iterations = 0
         while iterations < Self.maxIterations {
-            let product = context.timed {
-                context.objective.fusedHessianProducts(pieces: state.pieces, delta: delta, [direction])
+            let hd = context.timed {
+                context.objective.fusedHessianProduct(pieces: state.pieces, delta: delta, direction, forward: &ad)
             }
             context.passes.transpose += 1  // one fused sweep (A d and A^T diag(delta) A d)
-            let hd = product.products[0], ad = product.forward[0]
             let curvature = dot(direction, hd)
             guard curvature > 0, curvature.isFinite else {
-                if iterations == 0 { return (direction, ad, 1, .negativeCurvatureFirst) }
+                if iterations == 0 { swap(&As, &ad); return (direction, As, 1, .negativeCurvatureFirst) }
                 return (s, As, iterations, .negativeCurvature)
             }
             iterations += 1
             let a = rz / curvature
             for j in 0..<d { s[j] += a * direction[j]; r[j] -= a * hd[j] }
-            for i in 0..<n { As[i] += a * ad[i] }
+            accumulate(&As, a, ad)
             if norm2(r) <= eta * gNorm { return (s, As, iterations, .converged) }
             z = try apply(preconditioner, r)
             let rzNext = dot(r, z)
@@ -173,6 +183,19 @@ final class PreconditionedNewtonCG: StepSource {
             rz = rzNext
         }
         return (s, As, iterations, .iterationLimit)
+    }
+
+    /// `As += a * ad`, in parallel vector chunks (element-wise: the same bits as a serial loop).
+    private func accumulate(_ As: inout [Double], _ a: Double, _ ad: [Double]) {
+        let part = RowPartition(rowCount: As.count, maxChunks: 64, minimumRows: 1 << 14)
+        As.withUnsafeMutableBufferPointer { sb in
+            ad.withUnsafeBufferPointer { db in
+                let s = SharedBuffer(sb), d = SharedReadBuffer(db)
+                Parallelism.forEachChunk(part.count) { ch in
+                    for i in part.rows(ch) { s.buffer[i] += a * d.buffer[i] }
+                }
+            }
+        }
     }
 
     private func apply(_ preconditioner: RankTwoPreconditioner, _ r: [Double]) throws(SolverError) -> [Double] {

@@ -100,9 +100,10 @@ final class SolveContext {
         return r
     }
 
-    /// `A s`: one forward pass, timed and counted.
+    /// `A s`: one forward pass, timed and counted, into a pooled n-vector.
     func forward(_ s: [Double]) -> [Double] {
-        let r = timed { matrix.multiply(s) }
+        var r = objective.pool.take(matrix.rowCount)
+        timed { matrix.multiply(s, into: &r) }
         passes.forward += 1
         return r
     }

@@ -29,8 +29,19 @@ extension CSRMatrix {
     /// One vector: scalar partials (the same operations as one SIMD4 lane, so the same bits,
     /// at a quarter of the partials' memory traffic; Newton-CG applies H to one vector at a time).
     private func weightedNormalSingle(_ delta: [Double], _ v: [Double]) -> (products: [[Double]], forward: [[Double]]) {
-        let d = columnCount, n = rowCount
-        var av = [Double](repeating: 0, count: n)
+        var av = [Double](repeating: 0, count: rowCount)
+        let product = weightedNormalProduct(weights: delta, v, forward: &av)
+        return ([product], [av])
+    }
+
+    /// `A^T diag(delta) (A v)` for one vector, `A v` written into `forward` (every entry
+    /// overwritten; a buffer the caller re-uses). One streaming pass; the same bits as
+    /// `weightedNormalProducts(weights:_:)` with one vector.
+    /// - Precondition: `delta.count == rowCount == forward.count`, `v.count == columnCount`.
+    public func weightedNormalProduct(weights delta: [Double], _ v: [Double], forward av: inout [Double]) -> [Double] {
+        precondition(delta.count == rowCount && av.count == rowCount, "weightedNormalProduct: delta and forward need \(rowCount) entries")
+        precondition(v.count == columnCount, "weightedNormalProduct: v has \(v.count) entries, A has \(columnCount) columns")
+        let d = columnCount
         let part = transposePartition
         let product: [Double] = ChunkPartials.with(parts: part.count, width: d, zero: 0.0) { partials in
             v.withUnsafeBufferPointer { vb in
@@ -54,7 +65,7 @@ extension CSRMatrix {
             }
             return partials.sum()
         }
-        return ([product], [av])
+        return product
     }
 
     /// One group of `vs.count` <= 4 vectors: the vectors interleaved into d SIMD4 lanes (unused

@@ -56,8 +56,16 @@ extension CSRMatrix {
     /// `z = A x`, one streaming pass.
     /// - Precondition: `x.count == columnCount`.
     public func multiply(_ x: [Double]) -> [Double] {
-        precondition(x.count == columnCount, "multiply: x has \(x.count) entries, A has \(columnCount) columns")
         var z = [Double](repeating: 0, count: rowCount)
+        multiply(x, into: &z)
+        return z
+    }
+
+    /// `z = A x` written into `z` (every entry overwritten), for callers that re-use a buffer.
+    /// - Precondition: `x.count == columnCount`, `z.count == rowCount`.
+    public func multiply(_ x: [Double], into z: inout [Double]) {
+        precondition(x.count == columnCount, "multiply: x has \(x.count) entries, A has \(columnCount) columns")
+        precondition(z.count == rowCount, "multiply: z has \(z.count) entries, A has \(rowCount) rows")
         z.withUnsafeMutableBufferPointer { zb in
             x.withUnsafeBufferPointer { xb in
                 let out = SharedBuffer(zb), xs = SharedReadBuffer(xb)
@@ -66,7 +74,6 @@ extension CSRMatrix {
                 }
             }
         }
-        return z
     }
 
     /// `A^T y`, one streaming pass. Per-chunk partial sums are added in chunk order.
@@ -130,13 +137,23 @@ extension CSRMatrix {
     /// `A^T y_m` for m < `width` <= 4 in one pass: chunk partials of d SIMD4 lanes.
     private func transposeMultiplyFour(_ y0: SharedReadBuffer<Double>, _ y1: SharedReadBuffer<Double>, _ y2: SharedReadBuffer<Double>,
                                        _ y3: SharedReadBuffer<Double>, width: Int) -> [[Double]] {
+        transposeMultiply(width: width) { i in SIMD4(y0.buffer[i], y1.buffer[i], y2.buffer[i], y3.buffer[i]) }
+    }
+
+    /// `A^T y_m` for m < `width` <= 4 in one pass, where row i's entries `(y_0[i], ..., y_3[i])`
+    /// are computed by `entries(i)` as the pass reaches the row, so the y's are never stored
+    /// (the gradient's weights are formed this way). Lanes past `width` are discarded but take
+    /// part in the skip of all-zero rows: let them repeat the last y, as
+    /// `transposeMultiply(_ ys:)` does, for the same bits.
+    @inlinable
+    package func transposeMultiply(width: Int, entries: @Sendable (Int) -> SIMD4<Double>) -> [[Double]] {
         let d = columnCount
         let part = transposePartition
         return ChunkPartials.with(parts: part.count, width: d, zero: SIMD4<Double>.zero) { partials in
             withRowChunksIndexed(part) { c, rows, p in
                 let block = partials.block(c)
                 for i in rows {
-                    let yv = SIMD4(y0.buffer[i], y1.buffer[i], y2.buffer[i], y3.buffer[i])
+                    let yv = entries(i)
                     if yv == .zero { continue }
                     for e in p.rowOffsets[i]..<p.rowOffsets[i + 1] { block[Int(p.columnIndices[e])] += p.values[e] * yv }
                 }

@@ -174,11 +174,12 @@ public struct RowPartition: Sendable, Equatable {
 /// Chunk `c` writes only to `block(c)`, so a parallel pass needs no locks, and the sum is
 /// formed as `((0 + block 0) + block 1) + ...` element by element: the same bits for any
 /// thread count.
+@usableFromInline
 package struct ChunkPartials<Element>: @unchecked Sendable {
     /// Number of chunks.
-    package let parts: Int
+    @usableFromInline package let parts: Int
     /// Elements per chunk.
-    package let width: Int
+    @usableFromInline package let width: Int
     private let storage: UnsafeMutableBufferPointer<Element>
 
     private init(parts: Int, width: Int, zero: Element) {
@@ -189,7 +190,7 @@ package struct ChunkPartials<Element>: @unchecked Sendable {
     }
 
     /// Runs `body` with `parts` zeroed blocks of `width` elements, freed on return.
-    package static func with<R>(parts: Int, width: Int, zero: Element, _ body: (ChunkPartials<Element>) throws -> R) rethrows -> R {
+    @usableFromInline package static func with<R>(parts: Int, width: Int, zero: Element, _ body: (ChunkPartials<Element>) throws -> R) rethrows -> R {
         let partials = ChunkPartials(parts: parts, width: width, zero: zero)
         defer { partials.storage.deallocate() }
         return try body(partials)
@@ -202,7 +203,7 @@ package struct ChunkPartials<Element>: @unchecked Sendable {
     @usableFromInline var base: UnsafeMutablePointer<Element> { storage.baseAddress! }
 
     /// Visits the blocks in chunk order: `combine(block)` for c = 0, 1, ...
-    package func forEachInOrder(_ combine: (UnsafePointer<Element>) -> Void) {
+    @usableFromInline package func forEachInOrder(_ combine: (UnsafePointer<Element>) -> Void) {
         for c in 0 ..< parts { combine(UnsafePointer(block(c))) }
     }
 }

@@ -157,4 +157,29 @@ struct FusedHessianProductTests {
             #expect(relativeMaxDifference(out.forward[m], Dense.multiply(dense, rows: p.rowCount, columns: d, vs[m])) < 1e-12)
         }
     }
+
+    /// The fused forms of the hot path give the bits of the forms they replace: the trial point
+    /// `evaluate(from:step:along:)` those of `evaluate(z: z + t A s)`, and `gradientPieces`
+    /// (weights formed row by row inside the pass) those of `A^T [r, v, v o b]` with the
+    /// weights formed first; also after the pool has handed out recycled vectors.
+    @Test(arguments: FunctionKind.allCases)
+    func fusedFormsGiveTheSameBits(kind: FunctionKind) throws {
+        let (p, x) = try smallProblem(kind, n: 300, d: 9)
+        let obj = Objective(problem: p)
+        let e = obj.evaluate(x)
+        obj.recycle(obj.evaluate(x.map { $0 * 0.5 }))  // stale vectors in the pool
+        var rng = FixtureRandom(seed: 17)
+        let s = (0..<p.columnCount).map { _ in rng.uniform(-0.3, 0.3) }
+        let As = p.matrix.multiply(s)
+        for t in [1.0, 0.5, 0.125] {
+            let fused = obj.evaluate(from: e, step: t, along: As)
+            let plain = obj.evaluate(z: zip(e.z, As).map { $0 + t * $1 })
+            #expect(fused.z == plain.z && fused.u == plain.u && fused.v == plain.v && fused.c == plain.c)
+            #expect(fused.loss == plain.loss && fused.alpha == plain.alpha && fused.bDotC == plain.bDotC)
+            obj.recycle(fused)
+        }
+        let pieces = obj.gradientPieces(e)
+        let formed = p.matrix.transposeMultiply([obj.gradientWeights(e), e.v, zip(e.v, p.target).map { $0 * $1 }])
+        #expect(pieces.gradient == formed[0] && pieces.p == formed[1] && pieces.q == formed[2])
+    }
 }

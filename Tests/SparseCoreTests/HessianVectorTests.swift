@@ -60,4 +60,56 @@ struct HessianVectorKernelTests {
         #expect(alone.products[0] == grouped.products[0])
         #expect(alone.forward[0] == grouped.forward[0])
     }
+
+    /// The buffer form (`forward:` re-used, its old contents arbitrary) gives the bits of the
+    /// array form, whatever the buffer held before.
+    @Test func bufferFormMatchesArrayForm() {
+        let n = 5000, d = 30
+        let a = randomCSR(rows: n, columns: d, density: 0.2, seed: 47)
+        var rng = FixtureRandom(seed: 48)
+        let delta = (0..<n).map { _ in rng.uniform(-1, 3) }
+        let v = (0..<d).map { _ in rng.uniform(-1, 1) }
+        let reference = a.weightedNormalProducts(weights: delta, [v])
+        var buffer = (0..<n).map { _ in rng.uniform(-9, 9) }
+        let product = a.weightedNormalProduct(weights: delta, v, forward: &buffer)
+        #expect(product == reference.products[0])
+        #expect(buffer == reference.forward[0])
+    }
+}
+
+/// The recycled n-vectors of a solve (issue 14, item 3).
+@Suite("Vector pool")
+struct VectorPoolTests {
+    /// A recycled vector is handed out again (same storage, old contents) for its length only;
+    /// `takeZeroed` clears it; the pool keeps at most its capacity.
+    @Test func recyclesByLengthUpToCapacity() {
+        let pool = VectorPool(capacity: 2)
+        var v = pool.take(5)
+        #expect(v == [0, 0, 0, 0, 0])
+        v[2] = 7
+        let address = v.withUnsafeBufferPointer { $0.baseAddress }
+        pool.recycle(v)
+        v = []
+        #expect(pool.count == 1)
+        #expect(pool.take(4).count == 4 && pool.count == 1, "a vector of another length was handed out")
+        let again = pool.take(5)
+        #expect(again.withUnsafeBufferPointer { $0.baseAddress } == address, "the recycled storage was not re-used")
+        #expect(again[2] == 7 && pool.count == 0)
+        pool.recycle(again)
+        #expect(pool.takeZeroed(5) == [0, 0, 0, 0, 0])
+        for _ in 0..<3 { pool.recycle([1, 2, 3]) }
+        #expect(pool.count == 2)
+    }
+
+    /// A vector recycled while still referenced elsewhere is not changed under that reference:
+    /// writing to it after `take` copies first (arrays copy on write).
+    @Test func sharedVectorIsNeverWrittenUnderItsReader() {
+        let pool = VectorPool()
+        let kept = [1.0, 2, 3]
+        pool.recycle(kept)
+        var taken = pool.take(3)
+        taken.withUnsafeMutableBufferPointer { $0.update(repeating: -1) }
+        #expect(kept == [1, 2, 3])
+        #expect(taken == [-1, -1, -1])
+    }
 }
