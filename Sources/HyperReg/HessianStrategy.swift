@@ -19,8 +19,8 @@ public enum HessianStrategy: String, CaseIterable, Sendable, Codable {
     /// part, full steps, `T = ceil(ln(1/tolerance) / ln 2.5)` iterations at most; stops with
     /// `assumption_violated` when some `D_ii <= 0` (Lemma 6.4 needs D > 0).
     case paper
-    /// `exact` or `sketch`, whichever the cost model (`HessianCostModel`) predicts faster.
-    /// (It does not choose `pcg` yet.)
+    /// `exact`, `sketch` or `pcg`, whichever the cost model (`HessianCostModel`) predicts
+    /// faster.
     case automatic = "auto"
     /// Newton-CG: conjugate gradients on the exact Hessian (one-pass products), preconditioned
     /// by a CHOLMOD factor of a row-sampled Hessian (`SolverOptions.pcgPreconditioner`:
@@ -58,6 +58,19 @@ public struct HessianCostModel: Sendable {
     public var iterationRatio = 1.8
     /// Fraction of sketch iterations that re-use leverage scores: 4 of 9 and 6 of 11 measured.
     public var reuseFraction = 0.45
+    /// Iterations of `pcg` per iteration of `exact` to the same tolerance: 4 against 3 (exp, n =
+    /// 1e6 and 2e5, d = 200), 5 against 3 (column scales over 1e3), 8 against 5 (sinh).
+    public var pcgIterationRatio = 1.4
+    /// Passes over A per `pcg` iteration besides its Hessian-vector products: the gradient's
+    /// transpose pass (1.2-1.5 passes) and the line search's vector work (0.3-0.5).
+    public var pcgPasses = 2.0
+    /// Hessian-vector products per `pcg` step (CG iterations): 1 to 3 measured, 1.75 on average.
+    public var pcgProducts = 2.0
+    /// One one-pass Hessian-vector product, in passes: 1.4 measured at d = 200, 20 per row.
+    public var productPasses = 1.5
+    /// Newton steps per preconditioner factor (it is re-used while CG needs few iterations):
+    /// one factor for 4-5 steps measured.
+    public var stepsPerPreconditioner = 4.0
 
     /// The measured defaults.
     public init() {}
@@ -87,6 +100,19 @@ public struct HessianCostModel: Sendable {
         return dense < sparse ? (dense, true) : (sparse, false)
     }
 
+    /// Predicted seconds per iteration of `pcg` for `matrix` (its products and passes, and its
+    /// preconditioner's sampled assembly shared by `stepsPerPreconditioner` steps), and the
+    /// preconditioner's expected sample size (`RowNormSampledWeights.targetRows`).
+    public func predictPCG(matrix a: CSRMatrix, sampleFactor: Double) -> (seconds: Double, expectedRows: Double) {
+        let n = a.rowCount, d = a.columnCount
+        let pass = passPerNonzero * Double(a.nonzeroCount)
+        let kept = RowNormSampledWeights.targetRows(rows: n, columns: d, factor: sampleFactor)
+        let pairs = Self.rowPairs(a)
+        let dense = pairs >= Double(d) * Double(d + 1)
+        let sampled = assemblyCost(pairs: pairs * kept / Double(max(1, n)), rows: kept, dimension: d, patternIsDense: dense).seconds
+        return ((pcgPasses + pcgProducts * productPasses) * pass + sampled / stepsPerPreconditioner, kept)
+    }
+
     /// Predicted seconds per iteration of `exact` and of `sketch` for `matrix`, and the
     /// expected number of sampled rows.
     public func predict(matrix a: CSRMatrix, sketch: SketchOptions) -> (exact: Double, sketch: Double, expectedRows: Double) {
@@ -108,17 +134,32 @@ public struct HessianCostModel: Sendable {
         return (exact, sketchCost, kept)
     }
 
-    /// Picks `exact` or `sketch` for `matrix`, with the reason in words.
-    public func choose(matrix a: CSRMatrix, sketch: SketchOptions, memoryLimitBytes: Int = 1 << 31) -> (HessianStrategy, String) {
-        let sampler = LeverageSampler(matrix: a, options: sketch)
-        if sampler.sketchBytes > memoryLimitBytes {
-            return (.exact, "the dense sketch would need \(sampler.sketchBytes >> 20) MB (d = \(a.columnCount))")
-        }
+    /// Picks `exact`, `sketch` or `pcg` for `matrix`, with the reason in words: the one with
+    /// the smallest predicted iteration cost times its iterations per exact iteration. A
+    /// sampled strategy is a candidate only while its sample keeps less than half the rows
+    /// (and, for `sketch`, while its dense sketch fits in `memoryLimitBytes`).
+    public func choose(matrix a: CSRMatrix, sketch: SketchOptions, pcgSampleFactor: Double = 40,
+                       memoryLimitBytes: Int = 1 << 31) -> (HessianStrategy, String) {
+        let n = Double(a.rowCount)
         let (exact, sketchCost, kept) = predict(matrix: a, sketch: sketch)
-        if kept >= 0.5 * Double(a.rowCount) {
-            return (.exact, "the sample would keep about \(Int(kept)) of \(a.rowCount) rows")
+        let pcg = predictPCG(matrix: a, sampleFactor: pcgSampleFactor)
+        let sketchBytes = LeverageSampler(matrix: a, options: sketch).sketchBytes
+        var words = ["predicted per-iteration cost exact \(fmt(exact)) s"]
+        var best = (strategy: HessianStrategy.exact, cost: exact)
+        if sketchBytes > memoryLimitBytes {
+            words.append("no sketch: its dense sketch would need \(sketchBytes >> 20) MB (d = \(a.columnCount))")
+        } else if kept >= 0.5 * n {
+            words.append("no sketch: its sample would keep about \(Int(kept)) of \(a.rowCount) rows")
+        } else {
+            words.append("sketch \(fmt(sketchCost)) s x \(iterationRatio) iterations")
+            if iterationRatio * sketchCost < best.cost { best = (.sketch, iterationRatio * sketchCost) }
         }
-        let ratioText = "predicted per-iteration cost exact \(fmt(exact)) s, sketch \(fmt(sketchCost)) s x \(iterationRatio) iterations"
-        return iterationRatio * sketchCost < exact ? (.sketch, ratioText) : (.exact, ratioText)
+        if pcg.expectedRows >= 0.5 * n {
+            words.append("no pcg: its preconditioner's sample would keep about \(Int(pcg.expectedRows)) of \(a.rowCount) rows")
+        } else {
+            words.append("pcg \(fmt(pcg.seconds)) s x \(pcgIterationRatio) iterations")
+            if pcgIterationRatio * pcg.seconds < best.cost { best = (.pcg, pcgIterationRatio * pcg.seconds) }
+        }
+        return (best.strategy, words.joined(separator: ", "))
     }
 }

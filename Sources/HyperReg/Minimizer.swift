@@ -64,7 +64,8 @@ struct Minimizer {
         var strategy = options.hessian
         var strategyReason = "requested"
         if strategy == .automatic {
-            (strategy, strategyReason) = options.costModel.choose(matrix: problem.matrix, sketch: options.sketch)
+            (strategy, strategyReason) = options.costModel.choose(matrix: problem.matrix, sketch: options.sketch,
+                                                                  pcgSampleFactor: options.pcgSampleFactor)
         }
         let context = SolveContext(options: options, problem: problem, strategy: strategy, strategyReason: strategyReason, started: started)
         let a = problem.matrix

@@ -46,34 +46,61 @@ public enum StartPoint {
         case .random:
             return (random(problem, seed: seed), .random)
         case .inverseFit:
-            guard problem.function == .sinh, let x = try inverseFit(problem) else {
+            guard problem.function == .sinh, let x = try inverseFit(problem, seed: seed) else {
                 throw .invalidProblem("the inverse-fit start is for sinh with every b_i >= 0")
             }
             return (x, .inverseFit)
         case .logFit:
-            guard let x = try logFit(problem) else {
+            guard let x = try logFit(problem, seed: seed) else {
                 throw .invalidProblem("the log-fit start needs every b_i > 0; b has entries <= 0")
             }
             return (x, .logFit)
         case .automatic:
-            if problem.function == .exp, let x = try logFit(problem) {
-                // Keep it only if u(A x0) stays well inside Double range.
-                let z = problem.matrix.multiply(x)
-                if z.allSatisfy({ Swift.abs($0) < problem.function.overflowThreshold / 2 }) { return (x, .logFit) }
+            if problem.function == .exp, let x = try logFit(problem, seed: seed) {
+                // Keep it only if u(A x0) stays well inside Double range (one pass, no z stored).
+                if problem.matrix.maxAbsProduct(x) < problem.function.overflowThreshold / 2 { return (x, .logFit) }
             }
-            if problem.function == .sinh, let x = try inverseFit(problem) { return (x, .inverseFit) }
+            if problem.function == .sinh, let x = try inverseFit(problem, seed: seed) { return (x, .inverseFit) }
             return (random(problem, seed: seed), .random)
         }
     }
 
+    /// Least-squares starts fit a row sample instead of all rows when the sample is at most
+    /// this share of the rows (above it, sampling saves little and the fit on all rows is kept)
+    /// ...
+    static let sampleShare = 0.25
+    /// ... and A has at least this many rows (below it the fit on all rows costs about a
+    /// millisecond, and small problems keep the deterministic fit of all their rows).
+    static let sampleMinimumRows = 1 << 16
+    /// The sample's expected size, `m = sampleFactor * d * ln d` rows (docs/solver.md, "Start
+    /// point": measured against the fit on all rows).
+    static let sampleFactor = 10.0
+
+    /// The row sample of a least-squares start (`CSRMatrix.rowNormSample`, probabilities
+    /// proportional to `||a_i||^2`, weights `1 / p_i`), or nil when the fit uses all rows: the
+    /// sample would be more than `sampleShare` of them, it has fewer than d rows, or A's
+    /// squared Frobenius norm is 0 or overflows (the fit on all rows then says which entry).
+    static func rowSample(_ problem: Problem, seed: UInt64) -> (rows: [Int], weights: [Double])? {
+        let n = problem.rowCount, d = problem.columnCount
+        let m = sampleFactor * Double(d) * max(1, Glibc.log(Double(max(d, 1))))
+        guard n >= sampleMinimumRows, m <= sampleShare * Double(n),
+              let sample = problem.matrix.rowNormSample(targetRows: m, seed: seed ^ 0x5A3_F17),
+              sample.rows.count >= d else { return nil }
+        return sample
+    }
+
     /// The sinh start (see `StartStrategy.inverseFit`), or nil when some b_i < 0.
-    static func inverseFit(_ problem: Problem) throws(SolverError) -> [Double]? {
+    /// `sampling: false` fits all rows whatever the size.
+    static func inverseFit(_ problem: Problem, seed: UInt64 = 1, sampling: Bool = true) throws(SolverError) -> [Double]? {
         let b = problem.target
         guard b.allSatisfy({ $0 >= 0 }), b.contains(where: { $0 > 0 }) else { return nil }
         let a = problem.matrix
         let rms = (b.reduce(0) { $0 + $1 * $1 } / Double(b.count)).squareRoot()
         // asinh(t) ~ t for small t: k0 * rms(b) = 0.5 is a first guess of the scale.
         let k0 = 0.5 / rms
+        if sampling, let sample = rowSample(problem, seed: seed) {
+            return try sampledInverseFit(problem, sample, scales: (-4...4).map { k0 * Glibc.pow(2, Double($0)) })
+        }
         do {
             let solver = try LeastSquares(matrix: a, during: "inverse-fit start")
             let objective = Objective(problem: problem)
@@ -107,6 +134,33 @@ public enum StartPoint {
         }
     }
 
+    /// The inverse-fit on a row sample: the nine fits weighted by the sample's `1 / p_i`, each
+    /// misfit `||c|| / ||u||` estimated on the sample with the same weights (alpha too); no
+    /// pass over A.
+    static func sampledInverseFit(_ problem: Problem, _ sample: (rows: [Int], weights: [Double]), scales: [Double]) throws(SolverError) -> [Double]? {
+        let sub = problem.matrix.selectingRows(sample.rows)
+        let w = sample.weights
+        let bS = sample.rows.map { problem.target[$0] }
+        do {
+            let solver = try LeastSquares(matrix: sub, rowWeights: w, naming: problem.matrix, during: "inverse-fit start")
+            var best: (misfit: Double, x: [Double])? = nil
+            for k in scales {
+                let x = try solver.solve(target: bS.map { Glibc.asinh(k * $0) }, intercept: false)
+                let u = sub.multiply(x).map { problem.function.value($0) }
+                var alpha = 0.0, uu = 0.0, cc = 0.0
+                for r in u.indices { alpha += w[r] * u[r]; uu += w[r] * u[r] * u[r] }
+                for r in u.indices { let c = u[r] - alpha * bS[r]; cc += w[r] * c * c }
+                let misfit = (cc / uu).squareRoot()
+                // A NaN or infinite misfit is never kept.
+                guard misfit.isFinite, uu > 0 else { continue }
+                if best == nil || misfit < best!.misfit { best = (misfit, x) }
+            }
+            return best?.x
+        } catch {
+            throw .wrapping(error, during: "inverse-fit start")
+        }
+    }
+
     /// A seeded Gaussian x scaled so that rms(A x) = 0.5 (one pass over A).
     static func random(_ problem: Problem, seed: UInt64) -> [Double] {
         var rng = SeededGenerator(seed: seed ^ 0x5EED_5EED)
@@ -127,10 +181,22 @@ public enum StartPoint {
         return x.map { $0 * scale }
     }
 
-    /// min ||A x + c 1 - log b||, or nil when some b_i <= 0.
-    static func logFit(_ problem: Problem) throws(SolverError) -> [Double]? {
+    /// min ||A x + c 1 - log b||, or nil when some b_i <= 0: on all rows, or on a row
+    /// sample (weighted by `1 / p_i`) when `rowSample` gives one.
+    /// `sampling: false` fits all rows whatever the size.
+    static func logFit(_ problem: Problem, seed: UInt64 = 1, sampling: Bool = true) throws(SolverError) -> [Double]? {
         let b = problem.target
         guard b.allSatisfy({ $0 > 0 }) else { return nil }
+        if sampling, let sample = rowSample(problem, seed: seed) {
+            do {
+                let solver = try LeastSquares(matrix: problem.matrix.selectingRows(sample.rows), rowWeights: sample.weights,
+                                              naming: problem.matrix, during: "log-fit start")
+                let x = try solver.solve(target: sample.rows.map { Glibc.log(b[$0]) }, intercept: true)
+                return x.allSatisfy(\.isFinite) ? x : nil
+            } catch {
+                throw .wrapping(error, during: "log-fit start")
+            }
+        }
         do {
             let solver = try LeastSquares(matrix: problem.matrix, during: "log-fit start")
             // log b in parallel chunks (element-wise: the same bits as a serial map).
@@ -160,6 +226,9 @@ public enum StartPoint {
 struct LeastSquares {
     let matrix: CSRMatrix
     let system: HessianSystem
+    /// Row weights `omega_i` of a weighted fit `min sum_i omega_i (a_i x (+ c) - y_i)^2` (a row
+    /// sample's `1 / p_i`); nil: all 1.
+    let rowWeights: [Double]?
 
     /// Factors A^T A + ridge I, ridge = 1e-10 times the mean diagonal (keeps a rank-deficient
     /// A solvable without visibly biasing a well-posed one).
@@ -168,11 +237,15 @@ struct LeastSquares {
     ///   when a diagonal entry of the assembled A^T A is not finite. The diagonal is checked
     ///   after the assembly instead of by a separate pass over A beforehand: the naming pass
     ///   (`NonFiniteDiagnosis.normalMatrix`) runs only when there is something to name.
-    init(matrix: CSRMatrix, during: String) throws {
+    ///
+    /// `naming` is the matrix whose entry an overflow is blamed on (A itself for a fit on a row
+    /// sample of A); default `matrix`.
+    init(matrix: CSRMatrix, rowWeights: [Double]? = nil, naming: CSRMatrix? = nil, during: String) throws {
         self.matrix = matrix
+        self.rowWeights = rowWeights
         system = try HessianSystem(matrix: matrix, context: try CholmodContext())
-        let k = system.assemble(weights: [Double](repeating: 1, count: matrix.rowCount))
-        if !system.diagonalIsFinite(k), let (cause, words) = NonFiniteDiagnosis.normalMatrix(matrix) {
+        let k = system.assemble(weights: rowWeights ?? [Double](repeating: 1, count: matrix.rowCount))
+        if !system.diagonalIsFinite(k), let (cause, words) = NonFiniteDiagnosis.normalMatrix(naming ?? matrix) {
             throw SolverError.nonFinite(cause, "\(during): \(words)")
         }
         try system.factorize(values: k, shift: 1e-10 * max(system.meanDiagonal(k), Double.leastNormalMagnitude))
@@ -186,12 +259,13 @@ struct LeastSquares {
     /// The least-squares x for target y, with or without an intercept.
     func solve(target y: [Double], intercept: Bool) throws -> [Double] {
         let a = matrix
-        let n = Double(a.rowCount)
-        if !intercept { return try solve(a.transposeMultiply(y)) }
-        let ones = [Double](repeating: 1, count: a.rowCount)
-        let t = a.transposeMultiply([y, ones])
+        // Weighted: A^T W y, m = A^T W 1, n = sum omega, sum(y) = sum omega y.
+        let wy = rowWeights.map { zip($0, y).map { $0 * $1 } } ?? y
+        if !intercept { return try solve(a.transposeMultiply(wy)) }
+        let n = rowWeights.map { $0.reduce(0, +) } ?? Double(a.rowCount)
+        let t = a.transposeMultiply([wy, rowWeights ?? [Double](repeating: 1, count: a.rowCount)])
         let aty = t[0], m = t[1]
-        let sumY = y.reduce(0, +)
+        let sumY = wy.reduce(0, +)
         let rhs = zip(aty, m).map { $0 - $1 * sumY / n }
         let mr = try solve(rhs)
         let mu = try solve(m)

@@ -19,7 +19,7 @@ struct Solve: ParsableCommand, ProblemCommand {
         to --output (or stdout when --output is -); the JSON report to --report.
         Stopping rule: ||g(x)||_2 <= tolerance * ||g(x0)||_2 (Euclidean norm of the gradient).
         Hessian strategies (--hessian): exact, sketch (leverage-score sampled, globalised), paper \
-        (the paper's Algorithm 1 as printed), auto (a cost model picks exact or sketch), pcg \
+        (the paper's Algorithm 1 as printed), auto (a cost model picks exact, sketch or pcg), pcg \
         (Newton-CG on the exact Hessian, preconditioned by the sampled one).
         Exit status: 0 when a solution was produced (converged, iteration_limit, stalled: see the \
         report's status), 1 on input errors, overflow, stationary or degenerate starts, and the \
@@ -44,7 +44,7 @@ struct Solve: ParsableCommand, ProblemCommand {
     @Option(name: .long, parsing: .unconditional, help: "Maximum Newton iterations.")
     var maxIterations: Int = 100
 
-    @Option(name: .long, help: "Hessian strategy: exact, sketch, paper or auto (cost model picks exact or sketch).")
+    @Option(name: .long, help: "Hessian strategy: exact, sketch, paper, auto (a cost model picks exact, sketch or pcg) or pcg.")
     var hessian: HessianStrategy = .automatic
 
     @Option(name: .long, parsing: .unconditional, help: "Sketch accuracy eps in (0,1): (1-eps) A^T D A <= A^T D~ A <= (1+eps) A^T D A w.p. 1-delta.")

@@ -162,3 +162,67 @@ extension CSRMatrix {
         return out
     }
 }
+
+extension CSRMatrix {
+    /// The rows `rows` (in that order) as a matrix of their own, with the same columns: a
+    /// copy of those rows only (for a row sample solved on its own).
+    public func selectingRows(_ rows: [Int]) -> CSRMatrix {
+        var offsets = [Int](repeating: 0, count: rows.count + 1)
+        for (k, i) in rows.enumerated() { offsets[k + 1] = offsets[k] + nonzeroCount(inRow: i) }
+        var indices = [Int32](), vals = [Double]()
+        indices.reserveCapacity(offsets[rows.count]); vals.reserveCapacity(offsets[rows.count])
+        for i in rows {
+            indices.append(contentsOf: columnIndices[rowOffsets[i]..<rowOffsets[i + 1]])
+            vals.append(contentsOf: values[rowOffsets[i]..<rowOffsets[i + 1]])
+        }
+        return CSRMatrix(uncheckedRowCount: rows.count, columnCount: columnCount, rowOffsets: offsets, columnIndices: indices, values: vals)
+    }
+
+    /// A row sample with probabilities proportional to the squared row norms: row i is kept
+    /// with `p_i = min(1, m ||a_i||^2 / ||A||_F^2)` by the draw `SketchHash.uniform(seed, i)
+    /// < p_i`, and weighted `1 / p_i` (so that `sum_kept a_i a_i^T / p_i` estimates `A^T A`
+    /// without bias). Two passes over the values (the norms' sum, then the draws), no
+    /// n-vector stored; the sum is combined in chunk order and the draws are row-local, so
+    /// every thread count gives the same sample. Returns nil when `||A||_F^2` is 0 or not finite.
+    public func rowNormSample(targetRows m: Double, seed: UInt64) -> (rows: [Int], weights: [Double])? {
+        @Sendable func norm(_ a: CSRPointers, _ i: Int) -> Double {
+            var total = 0.0
+            for e in a.rowOffsets[i]..<a.rowOffsets[i + 1] { total += a.values[e] * a.values[e] }
+            return total
+        }
+        let total = mapRowChunks(partition) { rows, a in
+            var s = 0.0
+            for i in rows { s += norm(a, i) }
+            return s
+        }.reduce(0, +)
+        guard total > 0, total.isFinite else { return nil }
+        let scale = m / total
+        let kept: [[(Int, Double)]] = mapRowChunks(partition) { rows, a in
+            var out: [(Int, Double)] = []
+            for i in rows {
+                let p = min(1, scale * norm(a, i))
+                if p > 0, p >= 1 || SketchHash.uniform(seed: seed, row: i, salt: 0x57A7) < p { out.append((i, 1 / p)) }
+            }
+            return out
+        }
+        let all = kept.flatMap { $0 }
+        return (all.map(\.0), all.map(\.1))
+    }
+
+    /// `max_i |(A x)_i|`, one pass, no vector stored; NaN counts as infinite.
+    public func maxAbsProduct(_ x: [Double]) -> Double {
+        precondition(x.count == columnCount, "maxAbsProduct: x has \(x.count) entries, A has \(columnCount) columns")
+        return x.withUnsafeBufferPointer { xb in
+            let xs = SharedReadBuffer(xb)
+            return mapRowChunks(partition) { rows, a in
+                var top = 0.0
+                for i in rows {
+                    let z = Swift.abs(a.dot(row: i, xs.buffer))
+                    if !(z <= top) { top = z.isNaN ? .infinity : z }
+                }
+                return top
+            }.reduce(0, Swift.max)
+        }
+    }
+}
+

@@ -1,0 +1,78 @@
+import HyperRegTestSupport
+import SparseCore
+import Testing
+@testable import HyperReg
+
+/// The least-squares starts on a row sample (issue 14, item 5; docs/solver.md "Start point"):
+/// taken only for large A, exact on a consistent system, the same on any thread count, and
+/// leading to the same minimiser as the fit on all rows.
+@Suite("Start point on a row sample")
+struct SampledStartTests {
+    /// A planted problem of 80 000 rows (above `sampleMinimumRows`), d = 10.
+    static func problem(_ kind: FunctionKind, noise: Double, seed: UInt64 = 5) throws -> (Problem, PlantedProblem) {
+        var s = PlantedProblem.Settings(rows: 80_000, columns: 10, density: 0.3)
+        s.function = kind; s.weight = 0.1; s.noise = noise; s.seed = seed
+        let planted = try PlantedProblem.generate(s)
+        return (try planted.problem(), planted)
+    }
+
+    /// The sample is taken for large A only, is much smaller than A, and does not depend on
+    /// the thread count; below the row threshold the fit uses all rows.
+    @Test func sampleTakenForLargeAOnlyAndSameOnAnyThreadCount() throws {
+        let (p, _) = try Self.problem(.exp, noise: 0.01)
+        let (one, _) = Parallelism.withThreadCount(1) { StartPoint.rowSample(p, seed: 1) }
+        let (two, _) = Parallelism.withThreadCount(2) { StartPoint.rowSample(p, seed: 1) }
+        let sample = try #require(one)
+        #expect(sample.rows == two?.rows && sample.weights == two?.weights)
+        // m = 10 d ln d = 230 expected rows; a Poisson-like count: within +-40 % (over 6
+        // standard deviations) and never more than a few percent of A.
+        #expect(Double(sample.rows.count) > 0.6 * 230 && Double(sample.rows.count) < 1.4 * 230, "\(sample.rows.count) rows")
+        var small = PlantedProblem.Settings(rows: 60_000, columns: 10, density: 0.3)
+        small.weight = 0.1
+        #expect(StartPoint.rowSample(try PlantedProblem.generate(small).problem(), seed: 1) == nil)
+    }
+
+    /// b = softmax(A x_true) exactly: log b is in range(A) plus a constant, so the weighted fit
+    /// on any full-rank sample recovers x_true; a wrong weight or intercept would not. The
+    /// tolerance 1e-8 relative covers the ridge (1e-10 of the mean diagonal) and round-off of a
+    /// 230-row fit with O(1) entries.
+    @Test func logFitOnSampleRecoversExactFit() throws {
+        let (p, planted) = try Self.problem(.exp, noise: 0)
+        let x0 = try #require(try StartPoint.logFit(p))
+        #expect(relativeMaxDifference(x0, planted.xTrue) < 1e-8)
+    }
+
+    /// With noise the sampled start differs from the fit on all rows, but Newton from it
+    /// reaches the same minimiser (1e-9 relative: both runs stop at relative gradient 1e-12,
+    /// and the Hessian is well conditioned at d = 10).
+    @Test(arguments: [FunctionKind.exp, .sinh])
+    func sameMinimiserAsFromTheFullFit(kind: FunctionKind) throws {
+        let (p, _) = try Self.problem(kind, noise: 0.05)
+        let sampled = try StartPoint.compute(for: p, strategy: .automatic).x0
+        let full = try #require(kind == .exp ? try StartPoint.logFit(p, sampling: false) : try StartPoint.inverseFit(p, sampling: false))
+        #expect(sampled != full)
+        var o = SolverOptions(); o.tolerance = 1e-12; o.hessian = .exact
+        let a = try NewtonSolver(options: o).solve(p, from: sampled)
+        let b = try NewtonSolver(options: o).solve(p, from: full)
+        #expect(a.termination == .converged && b.termination == .converged)
+        #expect(relativeMaxDifference(a.x, b.x) < 1e-9)
+    }
+}
+
+@Suite("Row-sample kernels")
+struct RowSampleKernelTests {
+    /// `maxAbsProduct` is max |A x|, `selectingRows` copies exactly the chosen rows.
+    @Test func maxAbsProductAndSelectingRows() {
+        let a = randomCSR(rows: 3000, columns: 12, density: 0.3, seed: 71)
+        var rng = FixtureRandom(seed: 72)
+        let x = (0..<12).map { _ in rng.uniform(-1, 1) }
+        #expect(a.maxAbsProduct(x) == a.multiply(x).map { abs($0) }.max())
+        let rows = [5, 17, 2999, 0]
+        let sub = a.selectingRows(rows)
+        let dense = a.denseRowMajor(), subDense = sub.denseRowMajor()
+        for (k, i) in rows.enumerated() {
+            #expect(Array(subDense[k * 12 ..< (k + 1) * 12]) == Array(dense[i * 12 ..< (i + 1) * 12]))
+        }
+        #expect(a.maxAbsProduct(x.map { $0 * .nan }) == .infinity)
+    }
+}
