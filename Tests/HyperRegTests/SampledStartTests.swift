@@ -76,3 +76,25 @@ struct RowSampleKernelTests {
         #expect(a.maxAbsProduct(x.map { $0 * .nan }) == .infinity)
     }
 }
+
+/// `auto`'s choice with pcg among the candidates (docs/solver.md, "Choosing the strategy").
+@Suite("Cost model: auto and pcg")
+struct AutoChoosesPCGTests {
+    /// The same n and d: 20 nonzeros per row make the assembly (quadratic in a row's
+    /// nonzeros) dearer than pcg's products, 4 per row keep exact; a small n keeps exact
+    /// because pcg's preconditioner sample would hold most rows (the default factor 40 gives
+    /// 40 d ln d = 7 824 rows at d = 50: more than half of 10 000). The sample factor is lowered
+    /// to 1 for the first two so that 20 000 rows suffice.
+    @Test func densityAndSizeDecide() {
+        let model = HessianCostModel()
+        let dense = randomCSR(rows: 20_000, columns: 50, density: 0.4, seed: 3)
+        let sparse = randomCSR(rows: 20_000, columns: 50, density: 0.08, seed: 3)
+        let (choiceDense, whyDense) = model.choose(matrix: dense, sketch: SketchOptions(), pcgSampleFactor: 1)
+        let (choiceSparse, whySparse) = model.choose(matrix: sparse, sketch: SketchOptions(), pcgSampleFactor: 1)
+        #expect(choiceDense == .pcg, "\(whyDense)")
+        #expect(choiceSparse == .exact, "\(whySparse)")
+        let small = randomCSR(rows: 10_000, columns: 50, density: 0.4, seed: 3)
+        let (choiceDefault, whyDefault) = model.choose(matrix: small, sketch: SketchOptions())
+        #expect(choiceDefault == .exact && whyDefault.contains("no pcg"), "\(whyDefault)")
+    }
+}
