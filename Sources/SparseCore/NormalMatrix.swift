@@ -124,49 +124,55 @@ public struct NormalMatrixPattern: Sendable {
         precondition(matrix.columnCount == dimension, "assemble: matrix does not match the pattern")
         precondition(weights.count == matrix.rowCount, "assemble: \(weights.count) weights for \(matrix.rowCount) rows")
         let m = entryCount
-        // Chunks: rows (or subset positions) split into at most `maxChunks` pieces, each with
-        // its own m-vector; bound the partial storage to about 256 MB.
-        let maxChunks = max(1, min(4, (1 << 25) / max(1, m)))
+        // Chunks: rows (or subset positions) split into up to 64 pieces by work alone (so any
+        // thread count up to 64 is used, and the bits do not depend on it); partial triangles
+        // are held for at most as many chunks at once as there are threads, and never more
+        // than about 256 MB of them (`ChunkPartials.streamedSum`).
         let itemCount = subset?.count ?? matrix.rowCount
         let work = subset == nil ? matrix.nonzeroCount + matrix.rowCount : itemCount * 8
-        let chunks = max(1, min(maxChunks, work / (1 << 15)))
-        return ChunkPartials.with(parts: chunks, width: m, zero: 0.0) { partials in
-            let pattern = self
-            let subsetRows = subset ?? []
-            let useSubset = subset != nil
-            columnOffsets.withUnsafeBufferPointer { offs in
-                rowIndices.withUnsafeBufferPointer { rws in
-                    weights.withUnsafeBufferPointer { wts in
-                        let po = SharedReadBuffer(offs), pr = SharedReadBuffer(rws), pw = SharedReadBuffer(wts)
-                        let itemPartition = RowPartition(rowCount: itemCount, maxChunks: chunks, minimumRows: 1)
-                        matrix.withRowChunksIndexed(RowPartition(boundaries: itemPartition.boundaries)) { c, items, a in
-                            let out = partials.block(c)
-                            for item in items {
-                                let i = useSubset ? subsetRows[item] : item
-                                let s = pw.buffer[i]
-                                if s == 0 { continue }
-                                let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
-                                if pattern.isDense {
-                                    // Packed upper triangle: column k starts at k(k+1)/2. The
-                                    // hot loop of exact Newton (see docs/performance.md).
-                                    for bIndex in start..<end {
-                                        let k = Int(a.columnIndices[bIndex])
-                                        let column = out + (k &* (k &+ 1)) >> 1
-                                        let sk = s * a.values[bIndex]
-                                        var aIndex = start
-                                        while aIndex <= bIndex {
-                                            column[Int(a.columnIndices[aIndex])] += sk * a.values[aIndex]
-                                            aIndex &+= 1
+        let chunks = max(1, min(64, work / (1 << 15)))
+        let slots = max(1, min(Parallelism.threadCount, (1 << 25) / max(1, m)))
+        let pattern = self
+        let subsetRows = subset ?? []
+        let useSubset = subset != nil
+        let itemPartition = RowPartition(rowCount: itemCount, maxChunks: chunks, minimumRows: 1)
+        return columnOffsets.withUnsafeBufferPointer { offs in
+            rowIndices.withUnsafeBufferPointer { rws in
+                weights.withUnsafeBufferPointer { wts in
+                    let po = SharedReadBuffer(offs), pr = SharedReadBuffer(rws), pw = SharedReadBuffer(wts)
+                    return matrix.rowOffsets.withUnsafeBufferPointer { ro in
+                        matrix.columnIndices.withUnsafeBufferPointer { ci in
+                            matrix.values.withUnsafeBufferPointer { va in
+                                let a = CSRPointers(rowOffsets: ro, columnIndices: ci, values: va)
+                                return ChunkPartials.streamedSum(chunks: itemPartition.count, width: m, slots: slots) { c, out in
+                                    for item in itemPartition.rows(c) {
+                                        let i = useSubset ? subsetRows[item] : item
+                                        let s = pw.buffer[i]
+                                        if s == 0 { continue }
+                                        let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
+                                        if pattern.isDense {
+                                            // Packed upper triangle: column k starts at k(k+1)/2. The
+                                            // hot loop of exact Newton (see docs/performance.md).
+                                            for bIndex in start..<end {
+                                                let k = Int(a.columnIndices[bIndex])
+                                                let column = out + (k &* (k &+ 1)) >> 1
+                                                let sk = s * a.values[bIndex]
+                                                var aIndex = start
+                                                while aIndex <= bIndex {
+                                                    column[Int(a.columnIndices[aIndex])] += sk * a.values[aIndex]
+                                                    aIndex &+= 1
+                                                }
+                                            }
+                                            continue
                                         }
-                                    }
-                                    continue
-                                }
-                                for bIndex in start..<end {
-                                    let k = a.columnIndices[bIndex]
-                                    let sk = s * a.values[bIndex]
-                                    for aIndex in start...bIndex {
-                                        let pos = pattern.position(row: a.columnIndices[aIndex], column: k, offsets: po.buffer, rows: pr.buffer)
-                                        out[pos] += sk * a.values[aIndex]
+                                        for bIndex in start..<end {
+                                            let k = a.columnIndices[bIndex]
+                                            let sk = s * a.values[bIndex]
+                                            for aIndex in start...bIndex {
+                                                let pos = pattern.position(row: a.columnIndices[aIndex], column: k, offsets: po.buffer, rows: pr.buffer)
+                                                out[pos] += sk * a.values[aIndex]
+                                            }
+                                        }
                                     }
                                 }
                             }
@@ -174,7 +180,6 @@ public struct NormalMatrixPattern: Sendable {
                     }
                 }
             }
-            return partials.sum()
         }
     }
 

@@ -220,3 +220,51 @@ extension ChunkPartials where Element == Double {
         return result
     }
 }
+
+extension ChunkPartials where Element == Double {
+    /// The element-wise sum, in chunk order, of `chunks` blocks of `width` elements that
+    /// `body(c, block)` fills (each block zeroed before its chunk), holding at most `slots`
+    /// blocks at a time: waves of up to `slots` chunks run in parallel, then their blocks are
+    /// added to the result in chunk order (in parallel over element ranges). Each element is
+    /// summed as `((0 + block 0) + block 1) + ...` whatever `slots` is, so the result has the
+    /// bits of `with(parts: chunks, ...)` and `sum()`, for any thread count, while memory is
+    /// `slots` blocks instead of `chunks`. With `slots` = the thread count, a pass can use
+    /// fine, fixed chunks (up to 64) and so every thread, without holding 64 partial blocks.
+    package static func streamedSum(chunks: Int, width: Int, slots: Int, _ body: @Sendable (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        var result = [Double](repeating: 0, count: width)
+        result.withUnsafeMutableBufferPointer { rb in
+            let r = SharedBuffer(rb)
+            streamedFold(chunks: chunks, width: width, slots: slots, foldCount: width, body) { range, block in
+                for e in range { r.buffer[e] += block[e] }
+            }
+        }
+        return result
+    }
+
+    /// `streamedSum` with the caller's fold: after each wave, `fold(range, block)` is called for
+    /// the wave's blocks in chunk order, in parallel over fixed ranges of `0 ..< foldCount`
+    /// (each range sees every block, in order; `fold` must write only to places owned by its
+    /// range, e.g. rows of a transposed result).
+    package static func streamedFold(chunks: Int, width: Int, slots: Int, foldCount: Int, _ body: @Sendable (Int, UnsafeMutablePointer<Double>) -> Void,
+                                     fold: @Sendable (Range<Int>, UnsafePointer<Double>) -> Void) {
+        let held = max(1, min(slots, chunks))
+        let ranges = RowPartition(rowCount: foldCount, maxChunks: 64, minimumRows: max(1, (1 << 13) * foldCount / max(1, width)))
+        with(parts: held, width: width, zero: 0.0) { partials in
+            var first = 0
+            while first < chunks {
+                let count = min(held, chunks - first), base = first
+                Parallelism.forEachChunk(count) { j in
+                    let block = partials.block(j)
+                    if base > 0 { block.update(repeating: 0, count: width) }
+                    body(base + j, block)
+                }
+                Parallelism.forEachChunk(ranges.count) { f in
+                    let range = ranges.rows(f)
+                    for j in 0 ..< count { fold(range, UnsafePointer(partials.block(j))) }
+                }
+                first += count
+            }
+        }
+    }
+}
+

@@ -37,10 +37,11 @@ extension CSRMatrix {
     /// structure: `blocks` nonzeros per column of S, never colliding).
     ///
     /// One streaming pass; work `blocks * nnz(A)`. Rows with `rowScales[i] == 0` are skipped.
-    /// Chunks accumulate into their own dense partial sketch (at most `maxPartialBytes` in
-    /// all, default 64 MiB: at d = 1000 the sketch is 32 MB, so 2 partials; 8 partials there
-    /// cost 1.6x the time in zeroing and summing and 180 MiB of peak memory, measured), summed
-    /// in chunk order: the same bits for any thread count.
+    /// Chunks (up to 64, by work, and no more than keep the adding-in of their partial
+    /// sketches below the embedding's own work) accumulate into their own dense partial sketch;
+    /// at most `maxPartialBytes` of partials (default 64 MiB: at d = 1000 the sketch is 32 MB,
+    /// so 2) and at most one per thread are held at a time, added in chunk order
+    /// (`ChunkPartials.streamedFold`): the same bits for any thread count.
     ///
     /// - Returns: the m x d sketch, **column-major** (entry (r, j) at `j * m + r`), as LAPACK
     ///   wants it.
@@ -52,47 +53,55 @@ extension CSRMatrix {
         let m = blocks * blockRows
         let sketchSize = m * d
         let byWork = max(1, (nonzeroCount * blocks + rowCount) / (1 << 16))
-        let byMemory = max(1, maxPartialBytes / max(1, sketchSize * 8))
-        let chunks = min(16, byWork, byMemory)
+        // Each chunk's partial is as large as the sketch, and adding it in costs m d: no more
+        // chunks than keep that below the embedding's own work (at d = 1000 and 50 nonzeros
+        // per row, 25), and at most 64 (so up to 64 threads are used). Partials are held for at
+        // most `maxPartialBytes` (and the thread count) at a time (`streamedFold`).
+        let byFold = max(1, (nonzeroCount * blocks) / max(1, sketchSize))
+        let chunks = min(64, byWork, byFold)
+        let slots = max(1, min(Parallelism.threadCount, maxPartialBytes / max(1, sketchSize * 8)))
         let partition = RowPartition(matrix: self, maxChunks: chunks, minimumWork: 1)
-        let parts = partition.count
         let weight = 1 / Double(blocks).squareRoot()
-        return ChunkPartials.with(parts: parts, width: sketchSize, zero: 0.0) { partials in
+        var result = [Double](repeating: 0, count: sketchSize)
+        result.withUnsafeMutableBufferPointer { res in
+            let out = SharedBuffer(res)
             rowScales.withUnsafeBufferPointer { sp in
                 let scales = SharedReadBuffer(sp)
-                withRowChunksIndexed(partition) { c, rows, a in
-                    // Row-major partial (r * d + j): a row of A is written contiguously.
-                    let out = partials.block(c)
-                    for i in rows {
-                        let scale = scales.buffer[i]
-                        if scale == 0 { continue }
-                        let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
-                        if start == end { continue }
-                        // One hash per row; each block's bucket and sign from a Weyl step of it
-                        // (multiply-shift range reduction on the high bits, sign from bit 31).
-                        var h = SketchHash.bits(seed: seed, row: i, salt: 0)
-                        for t in 0..<blocks {
-                            h = (h &+ 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
-                            h ^= h >> 29
-                            let r = t * blockRows + Int(((h >> 32) &* UInt64(blockRows)) >> 32)
-                            let sign: Double = (h >> 31) & 1 == 0 ? weight * scale : -weight * scale
-                            let target = out + r * d
-                            for e in start..<end { target[Int(a.columnIndices[e])] += sign * a.values[e] }
+                rowOffsets.withUnsafeBufferPointer { ro in
+                    columnIndices.withUnsafeBufferPointer { ci in
+                        values.withUnsafeBufferPointer { va in
+                            let a = CSRPointers(rowOffsets: ro, columnIndices: ci, values: va)
+                            ChunkPartials.streamedFold(chunks: partition.count, width: sketchSize, slots: slots, foldCount: m, { c, block in
+                                // Row-major partial (r * d + j): a row of A is written contiguously.
+                                for i in partition.rows(c) {
+                                    let scale = scales.buffer[i]
+                                    if scale == 0 { continue }
+                                    let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
+                                    if start == end { continue }
+                                    // One hash per row; each block's bucket and sign from a Weyl step of it
+                                    // (multiply-shift range reduction on the high bits, sign from bit 31).
+                                    var h = SketchHash.bits(seed: seed, row: i, salt: 0)
+                                    for t in 0..<blocks {
+                                        h = (h &+ 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
+                                        h ^= h >> 29
+                                        let r = t * blockRows + Int(((h >> 32) &* UInt64(blockRows)) >> 32)
+                                        let sign: Double = (h >> 31) & 1 == 0 ? weight * scale : -weight * scale
+                                        let target = block + r * d
+                                        for e in start..<end { target[Int(a.columnIndices[e])] += sign * a.values[e] }
+                                    }
+                                }
+                            }, fold: { rows, block in
+                                // Sum in chunk order, transposed to column-major.
+                                for r in rows {
+                                    for j in 0..<d { out.buffer[j * m + r] += block[r * d + j] }
+                                }
+                            })
                         }
                     }
                 }
             }
-            // Sum the partials in chunk order and transpose to column-major.
-            var result = [Double](repeating: 0, count: sketchSize)
-            result.withUnsafeMutableBufferPointer { res in
-                partials.forEachInOrder { block in
-                    for r in 0..<m {
-                        for j in 0..<d { res[j * m + r] += block[r * d + j] }
-                    }
-                }
-            }
-            return result
         }
+        return result
     }
 
     /// `out[i] = rowScales[i]^2 * ||e_i^T A M||_2^2` for a dense d x k matrix M stored
