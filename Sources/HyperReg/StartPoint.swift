@@ -66,6 +66,19 @@ public enum StartPoint {
         }
     }
 
+    /// The strategy `compute` tries first for `strategy` (for progress messages before the
+    /// work): `automatic` resolved by the rule of `StartStrategy`; `compute` may still fall
+    /// back to `random` (an overflowing log-fit) and returns the one used.
+    public static func planned(for problem: Problem, strategy: StartStrategy) -> StartStrategy {
+        guard strategy == .automatic else { return strategy }
+        let b = problem.target
+        switch problem.function {
+        case .exp: return b.allSatisfy { $0 > 0 } ? .logFit : .random
+        case .sinh: return b.allSatisfy { $0 >= 0 } && b.contains { $0 > 0 } ? .inverseFit : .random
+        case .cosh: return .random
+        }
+    }
+
     /// The sinh start (see `StartStrategy.inverseFit`), or nil when some b_i < 0.
     static func inverseFit(_ problem: Problem) throws(SolverError) -> [Double]? {
         let b = problem.target
