@@ -102,4 +102,55 @@ struct OutcomeCLITests {
         #expect(run.status == 0)
         #expect(run.stderr.isEmpty, "\(run.stderr)")
     }
+
+    @Test func versionIsTheReportsAndSemantic() throws {
+        let run = try hyperreg(["--version"])
+        #expect(run.status == 0)
+        let version = run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(version.split(separator: ".").count == 3 && version.split(separator: ".").allSatisfy { Int($0) != nil }, "\(version)")
+        let folder = TestPaths.bundledDataDirectory.appendingPathComponent("attention/keys-river-l0h3")
+        let (_, json, _) = try solve(folder, ["--weight", "0", "--quiet"])
+        #expect(json["version"] as? String == version)
+    }
+
+    /// Runs `python3 scripts/plot-trace.py` with `arguments`.
+    func plot(_ arguments: [String]) throws -> CLIRun? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", TestPaths.packageRoot.appendingPathComponent("scripts/plot-trace.py").path] + arguments
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        do { try process.run() } catch { return nil }
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CLIRun(status: process.terminationStatus, stdout: "", stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    @Test func plotScriptDrawsATraceOrSaysWhyNot() throws {
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let notAReport = dir.appendingPathComponent("x.json")
+        try Data("{\"status\": \"converged\"}".utf8).write(to: notAReport)
+        guard let bad = try plot([notAReport.path]) else {
+            print("plotScriptDrawsATraceOrSaysWhyNot: skipped, python3 does not run here")
+            return
+        }
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("\(notAReport.path): no `trace` list"), "\(bad.stderr)")
+        let folder = TestPaths.bundledDataDirectory.appendingPathComponent("attention/keys-river-l0h3")
+        let report = dir.appendingPathComponent("r.json"), png = dir.appendingPathComponent("r.png")
+        let solved = try hyperreg(["solve", folder.appendingPathComponent("A.mtx").path, folder.appendingPathComponent("b.mtx").path,
+                                   "--weight", "0", "--quiet", "--report", report.path])
+        #expect(solved.status == 0)
+        let drawn = try #require(try plot([report.path, "-o", png.path]))
+        if drawn.stderr.contains("needs matplotlib") {
+            #expect(drawn.status == 1)
+            print("plotScriptDrawsATraceOrSaysWhyNot: matplotlib is not installed; only the error path was checked")
+            return
+        }
+        #expect(drawn.status == 0, "\(drawn.stderr)")
+        let bytes = try Data(contentsOf: png)
+        #expect(bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]), "not a PNG")
+    }
 }

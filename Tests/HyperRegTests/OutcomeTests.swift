@@ -45,3 +45,11 @@ struct FitMeasureTests {
         #expect(fit < 1e-12, "fit \(fit)")
     }
 }
+
+@Suite("Package version")
+struct PackageVersionTests {
+    @Test func versionIsSemantic() {
+        let parts = HyperRegPackage.version.split(separator: ".", omittingEmptySubsequences: false)
+        #expect(parts.count == 3 && parts.allSatisfy { Int($0) != nil }, "\(HyperRegPackage.version)")
+    }
+}
