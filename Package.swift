@@ -8,6 +8,7 @@
 //                                         ->  SparseCore (pure Swift, no Foundation, no C)
 import PackageDescription
 
+// Version 0.1.0 (HyperRegPackage.version, `hyperreg --version`); releases are tagged with it.
 let package = Package(
     name: "hyperreg",
     products: [

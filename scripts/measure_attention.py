@@ -9,11 +9,14 @@ Needs numpy. Fit measures: "fit L1" = ||u/alpha - b||_1 (twice the total-variati
 between the two distributions), "fit max" = its max-norm, and the logit error modulo constants,
 max_i |(z - z*)_i - mean(z - z*)| with z = A x, z* = A x*.
 """
-import argparse, json, subprocess, sys, tempfile
+import argparse, json, os, subprocess, sys, tempfile
 from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+# The same bits on every run (as scripts/make-expectations.sh): one OpenBLAS thread, since
+# OpenBLAS's results depend on its thread count (hyperreg's own kernels do not).
+ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", HYPERREG_THREADS="1")
 
 
 def read(path):
@@ -41,7 +44,7 @@ def main():
                 with tempfile.TemporaryDirectory() as t:
                     cmd = [args.binary, "solve", str(folder / "A.mtx"), str(folder / "b.mtx"), "--function", f,
                            "--weight", str(w), "--quiet", "--output", f"{t}/x.mtx", "--report", f"{t}/r.json"]
-                    run = subprocess.run(cmd, capture_output=True, text=True)
+                    run = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
                     r = json.load(open(f"{t}/r.json")) if Path(f"{t}/r.json").exists() else {}
                     if run.returncode != 0 or not Path(f"{t}/x.mtx").exists():
                         print(f"| {folder.name} | {f} | {w} | {r.get('status', 'error')} (exit {run.returncode}) | | | | | | | |")

@@ -56,7 +56,7 @@ def main():
     print(f"status {report['status']} after {report['iterations']} iterations, "
           f"final loss {report['final_loss']:.6g}, relative gradient {report['relative_gradient_norm']:.2e}")
     print(f"||softmax(A x) - b||_1 = {np.abs(fit - b).sum():.3e}")
-    # `success`: x is a usable answer (converged, or stalled at the round-off floor, ...).
+    # `success`: x is a usable answer (converged, converged_at_roundoff, ...).
     if not report["success"]:
         sys.exit(1)
 

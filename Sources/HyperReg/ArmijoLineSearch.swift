@@ -64,6 +64,12 @@ struct ArmijoLineSearch: Globalisation {
     func confirm(_ step: AcceptedStep, from state: IterateState, newGradientNorm: Double) -> MinimizerStop? {
         guard step.inRoundoff, !roundoff.keeps(newGradientNorm: newGradientNorm, oldGradientNorm: state.gradientNorm) else { return nil }
         let g0 = context.initialGradientNorm
+        if step.model != .damped {
+            // A Newton-type model's predicted decrease is about 2 (L - L*): below the noise of L,
+            // the minimum is reached to Double precision. (A damped step's is not: mu shrinks it.)
+            let noise = roundoff.noise(loss: state.evaluation.loss)
+            return MinimizerStop(termination: .convergedAtRoundoff, message: "converged to the round-off floor: the \(step.model.rawValue) step's predicted decrease \(fmt(-step.proposal.slope)) is below the round-off noise \(fmt(noise)) of L = \(fmt(state.evaluation.loss)), so L cannot be lowered further in Double arithmetic, and a full step no longer halves the gradient norm; relative gradient norm \(fmt(state.gradientNorm / g0)) (the tolerance \(fmt(context.options.tolerance)) asks for less than the arithmetic allows here; x is as accurate as it can be)")
+        }
         return MinimizerStop(termination: .stalled, message: "reached the round-off floor: the predicted decrease is below Double precision of L = \(fmt(state.evaluation.loss)) and a full step no longer halves the gradient norm; relative gradient norm \(fmt(state.gradientNorm / g0)) (tolerance \(fmt(context.options.tolerance)) is below what the arithmetic allows here)")
     }
 }

@@ -9,3 +9,11 @@
 //   backtracking, Gauss-Newton and damping fall-backs, and the per-iteration trace;
 // * `StartPoint`: documented default starting points;
 // * `PlantedProblem`: reproducible generated problems.
+
+/// The hyperreg package as a dependency.
+public enum HyperRegPackage {
+    /// The package's version (semantic versioning, "0.1.0"): what `hyperreg --version` prints
+    /// and every report's `version`. A release is tagged with it (git tag `0.1.0`), which is
+    /// what `.package(url:from:)` resolves.
+    public static let version = "0.1.0"
+}

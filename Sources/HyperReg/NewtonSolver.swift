@@ -142,8 +142,9 @@ public enum Termination: String, Sendable, Codable {
     case converged
     /// `maxIterations` iterations were used first.
     case iterationLimit = "iteration_limit"
-    /// No step could make progress any more (round-off floor or failed line search); the
-    /// best point is returned and the message says how far it got.
+    /// No step could make progress any more for a reason other than the round-off floor
+    /// (every model refused, the line search found no decrease, a damped step among
+    /// round-off); the best point is returned and the message says how far it got.
     case stalled
     /// The start point is already stationary (g(x0) = 0), e.g. x0 = 0 for cosh and sinh.
     case stationaryStart = "stationary_start"
@@ -161,6 +162,11 @@ public enum Termination: String, Sendable, Codable {
     /// or at an iterate; `SolverResult.nonFiniteCause` names the input entry responsible and
     /// the message says how. No x is produced.
     case nonFinite = "non_finite"
+    /// The round-off floor of the problem was reached before the tolerance: the predicted
+    /// decrease of a Newton-type step is below the Double precision of L, and a full step no
+    /// longer halves ||g||. x is as accurate as the arithmetic allows here: a success, like
+    /// `converged` (`SolverResult.isSolutionUsable`); the message gives the gradient reached.
+    case convergedAtRoundoff = "converged_at_roundoff"
 }
 
 /// Which matrix the Newton step of an iteration used.
@@ -445,7 +451,16 @@ public struct SolverResult: Sendable {
     public var relativeGradientNorm: Double {
         initialGradientNorm > 0 ? finalGradientNorm / initialGradientNorm : 0
     }
-    /// True when x can be used as an answer (finite; converged or at least improved).
+    /// `||u(Ax)/alpha - b||_1` at the returned x, `alpha = <u(Ax), 1>`: the L1 distance of the
+    /// normalised model (softmax(Ax) for exp) to b, twice the total-variation distance when
+    /// both are probability vectors. nil when alpha is 0 or a value is not finite.
+    public var fitL1: Double? = nil
+
+    /// True when x can be used as an answer: x, L(x) and ||g(x)|| finite, and the run ended
+    /// `converged`, `converged_at_roundoff`, `stalled`, `iteration_limit` or
+    /// `stopped_by_callback` (x is then never worse than x0 in loss, except for `paper`).
+    /// False for `degenerate`, `stationary_start`, `assumption_violated`, `diverged` and
+    /// `non_finite`. The CLI writes x, exits 0 and reports `success: true` exactly then.
     public var isSolutionUsable: Bool {
         finalLoss.isFinite && finalGradientNorm.isFinite && x.allSatisfy(\.isFinite)
             && ![.degenerate, .stationaryStart, .assumptionViolated, .diverged, .nonFinite].contains(termination)

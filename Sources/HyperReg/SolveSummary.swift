@@ -65,14 +65,14 @@ struct SolveSummary {
         }
         c.timings.total = c.elapsed()
         c.warnings += degenerateWarnings(c.problem, fx, fe)
-        if c.problem.function == .exp, c.problem.hasZeroWeights, t == .converged || t == .stalled || t == .iterationLimit,
+        if c.problem.function == .exp, c.problem.hasZeroWeights, t == .converged || t == .convergedAtRoundoff || t == .stalled || t == .iterationLimit,
            let residual = OnesInRange.residual(c.problem.matrix), residual < OnesInRange.cutoff {
             c.warnings.append("exp with w = 0 and the all-ones vector (nearly) in range(A) (least-squares residual \(fmt(residual)) per row): with A y = 1, L(x + t y) = e^{2t} L(x), so L has no minimiser unless it reaches 0, and then a whole line of them; this x is one point of that line (sum of u = \(fmt(fe.alpha))). Use a positive weight w for a unique answer.")
         }
         var text = stop.message
         if trace.count > 1 { text += " (recomputed from the returned x: relative gradient norm \(fmt(fg / initialGradientNorm)))" }
         let (source, predicted) = distances(t, finalX: fx)
-        return SolverResult(termination: t, message: text, x: fx, initialLoss: initialLoss, finalLoss: fe.loss,
+        var result = SolverResult(termination: t, message: text, x: fx, initialLoss: initialLoss, finalLoss: fe.loss,
                             initialGradientNorm: initialGradientNorm, finalGradientNorm: fg, iterations: trace.count - 1,
                             trace: trace, timings: c.timings, passes: c.passes, warnings: c.warnings,
                             hessianPatternEntries: c.system?.pattern.entryCount ?? 0,
@@ -80,6 +80,18 @@ struct SolveSummary {
                             strategy: c.strategy, strategyReason: c.strategyReason,
                             leverageEstimates: c.leverageEstimates, leverageReuses: c.leverageReuses,
                             reference: source, predictedIterations: predicted, nonFiniteCause: stop.cause)
+        result.fitL1 = Self.fitL1(fe)
+        return result
+    }
+
+    /// `||c||_1 / |alpha| = ||u/alpha - b||_1` (c = u - alpha b), summed in row order; nil when
+    /// alpha is 0 or the sum is not finite.
+    static func fitL1(_ e: Evaluation) -> Double? {
+        guard e.alpha != 0, e.alpha.isFinite else { return nil }
+        var sum = 0.0
+        for ci in e.c { sum += Swift.abs(ci) }
+        let fit = sum / Swift.abs(e.alpha)
+        return fit.isFinite ? fit : nil
     }
 
     /// x, its evaluation and ||g|| to return: recomputed from x after any iteration, x0 when

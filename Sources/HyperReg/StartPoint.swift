@@ -65,6 +65,19 @@ public enum StartPoint {
         }
     }
 
+    /// The strategy `compute` tries first for `strategy` (for progress messages before the
+    /// work): `automatic` resolved by the rule of `StartStrategy`; `compute` may still fall
+    /// back to `random` (an overflowing log-fit) and returns the one used.
+    public static func planned(for problem: Problem, strategy: StartStrategy) -> StartStrategy {
+        guard strategy == .automatic else { return strategy }
+        let b = problem.target
+        switch problem.function {
+        case .exp: return b.allSatisfy { $0 > 0 } ? .logFit : .random
+        case .sinh: return b.allSatisfy { $0 >= 0 } && b.contains { $0 > 0 } ? .inverseFit : .random
+        case .cosh: return .random
+        }
+    }
+
     /// Least-squares starts fit a row sample instead of all rows when the sample is at most
     /// this share of the rows (above it, sampling saves little and the fit on all rows is kept)
     /// ...

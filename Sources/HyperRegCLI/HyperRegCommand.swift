@@ -48,9 +48,9 @@ struct HyperRegCommand: ParsableCommand {
     }
 }
 
-/// The package version printed by `--version` and written in reports.
+/// The package version printed by `--version` and written in reports: the library's.
 enum HyperRegVersion {
-    static let string = "0.1.0"
+    static let string = HyperRegPackage.version
 }
 
 /// Options shared by commands that run kernels.

@@ -104,9 +104,12 @@ struct SolveReport: Encodable {
     var status: String
     var message: String
     var converged: Bool
-    /// x is a usable answer (`SolverResult.isSolutionUsable`): true for converged, stalled at
-    /// the round-off floor and the iteration limit with a finite, improved x; the exit code 0.
+    /// x is a usable answer (`SolverResult.isSolutionUsable`): true for converged,
+    /// converged_at_roundoff, stalled, iteration_limit and stopped_by_callback with a finite x;
+    /// the exit code 0.
     var success: Bool
+    /// `||u(Ax)/alpha - b||_1` at x (`SolverResult.fitL1`).
+    var fit_l1: Double?
     var iterations: Int
     var initial_loss: Double?
     var final_loss: Double?
@@ -147,6 +150,7 @@ struct SolveReport: Encodable {
         message = r.message
         converged = r.termination == .converged
         success = r.isSolutionUsable
+        fit_l1 = r.fitL1
         iterations = r.iterations
         initial_loss = f(r.initialLoss)
         final_loss = f(r.finalLoss)
@@ -155,7 +159,7 @@ struct SolveReport: Encodable {
         relative_gradient_norm = f(r.relativeGradientNorm)
         self.tolerance = tolerance
         max_iterations = maxIterations
-        stopping_rule = "||g(x)||_2 <= tolerance * ||g(x0)||_2 (Euclidean norm of the gradient of L)"
+        stopping_rule = "||g(x)||_2 <= tolerance * ||g(x0)||_2 (Euclidean norm of the gradient of L), or the round-off floor: L cannot decrease in Double arithmetic and a full Newton step no longer halves ||g|| (converged_at_roundoff)"
         self.seconds = seconds
         read_seconds = readSeconds
         timings = Timings(start_point: startSeconds, passes: r.timings.passes, assembly: r.timings.assembly, analysis: r.timings.analysis,
@@ -194,7 +198,7 @@ struct SolveReport: Encodable {
             previousSeconds = t.seconds
             return TraceRow(iteration: t.iteration, loss: f(t.loss), gradient_norm: f(t.gradientNorm), relative_gradient_norm: f(t.relativeGradientNorm),
                             step_length: f(t.stepLength), step_norm: f(t.stepNorm), model: t.model?.rawValue, damping: f(t.damping),
-                            backtracks: t.backtracks, rejected_models: t.rejectedModels, seconds: t.seconds,
+                            backtracks: t.backtracks, rejected_models: t.rejectedModels, seconds: startSeconds + t.seconds,
                             iteration_seconds: own, iteration_passes: onePass > 0 && t.iteration > 0 ? own / onePass : nil,
                             rows_kept: t.rowsKept, leverage_reused: t.leverageReused,
                             refinements: t.refinements, refinement_residual: t.refinementResidual.flatMap(f),

@@ -17,12 +17,15 @@ struct Solve: ParsableCommand, ProblemCommand {
         A is read as a sparse matrix (any Matrix Market matrix file, .gz, or - for stdin), b, w and \
         x0 as vectors. The per-iteration table goes to stderr; x is written as a Matrix Market array \
         to --output (or stdout when --output is -); the JSON report to --report.
-        Stopping rule: ||g(x)||_2 <= tolerance * ||g(x0)||_2 (Euclidean norm of the gradient).
+        Stopping rule: ||g(x)||_2 <= tolerance * ||g(x0)||_2 (Euclidean norm of the gradient), or \
+        the round-off floor of the problem when it comes first (status converged_at_roundoff).
         Hessian strategies (--hessian): exact, sketch (leverage-score sampled, globalised), paper \
         (the paper's Algorithm 1 as printed), auto (a cost model picks exact, sketch or pcg), pcg \
         (Newton-CG on the exact Hessian, preconditioned by the sampled one).
-        Exit status: 0 when a solution was produced (converged, iteration_limit, stalled: see the \
-        report's status), 1 on input errors, overflow, stationary or degenerate starts, and the \
+        Progress (what is read, the start point, the table, a closing time summary) goes to stderr \
+        unless --quiet.
+        Exit status: 0 when a solution was produced (converged, converged_at_roundoff, stalled, \
+        iteration_limit: the report's success is true; its status says which), 1 on input errors, overflow, stationary or degenerate starts, and the \
         paper strategy's assumption_violated and diverged.
         """
     )
@@ -127,17 +130,21 @@ struct Solve: ParsableCommand, ProblemCommand {
                                      inputs: [("A", matrix), ("b", target), ("w", weights), ("x0", x0), ("the reference", reference)])
         // 1. Read (timed separately from the solve); shapes and memory are checked from the
         // headers first; errors name the file.
+        let progress = IterationTable(enabled: !quiet)
+        progress.reading([("A", matrix), ("b", target), ("w", weights), ("x0", x0), ("the reference", reference)])
         let readStart = ContinuousClock.now
         let problem = try problemOptions.read(columnVectors: [("x0", x0), ("the reference", reference)])
         let givenX0 = try x0.map { try ProblemInputs.readVector($0, expected: problem.columnCount, what: "x0", matrix: matrix) }
         let referenceX = try reference.map { try ProblemInputs.readVector($0, expected: problem.columnCount, what: "the reference", matrix: matrix) }
         let readSeconds = secondsSince(readStart)
+        progress.line("read in \(String(format: "%.3f", readSeconds)) s: n = \(problem.rowCount), d = \(problem.columnCount), nnz = \(problem.matrix.nonzeroCount)")
 
         // 2. Start point and solve.
         let solveStart = ContinuousClock.now
         let startVector: [Double]
         let startUsed: String
         if let v = givenX0 { startVector = v; startUsed = "file" } else {
+            progress.line("start point (\(StartPoint.planned(for: problem, strategy: start).rawValue))...")
             do {
                 let s = try StartPoint.compute(for: problem, strategy: start, seed: seed)
                 startVector = s.x0; startUsed = s.used.rawValue
@@ -146,9 +153,11 @@ struct Solve: ParsableCommand, ProblemCommand {
             } catch { throw CLIError("\(error)") }
         }
         let startSeconds = secondsSince(solveStart)
+        if givenX0 == nil { progress.line("start point \(startUsed) in \(String(format: "%.3f", startSeconds)) s") }
         var options = solverOptions
         options.reference = referenceX
-        let table = IterationTable(enabled: !quiet)
+        let table = progress
+        table.startSeconds = startSeconds
         table.header(problem: problem, matrixPath: matrix, start: startUsed)
         options.onIteration = { record in table.row(record); return true }
         let result: SolverResult
@@ -159,6 +168,7 @@ struct Solve: ParsableCommand, ProblemCommand {
         }
         let solveSeconds = secondsSince(solveStart)
         table.footer(result)
+        table.summary(readSeconds: readSeconds, startSeconds: startSeconds, solveSeconds: solveSeconds, iterations: result.iterations)
 
         // 3. Outputs, committed together (x only when usable).
         let summary = SolveReport(result: result, problem: problem, inputs: .init(matrix: matrix, target: target, weights: weights, weight: weights == nil ? (weight ?? 1) : nil, x0: x0, reference: reference),
@@ -188,10 +198,44 @@ struct Solve: ParsableCommand, ProblemCommand {
     }
 }
 
-/// The per-iteration table on stderr.
+/// The progress on stderr (not under --quiet): what is read, the start point, the
+/// per-iteration table, the closing lines and the time summary.
 final class IterationTable: @unchecked Sendable {
     let enabled: Bool
+    /// Seconds the start point took: added to the solver's clock so that the table's
+    /// `seconds` run on the report's clock (start point included, reading excluded).
+    var startSeconds = 0.0
     init(enabled: Bool) { self.enabled = enabled }
+
+    /// One progress line.
+    func line(_ text: String) {
+        guard enabled else { return }
+        printError(text)
+    }
+
+    /// "reading A.mtx (610.2 MB), b.mtx (1.6 MB)...": the inputs given, with their sizes when
+    /// they are regular files.
+    func reading(_ inputs: [(String, String?)]) {
+        guard enabled else { return }
+        let parts = inputs.compactMap { name, path -> String? in
+            guard let path else { return nil }
+            if path == "-" { return "\(name) from stdin" }
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                  attributes[.type] as? FileAttributeType == .typeRegular,
+                  let size = (attributes[.size] as? NSNumber)?.int64Value else { return path }
+            return "\(path) (\(byteSize(size)))"
+        }
+        printError("reading " + parts.joined(separator: ", ") + "...")
+    }
+
+    /// The closing time summary; its figures are the report's: `read_seconds`,
+    /// `timings.start_point`, `seconds` (start point + iterations) and their sum.
+    func summary(readSeconds: Double, startSeconds: Double, solveSeconds: Double, iterations: Int) {
+        guard enabled else { return }
+        let f = { (v: Double) in String(format: "%.3f", v) }
+        printError("time: read \(f(readSeconds)) s + start point \(f(startSeconds)) s + \(iterations) iteration\(iterations == 1 ? "" : "s") \(f(solveSeconds - startSeconds)) s"
+                   + " = \(f(readSeconds + solveSeconds)) s (the report's read_seconds + seconds; writing the outputs not included)")
+    }
 
     func header(problem: Problem, matrixPath: String, start: String) {
         guard enabled else { return }
@@ -206,15 +250,27 @@ final class IterationTable: @unchecked Sendable {
         let model = (r.model?.rawValue ?? "-").padding(toLength: 15, withPad: " ", startingAt: 0)
         let kept = r.rowsKept.map { "\($0)" + (r.leverageReused == true ? "*" : "") } ?? "-"
         printError(String(format: "%5d %23.16e %12.5e %10.3e %9.3e ", r.iteration, r.loss, r.gradientNorm, r.relativeGradientNorm, r.stepLength)
-                   + model + " " + leftPad(kept, 10) + String(format: " %9.3f", r.seconds))
+                   + model + " " + leftPad(kept, 10) + String(format: " %9.3f", startSeconds + r.seconds))
     }
 
     func footer(_ result: SolverResult) {
         guard enabled else { return }
         printError("hessian: \(result.strategy.rawValue) (\(result.strategyReason)); rows kept marked * re-used leverage scores")
         printError("status: \(result.termination.rawValue): \(result.message)")
+        if let fit = result.fitL1 {
+            printError("fit: ||u(Ax)/alpha - b||_1 = \(String(format: "%.3e", fit)) (L1 distance of the normalised u(Ax) to b; alpha = <u(Ax), 1>)")
+        }
         for w in result.warnings { printError("warning: \(w)") }
     }
+}
+
+/// A byte count in decimal units: "610.2 MB", "4.1 kB", "512 bytes".
+func byteSize(_ bytes: Int64) -> String {
+    let b = Double(bytes)
+    if b >= 1e9 { return String(format: "%.1f GB", b / 1e9) }
+    if b >= 1e6 { return String(format: "%.1f MB", b / 1e6) }
+    if b >= 1e3 { return String(format: "%.1f kB", b / 1e3) }
+    return "\(bytes) bytes"
 }
 
 /// `text` right-aligned in `width` columns.

@@ -13,7 +13,10 @@ public struct CoordinateBuilder: Sendable {
     private var rowIndexOverflow = false
 
     /// Creates an empty builder for a `rowCount x columnCount` matrix.
-    /// - Parameter reservingCapacity: expected number of entries (avoids regrowth).
+    /// - Parameters:
+    ///   - rowCount: the matrix's rows (n >= 0).
+    ///   - columnCount: the matrix's columns (0 <= d <= Int32.max).
+    ///   - capacity: expected number of entries (avoids regrowth).
     public init(rowCount: Int, columnCount: Int, reservingCapacity capacity: Int = 0) {
         precondition(rowCount >= 0 && columnCount >= 0 && columnCount <= Int(Int32.max))
         self.rowCount = rowCount

@@ -1,7 +1,7 @@
 // Behaviour freeze (issue 13): what NewtonSolver.solve does, to the bit, on every bundled
 // problem and on small generated problems chosen to exercise every branch of the minimiser
 // (the three functions; hessian exact, sketch, paper, auto; Gauss-Newton, sketch-diagonal and
-// damped fall-backs; backtracking; stalled at the round-off floor; the iteration limit;
+// damped fall-backs; backtracking; the round-off floor (converged_at_roundoff); the iteration limit;
 // non_finite; stationary start; degenerate; the callback; a given reference).
 //
 // Fixtures/behaviour.json was recorded from the solver as it was before the minimiser was
@@ -258,6 +258,14 @@ enum BehaviourCases {
             var x0 = x; x0[1] = 1e300
             return (p, x0, options())
         },
+        FreezeCase(name: "every model refused: stalled") {
+            // LoopBranchTests' underflowing slope (sinh, w = 1e10, x0 ~ 1e-175): no model gives a
+            // descent step, the damping loop gives up; since issue 16 the only fixture run that
+            // ends `stalled` (the round-off floor ends `converged_at_roundoff`).
+            let (p0, x) = try smallProblem(.sinh, n: 40, d: 3, weight: 1, seed: 1)
+            let p = try Problem(matrix: p0.matrix, target: p0.target, weights: [Double](repeating: 1e10, count: 40), function: .sinh)
+            return (p, x.map { $0 * 1e-175 }, options())
+        },
     ]
 
     static func run(_ c: FreezeCase) throws -> FrozenRun {
@@ -314,7 +322,7 @@ struct BehaviourFreezeTests {
     @Test func fixtureCoversTheBranches() throws {
         let recorded = try JSONDecoder().decode([FrozenRun].self, from: Data(contentsOf: BehaviourCases.fixtureURL))
         let terminations = Set(recorded.map(\.termination))
-        for t in ["converged", "stalled", "iteration_limit", "non_finite", "stationary_start", "degenerate",
+        for t in ["converged", "converged_at_roundoff", "stalled", "iteration_limit", "non_finite", "stationary_start", "degenerate",
                   "stopped_by_callback", "assumption_violated"] {
             #expect(terminations.contains(t), "no recorded run ends \(t)")
         }

@@ -32,7 +32,7 @@ struct FaultTests {
         let r = try NewtonSolver().solve(p, from: x0)
         #expect(r.isSolutionUsable)
         #expect(r.finalLoss < r.initialLoss)
-        #expect(r.termination == .converged || r.termination == .stalled)
+        #expect([.converged, .convergedAtRoundoff, .stalled].contains(r.termination))
     }
 
     @Test func inconsistentDimensionsAreRejectedBeforeSolving() throws {

@@ -111,3 +111,37 @@ struct MinimizerPartsTests {
         #expect(names[.paper] == ["paper"])
     }
 }
+
+/// The round-off floor's two endings (issue 16): a Newton-type step that no longer halves ||g||
+/// in the round-off regime ends `converged_at_roundoff`; a damped one, whose predicted
+/// decrease its shift mu shrinks, stays `stalled`; a step that halves ||g|| is kept.
+@Suite("Round-off floor endings")
+struct RoundoffFloorEndingTests {
+    @Test func theModelDecidesBetweenConvergedAtRoundoffAndStalled() throws {
+        let (p, x) = try smallProblem(.exp, n: 40, d: 3, weight: 0.3, seed: 16)
+        var o = SolverOptions(); o.hessian = .exact
+        let context = SolveContext(options: o, problem: p, strategy: .exact, strategyReason: "test", started: ContinuousClock().now)
+        let e = context.objective.evaluate(x)
+        let pieces = context.objective.gradientPieces(e)
+        let gNorm = pieces.gradient.map { $0 * $0 }.reduce(0, +).squareRoot()
+        context.initialGradientNorm = gNorm
+        let state = IterateState(x: x, evaluation: e, pieces: pieces, gradientNorm: gNorm)
+        let search = ArmijoLineSearch(context: context)
+        func step(_ model: StepModel) -> AcceptedStep {
+            AcceptedStep(proposal: ProposedStep(model: model, direction: [0, 0, 0], slope: -1e-30, damping: model == .damped ? 1 : 0),
+                         x: x, evaluation: e, length: 1, backtracks: 0, inRoundoff: true)
+        }
+        for model: StepModel in [.exact, .gaussNewton, .sketch, .sketchDiagonal, .pcg] {
+            let stop = try #require(search.confirm(step(model), from: state, newGradientNorm: gNorm))
+            #expect(stop.termination == .convergedAtRoundoff, "\(model): \(stop.termination)")
+            #expect(stop.message.contains("the \(model.rawValue) step's predicted decrease 1.0e-30"), "\(stop.message)")
+        }
+        let damped = try #require(search.confirm(step(.damped), from: state, newGradientNorm: gNorm))
+        #expect(damped.termination == .stalled)
+        // Halving ||g|| keeps the step (RoundoffRule.requiredGradientReduction = 0.5) ...
+        #expect(search.confirm(step(.exact), from: state, newGradientNorm: 0.5 * gNorm) == nil)
+        // ... and a step outside the round-off regime is never vetoed.
+        var outside = step(.exact); outside.inRoundoff = false
+        #expect(search.confirm(outside, from: state, newGradientNorm: gNorm) == nil)
+    }
+}

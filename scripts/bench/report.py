@@ -119,7 +119,7 @@ def main():
       "`seconds`; SciPy and Ceres timed inside the process after reading). Each hyperreg strategy, SciPy "
       "method and Ceres run is repeated 3 times when its first run takes under 2 s and the median is "
       "reported (every time is in the results' `all_seconds`); longer runs are single runs.")
-    w("* x* (for `||x - x*||`): `hyperreg solve --hessian exact --tolerance 1e-13 --max-iterations 12` from the same x0 (at 4e6 rows the gradient plateaus near 6e-13 and the run ends `stalled` at that round-off floor).")
+    w("* x* (for `||x - x*||`): `hyperreg solve --hessian exact --tolerance 1e-13 --max-iterations 12` from the same x0 (at 4e6 rows the gradient plateaus near 6e-13 and the run ends at that round-off floor: `converged_at_roundoff`, `stalled` before issue 16).")
     w("* Floor: `pass_seconds`, hyperreg's wall time of one streaming pass `A x` (best of two, timed at "
       "the start of each solve). `passes/it` is the median over iterations after the first of "
       "`iteration_passes` (an iteration's wall time in units of that pass); for SciPy and Ceres it is "
