@@ -72,7 +72,7 @@ struct SolveSummary {
         var text = stop.message
         if trace.count > 1 { text += " (recomputed from the returned x: relative gradient norm \(fmt(fg / initialGradientNorm)))" }
         let (source, predicted) = distances(t, finalX: fx)
-        return SolverResult(termination: t, message: text, x: fx, initialLoss: initialLoss, finalLoss: fe.loss,
+        var result = SolverResult(termination: t, message: text, x: fx, initialLoss: initialLoss, finalLoss: fe.loss,
                             initialGradientNorm: initialGradientNorm, finalGradientNorm: fg, iterations: trace.count - 1,
                             trace: trace, timings: c.timings, passes: c.passes, warnings: c.warnings,
                             hessianPatternEntries: c.system?.pattern.entryCount ?? 0,
@@ -80,6 +80,16 @@ struct SolveSummary {
                             strategy: c.strategy, strategyReason: c.strategyReason,
                             leverageEstimates: c.leverageEstimates, leverageReuses: c.leverageReuses,
                             reference: source, predictedIterations: predicted, nonFiniteCause: stop.cause)
+        (result.numericalRank, result.rankDeficient) = rankFound()
+        return result
+    }
+
+    /// The rank check's finding, or rank d when a d x d Newton matrix A^T D A factored as
+    /// positive definite (then A has full column rank), else unknown.
+    private func rankFound() -> (Int?, Bool) {
+        if let r = context.rank { return (r.numericalRank, r.deficient) }
+        let factored: Set<StepModel> = [.exact, .gaussNewton, .sketch, .sketchDiagonal, .paper]
+        return (trace.contains { $0.model.map(factored.contains) ?? false } ? context.problem.columnCount : nil, false)
     }
 
     /// x, its evaluation and ||g|| to return: recomputed from x after any iteration, x0 when

@@ -138,6 +138,10 @@ struct SolveReport: Encodable {
     var reference_source: String?
     var predicted_iterations: Double?
     var non_finite_cause: NonFiniteCauseInfo?
+    /// The numerical rank of A when established (`SolverResult.numericalRank`), else null.
+    var numerical_rank: Int?
+    /// A was found rank-deficient: x is the minimum-norm minimiser.
+    var rank_deficient: Bool
     var trace: [TraceRow]
 
     init(result r: SolverResult, problem p: Problem, inputs: Inputs, sketch options: SketchOptions, start: String, seed: UInt64, tolerance: Double,
@@ -156,6 +160,9 @@ struct SolveReport: Encodable {
         self.tolerance = tolerance
         max_iterations = maxIterations
         stopping_rule = "||g(x)||_2 <= tolerance * ||g(x0)||_2 (Euclidean norm of the gradient of L)"
+            + (r.rankDeficient ? "; A is rank-deficient, g lies in range(A^T), so this is also the norm of the reduced gradient V^T g (V an orthonormal basis of range(A^T))" : "")
+        numerical_rank = r.numericalRank
+        rank_deficient = r.rankDeficient
         self.seconds = seconds
         read_seconds = readSeconds
         timings = Timings(start_point: startSeconds, passes: r.timings.passes, assembly: r.timings.assembly, analysis: r.timings.analysis,
