@@ -53,6 +53,8 @@ struct SolveReport: Encodable {
         var leverage: Int
         var sampled_assembly: Int
         var dense_block_assembly: Int
+        /// The rank check of a rank-deficient A (one dense Gram pass), counted in `total`.
+        var rank_check: Int
         var total: Int
     }
     /// `non_finite_cause`: the input entry blamed for a non_finite status (1-based indices).
@@ -169,7 +171,7 @@ struct SolveReport: Encodable {
                           factorization: r.timings.factorization, solve: r.timings.solve, sketch: r.timings.sketch, solver_total: r.timings.total)
         passes = Passes(forward: r.passes.forward, transpose: r.passes.transpose, assembly: r.passes.assembly,
                         leverage: r.passes.leverage, sampled_assembly: r.passes.sampledAssembly,
-                        dense_block_assembly: r.passes.denseBlockAssembly, total: r.passes.total)
+                        dense_block_assembly: r.passes.denseBlockAssembly, rank_check: r.passes.rankCheck, total: r.passes.total)
         hessian = r.strategy.rawValue
         hessian_reason = r.strategyReason
         if r.strategy == .sketch || r.strategy == .paper {
