@@ -226,7 +226,7 @@ final class RankAwareSource: StepSource {
         checked = true
         let a = context.matrix
         let finding = try RankFinding.check(a)
-        context.passes.rankCheck += 1
+        if finding.numericalRank != nil { context.passes.rankCheck += 1 }
         context.rank = finding
         if finding.deficient {
             context.warnings.append(finding.words(rows: a.rowCount, columns: a.columnCount, how: how))

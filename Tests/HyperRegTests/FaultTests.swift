@@ -3,7 +3,7 @@
 // meaningless point. Faults already covered in NewtonTests: overflow at x0
 // (overflowingStartIsNonFiniteAndNamesX0; more overflow cases in NonFiniteTests), the stationary zero start of cosh and sinh, an indefinite
 // Hessian far from x* (indefiniteHessianFallsBackToGaussNewton), an all-zero column
-// (singularHessianFallsBackToDamping).
+// (singularHessianTakesMinimumNormSteps).
 
 import HyperRegTestSupport
 import SparseCore

@@ -126,6 +126,22 @@ import Testing
         #expect(!r.trace.contains { $0.model == .minimumNorm })
     }
 
+    /// Beyond `RangeBasis.maxDimension` columns the rank is not computed (a d x d eigensystem):
+    /// n < d is still reported, in words, and the old damped path is kept.
+    @Test func tooManyColumnsForTheRankCheckSaysSo() throws {
+        let d = RangeBasis.maxDimension + 1
+        let (a, b, w) = try Self.problem(rows: 6, columns: d, seed: 8, weight: 0.3)
+        let p = try Problem(matrix: a, target: b, weights: w, function: .exp)
+        var options = SolverOptions()
+        options.maxIterations = 1
+        let r = try NewtonSolver(options: options).solve(p, from: [Double](repeating: 0, count: d))
+        #expect(r.rankDeficient)
+        #expect(r.numericalRank == nil)
+        #expect(r.passes.rankCheck == 0)
+        #expect(r.warnings.contains { $0.contains("not computed") && $0.contains("not the minimum-norm one") })
+        #expect(r.trace.dropFirst().allSatisfy { $0.model == .damped })
+    }
+
     /// The rank path (dense Gram, eigensystem, dgemm, dense Cholesky) keeps the project's rule:
     /// the same bits for any thread count. 40 000 rows, so the passes are split into chunks.
     @Test func sameBitsWithOneAndTwoThreads() throws {
