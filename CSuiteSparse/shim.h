@@ -41,5 +41,15 @@ void dsyrk_(const char *uplo, const char *trans, const int *n, const int *k, con
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
              double *w, double *work, const int *lwork, int *iwork, const int *liwork,
              int *info, size_t jobz_len, size_t uplo_len);
+/// dpotrf: Cholesky factorisation of a symmetric positive definite matrix (info > 0: the
+/// leading minor of that order is not positive definite).
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_len);
+/// dpotrs: solves A X = B with the Cholesky factor from dpotrf.
+void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda,
+             double *b, const int *ldb, int *info, size_t uplo_len);
+/// dgemm (BLAS 3): C := alpha op(A) op(B) + beta C.
+void dgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k,
+            const double *alpha, const double *a, const int *lda, const double *b, const int *ldb,
+            const double *beta, double *c, const int *ldc, size_t transa_len, size_t transb_len);
 
 #endif

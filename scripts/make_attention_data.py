@@ -12,8 +12,9 @@ The model is sentence-transformers/all-MiniLM-L6-v2 (a 6-layer BERT encoder, hid
 
 Two kinds of problem are written (docs/datasets.md explains the choice):
 
-* `hidden-*`: A = the hidden states entering layer l (n x 384, n > 384 tokens, so that A can have
-  full column rank), b = head h's attention row for query token i. b is exactly softmax(A x*) with
+* `hidden-*`: A = the hidden states entering layer l (n x 384; n > 384 tokens, so that A can have
+  full column rank, or a short text with n < 384, rank-deficient A: x is then determined only up
+  to null(A), docs/solver.md "Rank-deficient A"), b = head h's attention row for query token i. b is exactly softmax(A x*) with
   x* = W_k^h^T q_i / sqrt(32): the key bias only adds the constant <q_i, b_k^h>/sqrt(32) to every
   logit, which softmax ignores. A is written with 6 significant digits to keep Data/ small, and b
   is recomputed as softmax(A_written x*) so that the identity stays exact; meta.json records how
@@ -63,6 +64,36 @@ TEXTS = {
         "newspapers, to borrow novels, and sometimes only to sit near the warm stove while snow "
         "covered the road outside."
     ),
+    # Short texts (fewer than 384 word pieces) for hidden-state problems with n < d: A then has a
+    # null space and only z = A x is unique (issue 15; docs/datasets.md).
+    "harbour": (
+        "At the end of the pier a small harbour office sold tickets for the island boat. The clerk "
+        "wrote every name in a thick book, checked the weather twice an hour, and told each "
+        "traveller the same thing: the boat leaves when the captain is ready, not when the clock "
+        "says so. Fishermen mended their nets on the stones outside, gulls argued over scraps, "
+        "and a dog slept in the only patch of sun. When the captain finally appeared, carrying "
+        "a paper bag of warm bread, the passengers stood up at once, gathered their bags and "
+        "followed him down the wet steps to the boat, which rocked gently as they climbed aboard "
+        "one by one and found places on the narrow wooden benches. The crossing took an hour. "
+        "Some passengers read, some slept, and a boy counted the buoys aloud until his mother "
+        "gave him an apple to keep him quiet, and the island rose slowly out of the mist."
+    ),
+    "orchard": (
+        "My grandmother planted the orchard the year she married, and she liked to say that the "
+        "trees had grown up with her children. There were twelve apple trees, four pears, a quince "
+        "that nobody knew how to cook, and a cherry tree that the birds emptied every June before "
+        "we could reach the fruit. In autumn the whole family came to pick apples. The youngest "
+        "collected windfalls in buckets, the older ones climbed the ladders, and my grandfather "
+        "stood at the bottom giving advice that nobody followed. We stored the best apples on "
+        "wooden racks in the cellar, each one wrapped in newspaper so that a rotten one would not "
+        "spoil its neighbours, and the bruised ones went straight into the press. The juice was "
+        "cloudy and sweet, and we drank it warm in the kitchen while the rain drummed on the roof "
+        "and the stove ticked as it cooled. Years later, when the house was sold, the new owners "
+        "cut down most of the trees, but the quince is still there, still uncooked, and still "
+        "heavy with yellow fruit every October. Sometimes I drive past and slow down to look at "
+        "it over the wall, and once the new owner came out and offered me a basket of quinces, "
+        "which I took home and, of course, never cooked either."
+    ),
     # A longer text (over 384 word pieces) for the hidden-state problem.
     "long": (
         "Every spring the village held a fair on the green beside the church. Weeks before, the "
@@ -100,6 +131,9 @@ PROBLEMS = [
     ("keys-library-l4h0", "library", 4, 0, 6, "keys", 0.0),
     ("keys-river-l5h10", "river", 5, 10, 30, "keys", 0.0),
     ("hidden-long-l3h5", "long", 3, 5, 100, "hidden", 0.01),
+    # Short texts, n < d = 384 (rank-deficient A; issue 15), with the weight 0.1 of the issue.
+    ("hidden-harbour-l2h4", "harbour", 2, 4, 40, "hidden", 0.1),
+    ("hidden-orchard-l4h9", "orchard", 4, 9, 60, "hidden", 0.1),
 ]
 
 # Published reference (sbert.net, Sentence Transformers "Usage" page, all-MiniLM-L6-v2).

@@ -87,3 +87,45 @@ public enum DenseLAPACK {
         guard info == 0 else { throw .failed(routine: "dtrtrs", info: Int(info)) }
     }
 }
+
+extension DenseLAPACK {
+    /// Solves `M x = r` for a symmetric positive definite `dimension x dimension` matrix M
+    /// (column-major, the lower triangle is read) by Cholesky, or returns the order of the
+    /// first leading minor that is not positive definite (1-based) when M is not.
+    ///
+    /// The corresponding LAPACK routines are `dpotrf` and `dpotrs`.
+    ///
+    /// - Throws: `.invalidSize` for inconsistent sizes, `.failed` for an illegal argument.
+    public static func choleskySolve(_ matrix: [Double], dimension d: Int, _ r: [Double]) throws(DenseLAPACKError) -> (solution: [Double]?, failedPivot: Int?) {
+        guard d >= 1, d <= Int(Int32.max), matrix.count == d * d, r.count == d else {
+            throw .invalidSize("choleskySolve: \(matrix.count) entries and \(r.count) right-hand-side entries for dimension \(d)")
+        }
+        var a = matrix, x = r
+        var n = Int32(d), lda = Int32(d), nrhs: Int32 = 1, info: Int32 = 0
+        var uplo = CChar(UInt8(ascii: "L"))
+        dpotrf_(&uplo, &n, &a, &lda, &info, 1)
+        if info > 0 { return (nil, Int(info)) }
+        guard info == 0 else { throw .failed(routine: "dpotrf", info: Int(info)) }
+        dpotrs_(&uplo, &n, &nrhs, &a, &lda, &x, &lda, &info, 1)
+        guard info == 0 else { throw .failed(routine: "dpotrs", info: Int(info)) }
+        return (x, nil)
+    }
+
+    /// `C = op(A) op(B)` for column-major matrices: `op(A)` is m x k, `op(B)` is k x n
+    /// (`transposeA`/`transposeB` say whether the stored A (k x m) or B (n x k) is transposed).
+    ///
+    /// The corresponding BLAS routine is `dgemm` (each entry of C is one dot product in a
+    /// fixed order: OpenBLAS's threads split C, so the bits do not depend on its thread count).
+    public static func multiply(_ a: [Double], _ b: [Double], m: Int, n: Int, k: Int,
+                                transposeA: Bool = false, transposeB: Bool = false) -> [Double] {
+        precondition(a.count == m * k && b.count == k * n, "multiply: sizes do not match")
+        var c = [Double](repeating: 0, count: m * n)
+        guard m > 0, n > 0, k > 0 else { return c }
+        var m32 = Int32(m), n32 = Int32(n), k32 = Int32(k)
+        var lda = Int32(transposeA ? k : m), ldb = Int32(transposeB ? n : k), ldc = Int32(m)
+        var ta = CChar(UInt8(ascii: transposeA ? "T" : "N")), tb = CChar(UInt8(ascii: transposeB ? "T" : "N"))
+        var one = 1.0, zero = 0.0
+        dgemm_(&ta, &tb, &m32, &n32, &k32, &one, a, &lda, b, &ldb, &zero, &c, &ldc, 1, 1)
+        return c
+    }
+}

@@ -90,7 +90,7 @@ struct Minimizer {
         }
         context.system = system
         context.timings.analysis = seconds(context.clock.now - analysisStart)
-        let parts = StepSourceFactory.make(for: strategy, context: context, system: system, sampler: sampler,
+        let parts = try StepSourceFactory.make(for: strategy, context: context, system: system, sampler: sampler,
                                            paperIterations: budget.paperIterations)
         return try iterate(context, &summary, from: start, source: parts.source, globalisation: parts.globalisation, budget: budget)
     }

@@ -187,6 +187,13 @@ public enum StepModel: String, Sendable, Codable {
     /// The exact Hessian by preconditioned conjugate gradients (`--hessian pcg`), truncated
     /// at the forcing tolerance or at negative curvature (`IterationRecord.cgStop`).
     case pcg
+    /// Rank-deficient A: the exact Newton step restricted to range(A^T) (the minimum-norm
+    /// Newton step, `V^T H V dy = -V^T g`, s = V dy; docs/solver.md "Rank-deficient A").
+    case minimumNorm = "minimum_norm"
+    /// The same with the Gauss-Newton matrix.
+    case minimumNormGaussNewton = "minimum_norm_gauss_newton"
+    /// The same with the Gauss-Newton matrix plus mu I (in range(A^T)).
+    case minimumNormDamped = "minimum_norm_damped"
 }
 
 /// Why the conjugate gradients of a `pcg` step stopped.
@@ -240,6 +247,13 @@ public struct ModelRejection: Sendable, Codable, Equatable, CustomStringConverti
         case nonFiniteStep
         /// `<g, s> >= 0`.
         case notDescent
+        /// The Newton matrix restricted to range(A^T) is not positive definite: LAPACK's dense
+        /// Cholesky (dpotrf) failed at this pivot (1-based, in the reduced basis).
+        case notPositiveDefiniteInRange(pivot: Int)
+        /// CHOLMOD factored the d x d matrix, but its condition estimate (`cholmod_rcond`) is at
+        /// the round-off level and the rank check found A rank-deficient: the step is taken in
+        /// range(A^T) instead.
+        case rankDeficient(rcond: Double)
     }
 
     /// The model refused.
@@ -262,6 +276,8 @@ public struct ModelRejection: Sendable, Codable, Equatable, CustomStringConverti
         case .noDecrease(let halvings): return "\(model.rawValue): line search found no decrease in \(halvings) halvings"
         case .nonFiniteStep: return "\(model.rawValue): non-finite step"
         case .notDescent: return "\(model.rawValue): not a descent direction"
+        case .notPositiveDefiniteInRange(let pivot): return "\(model.rawValue): not positive definite in range(A^T) (LAPACK dpotrf pivot \(pivot))"
+        case .rankDeficient(let rcond): return "\(model.rawValue): numerically singular (CHOLMOD rcond \(fmt(rcond))), A rank-deficient"
         }
     }
 }
@@ -446,6 +462,13 @@ public struct SolverResult: Sendable {
     /// For `nonFinite`: the input entry found responsible (nil otherwise), so that a caller
     /// can name the file it came from.
     public var nonFiniteCause: NonFiniteCause? = nil
+    /// The numerical rank of A when the solver established it (the rank check of a
+    /// rank-deficient A, or d when a d x d Newton matrix A^T D A factored as positive definite),
+    /// else nil.
+    public var numericalRank: Int? = nil
+    /// True when A was found rank-deficient (n < d, or numerical rank < d): x is then the
+    /// minimum-norm minimiser (docs/solver.md, "Rank-deficient A").
+    public var rankDeficient = false
 
     /// ||g(x)|| / ||g(x0)||.
     public var relativeGradientNorm: Double {

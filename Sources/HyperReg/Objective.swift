@@ -63,8 +63,10 @@ public struct PassCounter: Sendable {
     /// Assemblies (of either kind above) done by dense row blocks with BLAS dsyrk instead of
     /// the sparse scatter, because the rows are dense enough (`HessianCostModel.assemblyCost`).
     public var denseBlockAssembly = 0
-    /// Total passes over A (forward, transpose, full assemblies, leverage).
-    public var total: Int { forward + transpose + assembly + leverage }
+    /// Passes for the rank check of a rank-deficient A (the dense Gram A^T A, once).
+    public var rankCheck = 0
+    /// Total passes over A (forward, transpose, full assemblies, leverage, rank check).
+    public var total: Int { forward + transpose + assembly + leverage + rankCheck }
 }
 
 /// The objective of a `Problem` and its derivatives, computed by streaming passes.

@@ -75,6 +75,8 @@ final class SolveContext {
     var notes = IterationNotes()
     /// ||g(x0)||, for relative gradient norms in messages (set once the start is evaluated).
     var initialGradientNorm = 0.0
+    /// What the rank check found (nil when it did not run: MinimumNormStep.swift).
+    var rank: RankFinding? = nil
 
     init(options: SolverOptions, problem: Problem, strategy: HessianStrategy, strategyReason: String,
          started: ContinuousClock.Instant) {

@@ -81,7 +81,16 @@ struct SolveSummary {
                             leverageEstimates: c.leverageEstimates, leverageReuses: c.leverageReuses,
                             reference: source, predictedIterations: predicted, nonFiniteCause: stop.cause)
         result.fitL1 = Self.fitL1(fe)
+        (result.numericalRank, result.rankDeficient) = rankFound()
         return result
+    }
+
+    /// The rank check's finding, or rank d when a d x d Newton matrix A^T D A factored as
+    /// positive definite (then A has full column rank), else unknown.
+    private func rankFound() -> (Int?, Bool) {
+        if let r = context.rank { return (r.numericalRank, r.deficient) }
+        let factored: Set<StepModel> = [.exact, .gaussNewton, .sketch, .sketchDiagonal, .paper]
+        return (trace.contains { $0.model.map(factored.contains) ?? false } ? context.problem.columnCount : nil, false)
     }
 
     /// `||c||_1 / |alpha| = ||u/alpha - b||_1` (c = u - alpha b), summed in row order; nil when

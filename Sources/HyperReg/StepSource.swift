@@ -77,7 +77,7 @@ func descentCandidate(_ model: StepModel, _ s: [Double], gradient g: [Double], d
 /// before). A new step source is one file and one line here.
 enum StepSourceFactory {
     static func make(for strategy: HessianStrategy, context: SolveContext, system: HessianSystem,
-                     sampler: LeverageSampler, paperIterations: Int) -> (source: any StepSource, globalisation: any Globalisation) {
+                     sampler: LeverageSampler, paperIterations: Int) throws(SolverError) -> (source: any StepSource, globalisation: any Globalisation) {
         let weights = HessianWeightsFactory.make(for: strategy, context: context, system: system,
                                                  sampler: sampler, paperIterations: paperIterations)
         let primary = NewtonMatrix(weights.primary, context: context)
@@ -99,11 +99,15 @@ enum StepSourceFactory {
             return (FallbackChain([PreconditionedNewtonCG(context: context, system: system, sampler: sampler),
                                    DampedStep(matrix: fallback, context: context, system: system)]), armijo)
         case .exact, .automatic:
-            return (FallbackChain([
+            // Rank handling (MinimumNormStep.swift) wraps the chain: a full-rank run takes it unchanged.
+            let chain = FallbackChain([
                 FactoredNewtonStep(.exact, "exact", matrix: primary, context: context, system: system),
                 FactoredNewtonStep(.gaussNewton, "Gauss-Newton", matrix: fallback, context: context, system: system),
                 DampedStep(matrix: fallback, context: context, system: system),
-            ]), armijo)
+            ])
+            let source = RankAwareSource(fullRank: chain, exact: primary, gaussNewton: fallback, context: context, system: system)
+            try source.checkAtStart()
+            return (source, armijo)
         }
     }
 }

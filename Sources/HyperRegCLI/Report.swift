@@ -53,6 +53,8 @@ struct SolveReport: Encodable {
         var leverage: Int
         var sampled_assembly: Int
         var dense_block_assembly: Int
+        /// The rank check of a rank-deficient A (one dense Gram pass), counted in `total`.
+        var rank_check: Int
         var total: Int
     }
     /// `non_finite_cause`: the input entry blamed for a non_finite status (1-based indices).
@@ -141,6 +143,10 @@ struct SolveReport: Encodable {
     var reference_source: String?
     var predicted_iterations: Double?
     var non_finite_cause: NonFiniteCauseInfo?
+    /// The numerical rank of A when established (`SolverResult.numericalRank`), else null.
+    var numerical_rank: Int?
+    /// A was found rank-deficient: x is the minimum-norm minimiser.
+    var rank_deficient: Bool
     var trace: [TraceRow]
 
     init(result r: SolverResult, problem p: Problem, inputs: Inputs, sketch options: SketchOptions, start: String, seed: UInt64, tolerance: Double,
@@ -160,13 +166,16 @@ struct SolveReport: Encodable {
         self.tolerance = tolerance
         max_iterations = maxIterations
         stopping_rule = "||g(x)||_2 <= tolerance * ||g(x0)||_2 (Euclidean norm of the gradient of L), or the round-off floor: L cannot decrease in Double arithmetic and a full Newton step no longer halves ||g|| (converged_at_roundoff)"
+            + (r.rankDeficient ? "; A is rank-deficient, g lies in range(A^T), so this is also the norm of the reduced gradient V^T g (V an orthonormal basis of range(A^T))" : "")
+        numerical_rank = r.numericalRank
+        rank_deficient = r.rankDeficient
         self.seconds = seconds
         read_seconds = readSeconds
         timings = Timings(start_point: startSeconds, passes: r.timings.passes, assembly: r.timings.assembly, analysis: r.timings.analysis,
                           factorization: r.timings.factorization, solve: r.timings.solve, sketch: r.timings.sketch, solver_total: r.timings.total)
         passes = Passes(forward: r.passes.forward, transpose: r.passes.transpose, assembly: r.passes.assembly,
                         leverage: r.passes.leverage, sampled_assembly: r.passes.sampledAssembly,
-                        dense_block_assembly: r.passes.denseBlockAssembly, total: r.passes.total)
+                        dense_block_assembly: r.passes.denseBlockAssembly, rank_check: r.passes.rankCheck, total: r.passes.total)
         hessian = r.strategy.rawValue
         hessian_reason = r.strategyReason
         if r.strategy == .sketch || r.strategy == .paper {

@@ -77,7 +77,7 @@ public struct DenseProblem: Sendable {
     public func gradient(_ x: [Double]) -> [Double] { derivatives(x, hessian: false).gradient }
 
     /// L, g and (when asked) H, dense row-major d x d, at x (docs/math.md).
-    func derivatives(_ x: [Double], hessian: Bool) -> (loss: Double, gradient: [Double], hessian: [Double]) {
+    public func derivatives(_ x: [Double], hessian: Bool) -> (loss: Double, gradient: [Double], hessian: [Double]) {
         let z = multiply(x)
         let u = z.map(f), v = z.map(fPrime)
         let alpha = u.reduce(0, +)

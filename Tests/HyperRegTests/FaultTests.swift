@@ -3,7 +3,7 @@
 // meaningless point. Faults already covered in NewtonTests: overflow at x0
 // (overflowingStartIsNonFiniteAndNamesX0; more overflow cases in NonFiniteTests), the stationary zero start of cosh and sinh, an indefinite
 // Hessian far from x* (indefiniteHessianFallsBackToGaussNewton), an all-zero column
-// (singularHessianFallsBackToDamping).
+// (singularHessianTakesMinimumNormSteps).
 
 import HyperRegTestSupport
 import SparseCore
@@ -101,9 +101,9 @@ struct FaultTests {
     }
 
     @Test func rankDeficientMatrixStillConverges() throws {
-        // Column 4 duplicates column 1: A^T D A is singular for every D, so the damped
-        // model has to step in. x is then defined up to x_1 + x_4, and the gradient must still
-        // be driven to the tolerance.
+        // Column 4 duplicates column 1: A^T D A is singular for every D, so the rank check
+        // (on Gauss-Newton's pivot failure) switches to the minimum-norm Newton step. x is then
+        // defined up to x_1 + x_4, and the gradient must still be driven to the tolerance.
         let (p, x) = try smallProblem(.exp, n: 80, d: 3, weight: 0.2, seed: 5)
         let a = p.matrix
         var rows: [Int] = [0], columns: [Int32] = [], values: [Double] = []
@@ -120,10 +120,12 @@ struct FaultTests {
         let q = try Problem(matrix: deficient, target: p.target, weights: p.weights, function: .exp)
         let r = try NewtonSolver().solve(q, from: x + [0])
         #expect(r.isSolutionUsable)
-        // Exactly singular at the first iteration (both undamped models refused); later
-        // round-off can let CHOLMOD factor a nearly singular matrix, which is fine.
-        #expect(r.trace[1].model == .damped)
+        // Exactly singular at the first iteration (both d x d models refused), then Newton
+        // steps in range(A^T) only (no more d x d factorisations that round-off could let pass).
+        #expect(r.trace[1].model == .minimumNorm)
         #expect(r.trace[1].rejectedModels.count == 2)
+        #expect(r.trace.dropFirst(2).allSatisfy { $0.rejectedModels.isEmpty && $0.model == .minimumNorm })
+        #expect(r.rankDeficient && r.numericalRank == 3)
         #expect(r.termination == .converged)
         #expect(r.relativeGradientNorm <= 1e-10)
     }

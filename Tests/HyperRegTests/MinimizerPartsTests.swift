@@ -102,7 +102,7 @@ struct MinimizerPartsTests {
             var o = SolverOptions(); o.hessian = strategy
             let context = SolveContext(options: o, problem: p, strategy: strategy, strategyReason: "test", started: ContinuousClock.now)
             let system = try HessianSystem(matrix: p.matrix, context: try Cholmod.CholmodContext())
-            let parts = StepSourceFactory.make(for: strategy, context: context, system: system,
+            let parts = try StepSourceFactory.make(for: strategy, context: context, system: system,
                                                sampler: LeverageSampler(matrix: p.matrix, options: o.sketch), paperIterations: 10)
             names[strategy] = parts.source.displayNames
         }

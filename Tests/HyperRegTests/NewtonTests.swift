@@ -116,9 +116,10 @@ struct NewtonTests {
         #expect(r.termination == .converged)
     }
 
-    @Test func singularHessianFallsBackToDamping() throws {
+    @Test func singularHessianTakesMinimumNormSteps() throws {
         // An all-zero column makes every A^T diag(.) A singular, so exact and Gauss-Newton
-        // both fail; Gauss-Newton + mu I must carry the iteration.
+        // both fail; the rank check then finds rank 8 of 9 and the minimum-norm Newton step
+        // in range(A^T) carries the iteration (MinimumNormStep.swift).
         var s = PlantedProblem.Settings(rows: 500, columns: 8, density: 0.3)
         s.function = .exp; s.weight = 0.5; s.seed = 4; s.noise = 0.1
         let planted = try PlantedProblem.generate(s)
@@ -127,8 +128,9 @@ struct NewtonTests {
                                 columnIndices: a.columnIndices, values: a.values)
         let p = try Problem(matrix: widened, target: planted.target, weights: planted.weights, function: .exp)
         let r = try NewtonSolver().solve(p, from: [Double](repeating: 0, count: 9))
-        #expect(r.trace[1].model == .damped)
-        #expect(r.trace[1].damping > 0)
+        #expect(r.trace[1].model == .minimumNorm)
+        #expect(r.trace.dropFirst().allSatisfy { $0.model == .minimumNorm })
+        #expect(r.rankDeficient && r.numericalRank == 8)
         #expect(r.trace[1].rejectedModels.count == 2)
         #expect(r.termination == .converged)
         #expect(r.x[8] == 0)   // the empty column's coefficient never moves

@@ -10,7 +10,7 @@ import Testing
 
 @Suite("Typed errors and rejections")
 struct TypedErrorsTests {
-    // The typed rejections of a real run: NewtonTests.singularHessianFallsBackToDamping.
+    // The typed rejections of a real run: NewtonTests.singularHessianTakesMinimumNormSteps.
 
     @Test func everyReasonHasItsWords() {
         let cases: [(ModelRejection, String)] = [
@@ -20,6 +20,9 @@ struct TypedErrorsTests {
             (ModelRejection(.sketch, .noDecrease(halvings: 60)), "sketch: line search found no decrease in 60 halvings"),
             (ModelRejection(.gaussNewton, .nonFiniteStep), "gauss_newton: non-finite step"),
             (ModelRejection(.exact, .notDescent), "exact: not a descent direction"),
+            (ModelRejection(.minimumNorm, .notPositiveDefiniteInRange(pivot: 52)),
+             "minimum_norm: not positive definite in range(A^T) (LAPACK dpotrf pivot 52)"),
+            (ModelRejection(.exact, .rankDeficient(rcond: 1e-18)), "exact: numerically singular (CHOLMOD rcond \(fmt(1e-18))), A rank-deficient"),
         ]
         for (rejection, words) in cases { #expect(rejection.description == words) }
     }
