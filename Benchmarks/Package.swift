@@ -4,6 +4,7 @@
 // the main build and CI do not fetch or build the benchmark library. Run from this directory:
 //   swift package benchmark            (all)
 //   swift package benchmark --filter "transpose.*"
+//   swift run -c release Phases DIR    (per-phase 1- vs 2-thread wall times)
 // The end-to-end comparison with SciPy is scripts/bench/run.sh (docs/performance.md).
 import PackageDescription
 
@@ -24,6 +25,12 @@ let package = Package(
             ],
             path: "Benchmarks/Kernels",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Per-phase wall times on 1 and 2 threads (docs/performance.md, "Scaling per phase").
+        .executableTarget(
+            name: "Phases",
+            dependencies: [.product(name: "HyperReg", package: "hyperreg")],
+            path: "Benchmarks/Phases"
         ),
     ]
 )
