@@ -3,7 +3,7 @@
 
 For each problem of the ladder: `hyperreg generate` (fixed seed), the shared start point
 (`hyperreg solve --max-iterations 0 --output x0.mtx`), a reference x* (exact Newton to a
-relative gradient of 1e-13, or 12 iterations: at 4e6 rows the gradient plateaus near 6e-13), then `hyperreg solve --hessian exact|sketch|auto|paper`,
+relative gradient of 1e-13, or 12 iterations: at 4e6 rows the gradient plateaus near 6e-13), then `hyperreg solve --hessian exact|sketch|pcg|auto|paper`,
 scripts/bench/scipy_baseline.py and (with --ceres) scripts/bench/ceres/ceres_lbfgs on the same
 files, same x0, same stopping rule (relative gradient norm <= --tolerance); each of them run
 --repeats times with the median reported when its first run takes under 2 s. Then the Matrix Market read throughput of hyperreg,
@@ -190,7 +190,7 @@ def main():
         size = os.path.getsize(A)
         if largest is None or size > largest[1]:
             largest = (A, size)
-        for strategy in ("exact", "sketch", "auto", "paper"):
+        for strategy in ("exact", "sketch", "pcg", "auto", "paper"):
             cmd = [H, "solve"] + common + ["--x0", x0, "--hessian", strategy, "--tolerance", str(args.tolerance),
                                            "--max-iterations", "500", "--reference", ref, "--quiet", "--report", "-"]
             runs = []

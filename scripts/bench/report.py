@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections import OrderedDict, defaultdict
 
-HYPERREG = ["exact", "sketch", "auto", "paper"]
+HYPERREG = ["exact", "sketch", "pcg", "auto", "paper"]
 SCIPY = ["lbfgsb", "trust-ncg", "newton-cg", "ls-trf"]
 CERES = ["lbfgs"]
 # The peers hyperreg is compared with: every ratio is against the fastest peer run that converged.
@@ -149,7 +149,7 @@ def main():
     w("## Results per problem\n")
     w("Ratio = time of the fastest peer run (SciPy method or Ceres) that converged / time of this method "
       "(> 1: faster than the best peer; `>N`: no peer reached the tolerance, N = cap / time is a lower bound). "
-      "Strategy `auto` resolves to exact or sketch (in brackets).\n")
+      "Strategy `auto` resolves to exact, sketch or pcg (in brackets).\n")
     summary = []  # (problem, n, best hyperreg time, fastest scipy time or None, all capped?)
     plot = defaultdict(list)  # method -> [(n, secs, problem)]
     for p, rs in problems.items():
@@ -398,6 +398,44 @@ def main():
           f"n >= 1e6 where the matrix dominates): worst peak/allowance {worst[0]:.2f} ({worst[2]} {worst[3]}, "
           f"peak = {worst[1]:.2f}x CSR): {'met' if worst[0] <= 1 else 'missed'}. "
           "The peak includes reading the Matrix Market file (docs/matrix-market.md, \"Memory\"; docs/reliability.md has the reader's peak alone).")
+    # Issue 14's targets (n >= 1e5, hyperreg `auto`).
+    vs_scipy, vs_ceres, per_it, whole, dist = [], [], [], [], []
+    for x in big:
+        h = x["auto"]
+        if not h or not converged(h) or not h.get("seconds"):
+            continue
+        sc = [r["seconds"] for (s, m), r in x["rs"].items() if s == "scipy" and converged(r) and r.get("seconds")]
+        ce = [r["seconds"] for (s, m), r in x["rs"].items() if s == "ceres" and converged(r) and r.get("seconds")]
+        if sc:
+            vs_scipy.append((min(sc) / h["seconds"], x["problem"]))
+        if ce:
+            vs_ceres.append((min(ce) / h["seconds"], x["problem"]))
+        if x["d"] == 200 and h.get("iteration_passes"):
+            per_it.append((statistics.median(h["iteration_passes"]), x["problem"]))
+        if h.get("pass_seconds"):
+            whole.append((h["seconds"] / h["pass_seconds"], x["problem"]))
+        if h.get("reference_distance") is not None:
+            dist.append((h["reference_distance"], x["problem"]))
+    if vs_scipy or per_it:
+        w("")
+        w("### Issue 14's targets (n >= 1e5, hyperreg `auto`)")
+        w("")
+        if vs_scipy:
+            w(f"* Against the fastest SciPy method that converged: median **{statistics.median(v for v, _ in vs_scipy):.1f}x** "
+              f"over {len(vs_scipy)} problems, smallest {min(vs_scipy)[0]:.2f}x ({min(vs_scipy)[1]}) (target >= 10x).")
+        if vs_ceres:
+            w(f"* Against Ceres L-BFGS (when it converged): median **{statistics.median(v for v, _ in vs_ceres):.1f}x** "
+              f"over {len(vs_ceres)} problems, smallest {min(vs_ceres)[0]:.2f}x ({min(vs_ceres)[1]}) (target >= 2x).")
+        if per_it:
+            w(f"* Passes per iteration at d = 200 (median over iterations after the first): median "
+              f"{statistics.median(v for v, _ in per_it):.1f}, largest {max(per_it)[0]:.1f} ({max(per_it)[1]}) (target <= 6).")
+        if whole:
+            w(f"* Whole solve in passes (report `seconds`, start point included, / `pass_seconds`): median "
+              f"{statistics.median(v for v, _ in whole):.1f}, smallest {min(whole)[0]:.1f} ({min(whole)[1]}), largest "
+              f"{max(whole)[0]:.1f} ({max(whole)[1]}) (target <= 25 on a well-conditioned problem).")
+        if dist:
+            w(f"* ||x - x*||_2 against the exact reference (relative gradient 1e-13): largest {max(dist)[0]:.1e} "
+              f"({max(dist)[1]}).")
     w("")
     if args.notes and os.path.exists(args.notes):
         w(open(args.notes).read())
