@@ -1,0 +1,253 @@
+"""`hyperreg.solve`: NumPy/SciPy inputs checked and handed to the C ABI by pointer, the result as
+a `scipy.optimize.OptimizeResult`."""
+import ctypes
+import json
+import numbers
+
+import numpy as np
+import scipy.sparse
+from scipy.optimize import OptimizeResult
+
+from ._library import CALLBACK, c_double_p, lib
+
+
+class HyperRegError(RuntimeError):
+    """The library could not run the solve (CHOLMOD or LAPACK failure, overflow before the
+    start). `code` is the C ABI's error code (include/hyperreg.h)."""
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code
+
+
+class InvalidInputError(HyperRegError, ValueError):
+    """The data or an option was refused by the library (a `ValueError`): invalid CSR arrays,
+    b or w with a non-finite entry, a negative weight, an option out of range."""
+
+
+#: C ABI error codes (include/hyperreg.h) whose errors are bad input.
+_INPUT_CODES = {1, 2, 3, 4}
+
+
+def _check(code, error):
+    """Raises the exception of a failed C call (freeing its error handle)."""
+    if code == 0:
+        return
+    message = lib.hyperreg_error_message(error).decode("utf-8", "replace") if error else f"error code {code}"
+    lib.hyperreg_error_free(error)
+    cls = InvalidInputError if code in _INPUT_CODES else HyperRegError
+    raise cls(message, code)
+
+
+def _call(function, *args):
+    """Calls a C function whose last argument is `hyperreg_error **` and raises on failure."""
+    error = ctypes.c_void_p()
+    code = function(*args, ctypes.byref(error))
+    _check(code, error)
+
+
+def _csr_arrays(A):
+    """(n, d, indptr, indices, data, index_bits) of A for the C ABI.
+
+    A CSR array or matrix in canonical form (sorted indices, no duplicates) with float64 data
+    and int32 or int64 indices is passed as it is: its own buffers, no copy. Other sparse
+    formats are converted to CSR once, other dtypes cast once, and a dense array is stored as
+    CSR (its nonzero entries)."""
+    if scipy.sparse.issparse(A):
+        if A.format != "csr":
+            A = A.tocsr()
+        if not A.has_canonical_format:
+            A = A.copy()
+            A.sum_duplicates()
+    else:
+        dense = np.asarray(A)
+        if dense.ndim != 2:
+            raise ValueError(f"A must be a 2-D array or a scipy.sparse matrix, got an array of shape {dense.shape}")
+        if not np.issubdtype(dense.dtype, np.number) or np.issubdtype(dense.dtype, np.complexfloating):
+            raise ValueError(f"A must hold real numbers, got dtype {dense.dtype}")
+        A = scipy.sparse.csr_array(dense.astype(np.float64, copy=False))
+    n, d = A.shape
+    data = np.ascontiguousarray(A.data, dtype=np.float64)
+    if not np.issubdtype(data.dtype, np.floating) and not np.issubdtype(A.data.dtype, np.number):
+        raise ValueError(f"A must hold real numbers, got dtype {A.data.dtype}")
+    indptr, indices = A.indptr, A.indices
+    if indptr.dtype == np.int32 and indices.dtype == np.int32:
+        bits = 32
+    else:
+        bits = 64
+        indptr = indptr.astype(np.int64, copy=False)
+        indices = indices.astype(np.int64, copy=False)
+    indptr = np.ascontiguousarray(indptr)
+    indices = np.ascontiguousarray(indices)
+    return n, d, indptr, indices, data, bits
+
+
+def _vector(value, length, name, what):
+    """`value` as a contiguous float64 vector of `length` entries, or a ValueError naming it."""
+    try:
+        v = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a vector of real numbers: {exc}") from None
+    if v.ndim == 2 and 1 in v.shape:
+        v = v.reshape(-1)
+    if v.ndim != 1 or v.shape[0] != length:
+        raise ValueError(f"{name} has shape {np.shape(value)}, expected ({length},): {what}")
+    return np.ascontiguousarray(v)
+
+
+def _pointer(array):
+    return array.ctypes.data_as(c_double_p)
+
+
+class Problem:
+    """One problem, built once and solved any number of times (each `solve` starts afresh).
+
+    The library copies and checks A, b and w once, here (the report's `read_seconds`), so a
+    pipeline that solves the same data with several options or start points pays it once.
+    Free it with `close()` or a `with` block (the garbage collector frees it too). A problem
+    may be solved from several threads at once."""
+
+    def __init__(self, A, b, w=1.0, function="exp"):
+        self._handle = ctypes.c_void_p()
+        if not isinstance(function, str):
+            raise ValueError(f"function must be 'exp', 'cosh' or 'sinh', got {function!r}")
+        n, d, indptr, indices, data, bits = _csr_arrays(A)
+        b = _vector(b, n, "b", f"one entry per row of A ({n} rows)")
+        if isinstance(w, numbers.Real) or np.ndim(w) == 0:
+            w = np.array([float(w)], dtype=np.float64)
+        else:
+            w = _vector(w, n, "w", f"one weight per row of A ({n} rows), or one number")
+        _call(lib.hyperreg_problem_create, n, d, data.shape[0], indptr.ctypes.data_as(ctypes.c_void_p),
+              indices.ctypes.data_as(ctypes.c_void_p), bits, _pointer(data), _pointer(b), _pointer(w), w.shape[0],
+              function.encode(), ctypes.byref(self._handle))
+        #: (n, d).
+        self.shape = (n, d)
+        #: The function u.
+        self.function = function
+
+    def close(self):
+        """Frees the library's copy of the data (idempotent)."""
+        if self._handle:
+            lib.hyperreg_problem_free(self._handle)
+            self._handle = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def solve(self, x0=None, tol=1e-10, hessian="auto", callback=None, *, max_iterations=100, start="auto", seed=1,
+              sketch_seed=None, threads=None):
+        """Solves the problem; the arguments and the result are those of `hyperreg.solve`."""
+        if not self._handle:
+            raise ValueError("the problem is closed")
+        d = self.shape[1]
+        if x0 is not None:
+            x0 = _vector(x0, d, "x0", f"one entry per column of A ({d} columns)")
+        options = ctypes.c_void_p(lib.hyperreg_options_create())
+        result = ctypes.c_void_p()
+        state = {"error": None}
+        try:
+            _call(lib.hyperreg_options_set_tolerance, options, float(tol))
+            _call(lib.hyperreg_options_set_max_iterations, options, int(max_iterations))
+            _call(lib.hyperreg_options_set_hessian, options, str(hessian).encode())
+            _call(lib.hyperreg_options_set_start, options, str(start).encode())
+            _call(lib.hyperreg_options_set_seed, options, int(seed))
+            if sketch_seed is not None:
+                _call(lib.hyperreg_options_set_sketch_seed, options, int(sketch_seed))
+            if threads is not None:
+                if int(threads) < 1:
+                    raise ValueError(f"threads must be >= 1, got {threads}")
+                _call(lib.hyperreg_options_set_threads, options, int(threads))
+            trampoline = None
+            if callback is not None:
+                trampoline = CALLBACK(_trampoline(callback, state))
+                _call(lib.hyperreg_options_set_callback, options, trampoline, None)
+            x = np.empty(d, dtype=np.float64)
+            _call(lib.hyperreg_solve, self._handle, options, _pointer(x0) if x0 is not None else None, _pointer(x),
+                  ctypes.byref(result))
+            if state["error"] is not None:
+                raise state["error"]
+            text = ctypes.c_char_p()
+            _call(lib.hyperreg_result_report, result, ctypes.byref(text))
+            report = json.loads(text.value.decode("utf-8"))
+            return OptimizeResult(
+                x=x,
+                fun=lib.hyperreg_result_final_loss(result),
+                jac_norm=lib.hyperreg_result_final_gradient_norm(result),
+                nit=int(lib.hyperreg_result_iterations(result)),
+                status=lib.hyperreg_result_status(result).decode(),
+                success=lib.hyperreg_result_success(result) == 1,
+                message=lib.hyperreg_result_message(result).decode("utf-8", "replace"),
+                trace=report["trace"],
+                report=report,
+            )
+        finally:
+            lib.hyperreg_result_free(result)
+            lib.hyperreg_options_free(options)
+
+
+def solve(A, b, w=1.0, function="exp", x0=None, tol=1e-10, hessian="auto", callback=None, *,
+          max_iterations=100, start="auto", seed=1, sketch_seed=None, threads=None):
+    """Minimises L(x) = 0.5 ||u(Ax) - <u(Ax),1> b||^2 + 0.5 ||diag(w) A x||^2 in process.
+
+    Parameters
+    ----------
+    A : scipy.sparse array or matrix, or 2-D array, shape (n, d)
+        CSR with float64 data and int32/int64 indices in canonical form is used without a
+        copy on the Python side; other inputs are converted once. The library copies the
+        arrays once into its own layout (docs/python.md); `Problem` keeps that copy for
+        several solves.
+    b : array, shape (n,)
+    w : float or array of shape (n,)
+        Row weights (>= 0); one number applies to every row. Default 1.
+    function : "exp", "cosh" or "sinh"
+    x0 : array of shape (d,), optional
+        Start point; default: the `start` strategy.
+    tol : float
+        Stop when ||g(x)||_2 <= tol * ||g(x0)||_2 (Euclidean norm of the gradient).
+    hessian : "auto", "exact", "sketch", "paper" or "pcg"
+    callback : callable, optional
+        Called with an `OptimizeResult` (nit, fun, jac_norm, rel_jac_norm, step_length,
+        seconds) at the start point (nit 0) and after every iteration; returning True or
+        raising StopIteration stops the solve (status "stopped_by_callback"). Any other
+        exception stops it and is raised again from `solve`.
+    max_iterations, start, seed, sketch_seed, threads :
+        As the command line's --max-iterations, --start, --seed, --sketch-seed, --threads.
+
+    Returns
+    -------
+    scipy.optimize.OptimizeResult with x, fun (L(x)), jac_norm (||g(x)||_2), nit, status (the
+    status name, e.g. "converged"), success, message, trace (the report's per-iteration
+    rows) and report (the `hyperreg solve --report` JSON as a dict).
+
+    Raises
+    ------
+    ValueError (InvalidInputError for refusals by the library) for bad input;
+    HyperRegError when the library cannot run the solve.
+    """
+    with Problem(A, b, w=w, function=function) as problem:
+        return problem.solve(x0=x0, tol=tol, hessian=hessian, callback=callback, max_iterations=max_iterations,
+                             start=start, seed=seed, sketch_seed=sketch_seed, threads=threads)
+
+
+def _trampoline(callback, state):
+    """The C callback around a Python one (0 = continue; stops on True, StopIteration or an
+    exception, which `solve` raises after the solve)."""
+
+    def call(iteration, loss, gradient_norm, relative, step, seconds, _user):
+        try:
+            stop = callback(OptimizeResult(nit=iteration, fun=loss, jac_norm=gradient_norm, rel_jac_norm=relative,
+                                           step_length=step, seconds=seconds))
+            return 1 if stop is True else 0
+        except StopIteration:
+            return 1
+        except BaseException as exc:  # noqa: BLE001 - raised again by solve
+            state["error"] = exc
+            return 1
+
+    return call
