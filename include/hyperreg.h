@@ -15,7 +15,8 @@
  *    on bad input: null pointers, negative sizes, unknown names and invalid CSR arrays are
  *    errors. Pointers to arrays must point to as many elements as the documentation says
  *    (the library cannot check a length it is not given).
- *  - Handles (hyperreg_problem, hyperreg_options, hyperreg_result, hyperreg_error) are opaque;
+ *  - Handles (hyperreg_matrix, hyperreg_problem, hyperreg_options, hyperreg_result,
+ *    hyperreg_error) are opaque;
  *    each has a free function that accepts NULL. Strings returned by the library (const char *)
  *    belong to the handle they came from and stay valid until it is freed.
  *  - Thread safety: different handles may be used on different threads at the same time. A
@@ -50,13 +51,15 @@ extern "C" {
 /* The solver could not run: CHOLMOD or LAPACK failed unrecoverably (e.g. out of memory), or the
  * start point's computation overflowed. */
 #define HYPERREG_ERROR_SOLVER 5
-/* Reserved for file input. */
+/* A file could not be read (hyperreg_matrix_read): missing, unreadable or malformed; the message
+ * names the file and, for malformed data, the line. */
 #define HYPERREG_ERROR_IO 6
 
 typedef struct hyperreg_error hyperreg_error;
 typedef struct hyperreg_problem hyperreg_problem;
 typedef struct hyperreg_options hyperreg_options;
 typedef struct hyperreg_result hyperreg_result;
+typedef struct hyperreg_matrix hyperreg_matrix;
 
 /* The library version, "major.minor.patch" (the same as `hyperreg --version`). Static storage. */
 const char *hyperreg_version(void);
@@ -104,6 +107,46 @@ int64_t hyperreg_problem_rows(const hyperreg_problem *problem);
 int64_t hyperreg_problem_columns(const hyperreg_problem *problem);
 /* Frees a problem (NULL is ignored). */
 void hyperreg_problem_free(hyperreg_problem *problem);
+
+/* The problem's stored values of A (nonzeros doubles, read-only, valid until the problem is
+ * freed): lets a caller check that a problem made by hyperreg_problem_create_from_matrix shares
+ * the matrix's storage (the same address as hyperreg_matrix_values). NULL for NULL. */
+const double *hyperreg_problem_values(const hyperreg_problem *problem);
+
+/* ---- Matrices read by the library ---------------------------------------------------------- */
+
+/*
+ * Reads a Matrix Market matrix file (coordinate or array, real/integer/pattern, general or
+ * symmetric, .gz; docs/matrix-market.md) with the library's parallel reader into CSR storage
+ * owned by the library. Its arrays can be read in place (below) and turned into a problem
+ * without a copy (hyperreg_problem_create_from_matrix). Errors: HYPERREG_ERROR_IO, the message
+ * naming the file and line.
+ */
+int hyperreg_matrix_read(const char *path, hyperreg_matrix **matrix, hyperreg_error **error);
+/* n, d and the number of stored entries (-1 for NULL). */
+int64_t hyperreg_matrix_rows(const hyperreg_matrix *matrix);
+int64_t hyperreg_matrix_columns(const hyperreg_matrix *matrix);
+int64_t hyperreg_matrix_nonzeros(const hyperreg_matrix *matrix);
+/* Seconds the read took (NaN for NULL). */
+double hyperreg_matrix_seconds(const hyperreg_matrix *matrix);
+/* The stored arrays, read-only, valid until the matrix is freed (a problem made from the matrix
+ * keeps its own reference to them):
+ *   row offsets: n + 1 integers; index_bits 64 gives the storage itself (int64_t), 32 a copy as
+ *     int32_t made when the matrix was read (NULL when nonzeros exceeds INT32_MAX), for callers
+ *     whose CSR type wants both index arrays of one width;
+ *   column indices: nonzeros int32_t, sorted within each row;
+ *   values: nonzeros doubles. */
+const void *hyperreg_matrix_row_offsets(const hyperreg_matrix *matrix, int32_t index_bits);
+const int32_t *hyperreg_matrix_column_indices(const hyperreg_matrix *matrix);
+const double *hyperreg_matrix_values(const hyperreg_matrix *matrix);
+/* Frees a matrix (NULL is ignored); problems made from it stay valid. */
+void hyperreg_matrix_free(hyperreg_matrix *matrix);
+
+/* A problem whose A is the matrix's storage, shared, not copied (the matrix may be freed
+ * afterwards); b, w, w_count and function as in hyperreg_problem_create. */
+int hyperreg_problem_create_from_matrix(const hyperreg_matrix *matrix, const double *b, const double *w,
+                                        int64_t w_count, const char *function, hyperreg_problem **problem,
+                                        hyperreg_error **error);
 
 /* ---- Options --------------------------------------------------------------------------- */
 

@@ -89,30 +89,44 @@ public func hyperreg_problem_create(_ rows: Int64, _ columns: Int64, _ nonzeros:
     return guarded(error) { () throws(ABIError) in
         guard let out else { throw ABIError(.invalidArgument, "problem (the output) is a null pointer") }
         let begin = ContinuousClock.now
-        let name = try string(function, "function")
-        guard let kind = FunctionKind(rawValue: name) else {
-            throw ABIError(.invalidArgument, "function is \"\(name)\": it must be exp, cosh or sinh")
-        }
+        _ = try functionKind(function)
         let a = try csrMatrix(rows: rows, columns: columns, nonzeros: nonzeros, rowOffsets: rowOffsets, columnIndices: columnIndices,
                               indexBits: indexBits, values: values)
-        let n = a.rowCount
-        let b = try doubles(target, n, "b")
-        let w: [Double], uniform: Double?
-        switch weightCount {
-        case 0 where weights == nil: w = [Double](repeating: 1, count: n); uniform = 1
-        case 1:
-            guard let weights else { throw ABIError(.invalidArgument, "w is a null pointer") }
-            w = [Double](repeating: weights.pointee, count: n); uniform = weights.pointee
-        case Int64(n): w = try doubles(weights, n, "w"); uniform = nil
-        default:
-            throw ABIError(.invalidProblem, "w has \(weightCount) entries but A has \(n) rows (give 1 for a uniform weight, or n)")
-        }
-        do throws(ProblemError) {
-            let p = try Problem(matrix: a, target: b, weights: w, function: kind)
-            out.pointee = retainedHandle(ABIProblem(problem: p, uniformWeight: uniform, buildSeconds: seconds(since: begin)))
-        } catch {
-            throw ABIError(.invalidProblem, error.message)
-        }
+        out.pointee = try makeProblem(a, target: target, weights: weights, weightCount: weightCount, function: function, begin: begin)
+    }
+}
+
+/// The function named by a C string.
+func functionKind(_ function: UnsafePointer<CChar>?) throws(ABIError) -> FunctionKind {
+    let name = try string(function, "function")
+    guard let kind = FunctionKind(rawValue: name) else {
+        throw ABIError(.invalidArgument, "function is \"\(name)\": it must be exp, cosh or sinh")
+    }
+    return kind
+}
+
+/// A problem handle for the matrix `a` (shared, not copied) and the C arrays of b and w
+/// (copied); `begin` starts the clock of its `buildSeconds`.
+func makeProblem(_ a: CSRMatrix, target: UnsafePointer<Double>?, weights: UnsafePointer<Double>?, weightCount: Int64,
+                 function: UnsafePointer<CChar>?, begin: ContinuousClock.Instant) throws(ABIError) -> OpaquePointer {
+    let kind = try functionKind(function)
+    let n = a.rowCount
+    let b = try doubles(target, n, "b")
+    let w: [Double], uniform: Double?
+    switch weightCount {
+    case 0 where weights == nil: w = [Double](repeating: 1, count: n); uniform = 1
+    case 1:
+        guard let weights else { throw ABIError(.invalidArgument, "w is a null pointer") }
+        w = [Double](repeating: weights.pointee, count: n); uniform = weights.pointee
+    case Int64(n): w = try doubles(weights, n, "w"); uniform = nil
+    default:
+        throw ABIError(.invalidProblem, "w has \(weightCount) entries but A has \(n) rows (give 1 for a uniform weight, or n)")
+    }
+    do throws(ProblemError) {
+        let p = try Problem(matrix: a, target: b, weights: w, function: kind)
+        return retainedHandle(ABIProblem(problem: p, uniformWeight: uniform, buildSeconds: seconds(since: begin)))
+    } catch {
+        throw ABIError(.invalidProblem, error.message)
     }
 }
 

@@ -3,6 +3,7 @@ a `scipy.optimize.OptimizeResult`."""
 import ctypes
 import json
 import numbers
+import os
 
 import numpy as np
 import scipy.sparse
@@ -44,6 +45,77 @@ def _call(function, *args):
     error = ctypes.c_void_p()
     code = function(*args, ctypes.byref(error))
     _check(code, error)
+
+
+class _MatrixStorage:
+    """A matrix read by the library (`hyperreg_matrix`): frees it when the last array viewing
+    its storage goes."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.shape = (lib.hyperreg_matrix_rows(handle), lib.hyperreg_matrix_columns(handle))
+        self.nonzeros = lib.hyperreg_matrix_nonzeros(handle)
+        self.indices_address = lib.hyperreg_matrix_column_indices(handle)
+        self.values_address = lib.hyperreg_matrix_values(handle)
+
+    def __del__(self):
+        if self.handle:
+            lib.hyperreg_matrix_free(self.handle)
+            self.handle = None
+
+
+def _view(address, count, dtype, storage):
+    """A read-only numpy array of `dtype` over `count` elements of the library's storage at
+    `address`, keeping `storage` alive."""
+    if count == 0 or not address:
+        return np.zeros(0, dtype=dtype)
+
+    class Buffer(np.ctypeslib.as_ctypes_type(np.dtype(dtype)) * count):
+        pass
+
+    buffer = Buffer.from_address(address)
+    buffer.storage = storage
+    array = np.frombuffer(buffer, dtype=dtype, count=count)
+    array.flags.writeable = False
+    return array
+
+
+def read_mtx(path):
+    """Reads a Matrix Market matrix file (coordinate or array, .gz too) with hyperreg's reader
+    into a read-only `scipy.sparse.csr_array` whose arrays are the library's own storage: a
+    problem made from it (`solve`, `Problem`) shares that storage, with no copy. Errors name the
+    file and line (`HyperRegError`, code 6)."""
+    handle = ctypes.c_void_p()
+    _call(lib.hyperreg_matrix_read, os.fsencode(path), ctypes.byref(handle))
+    storage = _MatrixStorage(handle)
+    n, d = storage.shape
+    nnz = storage.nonzeros
+    bits = 32 if lib.hyperreg_matrix_row_offsets(handle, 32) else 64
+    indptr = _view(lib.hyperreg_matrix_row_offsets(handle, bits), n + 1, np.int32 if bits == 32 else np.int64, storage)
+    indices = _view(storage.indices_address, nnz, np.int32, storage)
+    data = _view(storage.values_address, nnz, np.float64, storage)
+    if bits == 64:
+        indices = indices.astype(np.int64)   # SciPy wants one index width; beyond 2^31 entries only
+    matrix = scipy.sparse.csr_array((data, indices, indptr), shape=(n, d), copy=False)
+    matrix.has_canonical_format = True       # the reader sorts and merges (docs/matrix-market.md)
+    return matrix
+
+
+def _storage_of(A):
+    """The library storage behind a matrix from `read_mtx`, when A still is exactly that matrix
+    (its values and column indices are the storage's own arrays), else None."""
+    if not scipy.sparse.issparse(A) or A.format != "csr":
+        return None
+    base = A.data
+    while base is not None and not hasattr(base, "storage"):
+        base = getattr(base, "base", None)
+    storage = getattr(base, "storage", None)
+    if storage is None or storage.handle is None or A.shape != storage.shape or A.nnz != storage.nonzeros:
+        return None
+    if A.data.ctypes.data != storage.values_address or A.indices.dtype != np.int32 \
+            or A.indices.ctypes.data != storage.indices_address:
+        return None
+    return storage
 
 
 def _csr_arrays(A):
@@ -111,15 +183,26 @@ class Problem:
         self._handle = ctypes.c_void_p()
         if not isinstance(function, str):
             raise ValueError(f"function must be 'exp', 'cosh' or 'sinh', got {function!r}")
-        n, d, indptr, indices, data, bits = _csr_arrays(A)
+        storage = _storage_of(A)
+        if storage is None:
+            n, d, indptr, indices, data, bits = _csr_arrays(A)
+        else:
+            n, d = storage.shape
         b = _vector(b, n, "b", f"one entry per row of A ({n} rows)")
         if isinstance(w, numbers.Real) or np.ndim(w) == 0:
             w = np.array([float(w)], dtype=np.float64)
         else:
             w = _vector(w, n, "w", f"one weight per row of A ({n} rows), or one number")
-        _call(lib.hyperreg_problem_create, n, d, data.shape[0], indptr.ctypes.data_as(ctypes.c_void_p),
-              indices.ctypes.data_as(ctypes.c_void_p), bits, _pointer(data), _pointer(b), _pointer(w), w.shape[0],
-              function.encode(), ctypes.byref(self._handle))
+        if storage is not None:
+            # A from read_mtx: the problem shares the library's arrays (no copy; the CSR structure,
+            # checked by the reader, is not checked again).
+            _call(lib.hyperreg_problem_create_from_matrix, storage.handle, _pointer(b), _pointer(w), w.shape[0],
+                  function.encode(), ctypes.byref(self._handle))
+            self._storage = storage
+        else:
+            _call(lib.hyperreg_problem_create, n, d, data.shape[0], indptr.ctypes.data_as(ctypes.c_void_p),
+                  indices.ctypes.data_as(ctypes.c_void_p), bits, _pointer(data), _pointer(b), _pointer(w), w.shape[0],
+                  function.encode(), ctypes.byref(self._handle))
         #: (n, d).
         self.shape = (n, d)
         #: The function u.

@@ -7,12 +7,15 @@ report `seconds` on the same problem, side by side, interleaved (docs/python.md,
     pip install ./python
     python3 scripts/bench/python_inprocess.py --dir /tmp/p16 [--repeats 3] [--threads 2]
 
-The files are read once with SciPy (not timed). Per repeat it prints:
+The files are read once (not timed): A with hyperreg.read_mtx (default; the problem then
+shares the library's storage) or scipy.io.mmread (--reader scipy; the library copies A once per
+`hyperreg.solve`), b and w with SciPy. Per repeat it prints:
   cli       the CLI report's `seconds` (start point + solve; reading excluded) and its
             `read_seconds` (reading the files);
   wall      the wall-clock time of the whole `hyperreg.solve` call: the checks in Python, the
-            copy and check of the arrays in the library (`read_seconds` of its report), the start
-            point and the solve, the report's JSON and its parsing;
+            problem's construction in the library (`read_seconds` of its report: the value
+            checks, and with --reader scipy the copy and the CSR checks), the start point and the
+            solve, the report's JSON and its parsing;
   lib       the in-process report's `seconds` (start point + solve, as the CLI's);
   reused    the wall-clock time of `Problem.solve` on a `hyperreg.Problem` built once before
             the loop (no copy or check of the arrays);
@@ -42,14 +45,17 @@ def main():
     p.add_argument("--binary", default=str(ROOT / ".build/release/hyperreg"))
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--reader", choices=["hyperreg", "scipy"], default="hyperreg",
+                   help="hyperreg.read_mtx (the problem shares the library's storage: no copy) or scipy.io.mmread "
+                        "(the library copies the arrays once)")
     args = p.parse_args()
     folder = Path(args.dir)
 
     t = time.perf_counter()
-    a = scipy.sparse.csr_matrix(scipy.io.mmread(folder / "A.mtx"))
+    a = hyperreg.read_mtx(folder / "A.mtx") if args.reader == "hyperreg" else scipy.sparse.csr_matrix(scipy.io.mmread(folder / "A.mtx"))
     b = np.asarray(scipy.io.mmread(folder / "b.mtx")).ravel()
     w = np.asarray(scipy.io.mmread(folder / "w.mtx")).ravel()
-    print(f"read with scipy in {time.perf_counter() - t:.2f} s: {a.shape[0]} x {a.shape[1]}, {a.nnz} nonzeros, "
+    print(f"read A with {args.reader} (b, w with scipy) in {time.perf_counter() - t:.2f} s: {a.shape[0]} x {a.shape[1]}, {a.nnz} nonzeros, "
           f"indices {a.indices.dtype}, indptr {a.indptr.dtype}")
 
     threads = [] if args.threads is None else ["--threads", str(args.threads)]
