@@ -135,13 +135,13 @@ def _csr_arrays(A):
         dense = np.asarray(A)
         if dense.ndim != 2:
             raise ValueError(f"A must be a 2-D array or a scipy.sparse matrix, got an array of shape {dense.shape}")
-        if not np.issubdtype(dense.dtype, np.number) or np.issubdtype(dense.dtype, np.complexfloating):
+        if not (np.issubdtype(dense.dtype, np.integer) or np.issubdtype(dense.dtype, np.floating) or dense.dtype == np.bool_):
             raise ValueError(f"A must hold real numbers, got dtype {dense.dtype}")
         A = scipy.sparse.csr_array(dense.astype(np.float64, copy=False))
     n, d = A.shape
+    if not (np.issubdtype(A.dtype, np.integer) or np.issubdtype(A.dtype, np.floating) or A.dtype == np.bool_):
+        raise ValueError(f"A must hold real numbers, got dtype {A.dtype}")
     data = np.ascontiguousarray(A.data, dtype=np.float64)
-    if not np.issubdtype(data.dtype, np.floating) and not np.issubdtype(A.data.dtype, np.number):
-        raise ValueError(f"A must hold real numbers, got dtype {A.data.dtype}")
     indptr, indices = A.indptr, A.indices
     if indptr.dtype == np.int32 and indices.dtype == np.int32:
         bits = 32
@@ -156,6 +156,8 @@ def _csr_arrays(A):
 
 def _vector(value, length, name, what):
     """`value` as a contiguous float64 vector of `length` entries, or a ValueError naming it."""
+    if np.iscomplexobj(value):
+        raise ValueError(f"{name} must hold real numbers, got complex ones")
     try:
         v = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:

@@ -110,6 +110,10 @@ def test_bad_inputs_raise_value_errors_naming_the_problem():
         (lambda: hyperreg.solve(a, b, threads=0), "threads must be >= 1"),
         (lambda: hyperreg.solve(a, b, x0=np.full(d, np.inf)), "is not finite"),
         (lambda: hyperreg.solve(scipy.sparse.csr_matrix((0, 3)), np.zeros(0)), "at least one row and one column"),
+        (lambda: hyperreg.solve(a.astype(np.complex128), b), "A must hold real numbers, got dtype complex128"),
+        (lambda: hyperreg.solve(a.toarray().astype(object), b), "A must hold real numbers, got dtype object"),
+        (lambda: hyperreg.solve(a, b + 1j), "b must hold real numbers"),
+        (lambda: hyperreg.solve(a, ["x"] * n), "b must be a vector of real numbers"),
     ]
     for call, words in cases:
         with pytest.raises(ValueError) as caught:
@@ -243,3 +247,10 @@ def test_read_mtx_frees_its_storage():
     growth = rss_bytes() - before
     # A leaked matrix holds its arrays (10016 entries) and more: 54 MB over 300 reads, checked by hand.
     assert growth < 4 * 1024 * 1024, f"RSS grew by {growth / 1e6:.1f} MB over 300 reads"
+
+
+def test_the_largest_iteration_limit_solves():
+    a, b = small_problem()
+    usual = hyperreg.solve(a, b, w=0.01)
+    huge = hyperreg.solve(a, b, w=0.01, max_iterations=2**63 - 1)
+    assert huge.success and np.array_equal(huge.x, usual.x) and huge.report["max_iterations"] == 2**63 - 1
