@@ -239,6 +239,35 @@ int hyperreg_result_report(const hyperreg_result *result, const char **json, hyp
 /* Frees a result (NULL is ignored). */
 void hyperreg_result_free(hyperreg_result *result);
 
+/* ---- Theory: diagnose and shift (docs/theory.md) -------------------------------------------- */
+
+/*
+ * The paper's guarantee quantities at the point x (d doubles): R, R0, sigma_min(A), the smallest
+ * Hessian eigenvalue l, the w conditions of Lemma C.4 and Theorem F.1, the Lipschitz bound
+ * beside an empirical estimate, the convergence radius, the degenerate cases. *json receives the
+ * report of `hyperreg diagnose --report` (docs/cli.md; `inputs` say "(memory)"), a string the
+ * caller frees with hyperreg_string_free. radius: 0 or NaN for the default max(||A||, ||x||,
+ * ||b||), else finite > 0; samples: points for the empirical Lipschitz estimate (0: 4); seed: of
+ * their directions (the command line's default is 1).
+ */
+int hyperreg_diagnose(const hyperreg_problem *problem, const double *x, double radius, int64_t samples, uint64_t seed,
+                      char **json, hyperreg_error **error);
+
+/*
+ * Corollary F.2's target shift: delta_b (n doubles, written to the caller's delta_b) with which
+ * the problem with target b - delta_b has at x_from the fit term the original has after the
+ * move. Part 1: x_to (d doubles) given, problem_to NULL: the move x_from -> x_to. Part 2: x_to
+ * NULL, problem_to given: the move A -> problem_to's A (same shape; its b and w are not used),
+ * at x_from. radius as in hyperreg_diagnose. *json (if json is not NULL) receives the report of
+ * `hyperreg shift --report`, freed with hyperreg_string_free.
+ */
+int hyperreg_shift(const hyperreg_problem *problem, const double *x_from, const double *x_to,
+                   const hyperreg_problem *problem_to, double radius, double *delta_b, char **json,
+                   hyperreg_error **error);
+
+/* Frees a string returned by hyperreg_diagnose or hyperreg_shift (NULL is ignored). */
+void hyperreg_string_free(char *text);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,9 +7,9 @@
 A thin ctypes binding of the Swift library's C ABI (include/hyperreg.h); guide: docs/python.md.
 """
 from ._library import lib as _lib
-from ._solve import HyperRegError, InvalidInputError, Problem, read_mtx, solve
+from ._solve import HyperRegError, InvalidInputError, Problem, diagnose, read_mtx, shift, solve
 
 #: The library's version (the same as `hyperreg --version`).
 __version__ = _lib.hyperreg_version().decode()
 
-__all__ = ["solve", "Problem", "read_mtx", "HyperRegError", "InvalidInputError", "__version__"]
+__all__ = ["solve", "Problem", "read_mtx", "diagnose", "shift", "HyperRegError", "InvalidInputError", "__version__"]

@@ -336,3 +336,52 @@ def _trampoline(callback, state):
             return 1
 
     return call
+
+
+def _json(function, *args):
+    """Calls a C function that returns a JSON report through `char **`, parses and frees it."""
+    text = ctypes.c_void_p()
+    _call(function, *args, ctypes.byref(text))
+    try:
+        return json.loads(ctypes.string_at(text.value).decode("utf-8"))
+    finally:
+        lib.hyperreg_string_free(text)
+
+
+def diagnose(A, b, x, w=1.0, function="exp", *, radius=None, samples=4, seed=1):
+    """The paper's guarantee quantities at the point x (R, R0, sigma_min(A), the smallest
+    Hessian eigenvalue l, the w conditions, Lipschitz bounds, the convergence radius; see
+    docs/theory.md): the JSON report of `hyperreg diagnose --report`, as a dict. `radius`,
+    `samples`, `seed` as the command line's --radius, --samples, --seed."""
+    with Problem(A, b, w=w, function=function) as problem:
+        x = _vector(x, problem.shape[1], "x", f"one entry per column of A ({problem.shape[1]} columns)")
+        if radius is not None and not (np.isfinite(radius) and radius > 0):
+            raise ValueError(f"radius must be finite and > 0, got {radius}")
+        if int(samples) < 1:
+            raise ValueError(f"samples must be >= 1, got {samples}")
+        return _json(lib.hyperreg_diagnose, problem._handle, _pointer(x), 0.0 if radius is None else float(radius),
+                     int(samples), int(seed))
+
+
+def shift(A, b, x_from, x_to=None, A_to=None, w=1.0, function="exp", *, radius=None):
+    """Corollary F.2's target shift (docs/theory.md): delta_b equivalent to moving x_from to
+    x_to (part 1) or A to A_to at x_from (part 2; give exactly one). Returns (delta_b, report),
+    the report being the JSON of `hyperreg shift --report` as a dict."""
+    if (x_to is None) == (A_to is None):
+        raise ValueError("give exactly one of x_to (part 1) and A_to (part 2)")
+    if radius is not None and not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be finite and > 0, got {radius}")
+    with Problem(A, b, w=w, function=function) as problem:
+        n, d = problem.shape
+        x_from = _vector(x_from, d, "x_from", f"one entry per column of A ({d} columns)")
+        delta_b = np.empty(n, dtype=np.float64)
+        r = 0.0 if radius is None else float(radius)
+        if x_to is not None:
+            x_to = _vector(x_to, d, "x_to", f"one entry per column of A ({d} columns)")
+            report = _json(lib.hyperreg_shift, problem._handle, _pointer(x_from), _pointer(x_to), None, r, _pointer(delta_b))
+        else:
+            with Problem(A_to, b, w=w, function=function) as other:
+                if other.shape != problem.shape:
+                    raise ValueError(f"A_to has shape {other.shape}, expected {problem.shape}")
+                report = _json(lib.hyperreg_shift, problem._handle, _pointer(x_from), None, other._handle, r, _pointer(delta_b))
+        return delta_b, report

@@ -254,3 +254,43 @@ def test_the_largest_iteration_limit_solves():
     usual = hyperreg.solve(a, b, w=0.01)
     huge = hyperreg.solve(a, b, w=0.01, max_iterations=2**63 - 1)
     assert huge.success and np.array_equal(huge.x, usual.x) and huge.report["max_iterations"] == 2**63 - 1
+
+
+def cli_json(args, tmp_path):
+    if not CLI.is_file():
+        pytest.skip(f"{CLI} missing: build it with `swift build -c release --product hyperreg` or set HYPERREG_CLI")
+    run = subprocess.run([str(CLI)] + [str(a) for a in args], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    import json
+    return json.loads(run.stdout)
+
+
+def test_diagnose_and_shift_give_the_command_lines_reports(tmp_path):
+    a, b, w, function = load(PLANTED)
+    x_true = read_array(PLANTED / "x_true.mtx")
+    common = [PLANTED / "A.mtx", PLANTED / "b.mtx", "--weights", PLANTED / "w.mtx", "--function", function]
+    expected = cli_json(["diagnose", *common, "--x", PLANTED / "x_true.mtx", "--report", "-"], tmp_path)
+    found = hyperreg.diagnose(a, b, x_true, w=w, function=function)
+    assert found["inputs"]["x"] == "(memory)"
+    for report in (expected, found):
+        report.pop("inputs")
+    assert found == expected        # every number, bit for bit (same code, same data)
+
+    x = hyperreg.solve(a, b, w=w, function=function).x
+    subprocess.run([str(CLI), "solve", *map(str, common), "--quiet", "--output", str(tmp_path / "x.mtx")], check=True)
+    expected = cli_json(["shift", *common, "--from", PLANTED / "x_true.mtx", "--to", tmp_path / "x.mtx",
+                         "--output", tmp_path / "delta.mtx", "--report", "-"], tmp_path)
+    delta_b, found = hyperreg.shift(a, b, x_true, x_to=x, w=w, function=function)
+    assert np.array_equal(delta_b, read_array(tmp_path / "delta.mtx"))
+    for report in (expected, found):
+        report.pop("inputs")
+    assert found == expected and found["part"] == 1
+
+    a_to = a.copy()
+    a_to.data = a_to.data * 1.001
+    delta_b, found = hyperreg.shift(a, b, x_true, A_to=a_to, w=w, function=function)
+    assert found["part"] == 2 and delta_b.shape == (a.shape[0],) and np.isfinite(delta_b).all()
+    with pytest.raises(ValueError, match="exactly one of x_to"):
+        hyperreg.shift(a, b, x_true, w=w)
+    with pytest.raises(ValueError, match="radius must be finite and > 0"):
+        hyperreg.diagnose(a, b, x_true, radius=-1.0)
