@@ -4,6 +4,7 @@ Run from a clone after `pip install ./python` (scripts/test.sh does both):
     python -m pytest python/tests
 The CLI comparisons need the release command line (swift build -c release --product hyperreg,
 or HYPERREG_CLI=path); without it they skip with a printed reason."""
+import ctypes
 import os
 import subprocess
 import threading
@@ -294,3 +295,14 @@ def test_diagnose_and_shift_give_the_command_lines_reports(tmp_path):
         hyperreg.shift(a, b, x_true, w=w)
     with pytest.raises(ValueError, match="radius must be finite and > 0"):
         hyperreg.diagnose(a, b, x_true, radius=-1.0)
+
+
+def test_the_gil_is_released_while_the_library_works():
+    # ctypes releases the GIL around a foreign call unless the library was loaded as a Python
+    # C-API library (ctypes.PyDLL, flag _FUNCFLAG_PYTHONAPI); then no other thread could run
+    # during a solve. (A timing test cannot tell the two apart: the callback lets other
+    # threads in at every iteration either way.)
+    from hyperreg._library import lib
+    assert isinstance(lib, ctypes.CDLL) and not isinstance(lib, ctypes.PyDLL)
+    assert not lib._func_flags_ & ctypes._FUNCFLAG_PYTHONAPI
+    assert not lib.hyperreg_solve._flags_ & ctypes._FUNCFLAG_PYTHONAPI
