@@ -27,7 +27,7 @@ enum ABICode: Int32 {
     case invalidOptions = 4
     /// The solver could not run: CHOLMOD or LAPACK failure, overflow before the start.
     case solverFailure = 5
-    /// A file could not be read (`hyperreg_read_mtx`).
+    /// A file could not be read (`hyperreg_matrix_read`).
     case io = 6
 }
 

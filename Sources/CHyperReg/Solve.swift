@@ -365,7 +365,11 @@ public func hyperreg_solve(_ problem: OpaquePointer?, _ options: OpaquePointer?,
         guard let handle = object(problem, as: ABIProblem.self) else { throw ABIError(.invalidArgument, "problem is a null pointer") }
         guard let x else { throw ABIError(.invalidArgument, "x (the output) is a null pointer") }
         guard let out else { throw ABIError(.invalidArgument, "result (the output) is a null pointer") }
-        let settings = options == nil ? ABIOptions() : (object(options, as: ABIOptions.self)?.copy() ?? ABIOptions())
+        var settings = ABIOptions()
+        if let options {
+            guard let given = object(options, as: ABIOptions.self) else { throw ABIError(.invalidArgument, "options is not an options handle") }
+            settings = given.copy()
+        }
         let p = handle.problem
         let given = try x0.map { (pointer) throws(ABIError) in try doubles(pointer, p.columnCount, "x0") }
         let run = { () throws(ABIError) -> ABIResult in

@@ -306,3 +306,18 @@ def test_the_gil_is_released_while_the_library_works():
     assert isinstance(lib, ctypes.CDLL) and not isinstance(lib, ctypes.PyDLL)
     assert not lib._func_flags_ & ctypes._FUNCFLAG_PYTHONAPI
     assert not lib.hyperreg_solve._flags_ & ctypes._FUNCFLAG_PYTHONAPI
+
+
+def test_null_and_mistyped_handles_are_errors_not_crashes():
+    from hyperreg._library import c_double_p, lib
+    a, b = small_problem()
+    x = np.empty(a.shape[1])
+    with hyperreg.Problem(a, b) as problem:
+        for args, words in (((problem._handle, problem._handle), b"options is not an options handle"),
+                            ((None, None), b"problem is a null pointer")):
+            result, error = ctypes.c_void_p(), ctypes.c_void_p()
+            code = lib.hyperreg_solve(*args, None, x.ctypes.data_as(c_double_p), ctypes.byref(result), ctypes.byref(error))
+            assert code == 1 and not result and words in lib.hyperreg_error_message(error)
+            lib.hyperreg_error_free(error)
+    assert lib.hyperreg_result_success(None) == -1 and lib.hyperreg_result_status(None) is None
+    assert np.isnan(lib.hyperreg_result_final_loss(None)) and lib.hyperreg_problem_rows(None) == -1
