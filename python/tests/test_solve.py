@@ -321,3 +321,14 @@ def test_null_and_mistyped_handles_are_errors_not_crashes():
             lib.hyperreg_error_free(error)
     assert lib.hyperreg_result_success(None) == -1 and lib.hyperreg_result_status(None) is None
     assert np.isnan(lib.hyperreg_result_final_loss(None)) and lib.hyperreg_problem_rows(None) == -1
+
+
+def test_the_package_version_is_the_librarys():
+    # pyproject.toml repeats the version of HyperRegVersion (Sources/HyperRegReport): a bump of
+    # one without the other fails here.
+    from importlib import metadata
+    try:
+        installed = metadata.version("hyperreg")
+    except metadata.PackageNotFoundError:
+        pytest.skip("the package is not installed (run through scripts/python-test.sh)")
+    assert installed == hyperreg.__version__
