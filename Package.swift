@@ -6,6 +6,7 @@
 //                                                               ->  DenseLinearAlgebra -> CSuiteSparse (LAPACK)
 //                                         ->  MatrixMarket -> CZlib
 //                                         ->  SparseCore (pure Swift, no Foundation, no C)
+//   CHyperReg (C ABI, libCHyperReg.so) and HyperRegCLI -> HyperRegReport (JSON report) -> HyperReg
 import PackageDescription
 
 // Version 0.1.0 (HyperRegPackage.version, `hyperreg --version`); releases are tagged with it.
@@ -14,6 +15,8 @@ let package = Package(
     products: [
         .library(name: "HyperReg", targets: ["HyperReg", "SparseCore", "MatrixMarket", "Cholmod", "DenseLinearAlgebra"]),
         .executable(name: "hyperreg", targets: ["HyperRegCLI"]),
+        // The C ABI (include/hyperreg.h) as libCHyperReg.so; the Python package (python/) loads it.
+        .library(name: "CHyperReg", type: .dynamic, targets: ["CHyperReg"]),
         // The user guide's library example (docs/guide.md); built by `swift build` so it cannot rot.
         .executable(name: "hyperreg-example", targets: ["HyperRegExample"]),
     ],
@@ -45,11 +48,15 @@ let package = Package(
         .target(name: "DenseLinearAlgebra", dependencies: ["SparseCore", "CSuiteSparse"]),
         // The solver: objective, Hessian, Newton driver, start points, planted problems.
         .target(name: "HyperReg", dependencies: ["SparseCore", "Cholmod", "DenseLinearAlgebra"]),
+        // The solve report (JSON) and the version, shared by the command line and the C ABI.
+        .target(name: "HyperRegReport", dependencies: ["HyperReg"]),
+        // The C ABI: `@_cdecl` functions declared in include/hyperreg.h (docs/python.md).
+        .target(name: "CHyperReg", dependencies: ["HyperReg", "HyperRegReport", "SparseCore", "MatrixMarket"]),
         // The command-line tool.
         .executableTarget(
             name: "HyperRegCLI",
             dependencies: [
-                "HyperReg", "SparseCore", "MatrixMarket", "Cholmod",
+                "HyperReg", "HyperRegReport", "SparseCore", "MatrixMarket", "Cholmod",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -5,3 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build
 swift test 2>&1 | tee /tmp/hyperreg-test.log
+# The Python package and the C example (python/, docs/python.md). Its release build is the one
+# scripts/solve-example.sh needs anyway (108 s cold here); beyond that it adds about 22 s.
+bash scripts/python-test.sh

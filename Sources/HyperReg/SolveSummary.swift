@@ -33,6 +33,7 @@ struct SolveSummary {
         trace = [first]
         iterates = [start.x]
         keepIterates = context.options.reference == nil
+            && maxIterations < Self.iterateMemoryBound   // d * (maxIterations + 1) cannot overflow below it
             && context.problem.columnCount * (maxIterations + 1) <= Self.iterateMemoryBound
     }
 

@@ -7,6 +7,7 @@
 import ArgumentParser
 import Foundation
 import HyperReg
+import HyperRegReport
 import MatrixMarket
 import SparseCore
 
@@ -46,11 +47,6 @@ struct HyperRegCommand: ParsableCommand {
             Foundation.exit(code.rawValue)
         }
     }
-}
-
-/// The package version printed by `--version` and written in reports: the library's.
-enum HyperRegVersion {
-    static let string = HyperRegPackage.version
 }
 
 /// Options shared by commands that run kernels.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HyperReg
+import HyperRegReport
 import MatrixMarket
 import SparseCore
 
@@ -117,55 +118,4 @@ func shiftTable(_ s: InContextShift, matrix: String) -> String {
     lines.append("conditions:")
     for c in s.conditions { lines.append("  \(verdict(c.holds))  \(c.statement)") }
     return lines.joined(separator: "\n")
-}
-
-/// The JSON report of `hyperreg shift` (keys: docs/cli.md; add, never rename).
-struct ShiftReport: Encodable {
-    struct Inputs: Encodable { var matrix: String; var target: String; var from: String; var to: String?; var matrix_to: String? }
-    var inputs: Inputs
-    var part: Int
-    var rows: Int
-    var delta_b_norm: Double
-    var move_norm: Double
-    var ratio: Double?
-    var max_abs_argument_change: Double
-    var alpha_from: Double
-    var alpha_to: Double
-    var u_difference_norm: Double
-    var alpha_difference: Double
-    var c_difference_norm: Double
-    var norm_a: Double
-    var norm_x: Double
-    var norm_b: Double
-    var r: Double
-    var alpha_inverse_bound: LargeNumberJSON
-    var u_lipschitz_bound: LargeNumberJSON
-    var c_factor: Double
-    var m_explicit: LargeNumberJSON
-    var bound: LargeNumberJSON?
-    var conditions: [ConditionJSON]
-    var shifted_fit_loss: Double
-    var original_fit_loss: Double
-    var identity_residual: Double
-    var regularization_from: Double
-    var regularization_to: Double
-    var version: String
-
-    init(_ s: InContextShift, matrix: String, target: String, from: String, to: String?, matrixTo: String?) {
-        inputs = Inputs(matrix: matrix, target: target, from: from, to: to, matrix_to: matrixTo)
-        part = s.part == .iterate ? 1 : 2
-        rows = s.rowCount
-        delta_b_norm = s.deltaBNorm; move_norm = s.moveNorm; ratio = s.ratio
-        max_abs_argument_change = s.maxAbsArgumentChange
-        alpha_from = s.alphaFrom; alpha_to = s.alphaTo
-        u_difference_norm = s.uDifferenceNorm; alpha_difference = s.alphaDifference; c_difference_norm = s.cDifferenceNorm
-        norm_a = s.normA; norm_x = s.normX; norm_b = s.normB; r = s.radius
-        alpha_inverse_bound = LargeNumberJSON(s.alphaInverseBound); u_lipschitz_bound = LargeNumberJSON(s.uLipschitzBound)
-        c_factor = s.cFactor; m_explicit = LargeNumberJSON(s.constant); bound = s.bound.map(LargeNumberJSON.init)
-        conditions = s.conditions.map { ConditionJSON(code: $0.code, statement: $0.statement, holds: $0.holds) }
-        shifted_fit_loss = s.shiftedFitLoss; original_fit_loss = s.originalFitLoss
-        identity_residual = s.identityResidual
-        regularization_from = s.regularizationFrom; regularization_to = s.regularizationTo
-        version = HyperRegVersion.string
-    }
 }

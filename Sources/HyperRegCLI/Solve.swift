@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HyperReg
+import HyperRegReport
 import MatrixMarket
 import SparseCore
 

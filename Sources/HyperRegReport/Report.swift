@@ -1,16 +1,32 @@
+// HyperRegReport: the JSON report of a solve, shared by the command line (`hyperreg solve
+// --report`) and the C ABI (`hyperreg_result_report`, include/hyperreg.h), so both write the
+// same keys from the same code.
+
 import Foundation
 import HyperReg
 
+/// The package version printed by `hyperreg --version`, returned by `hyperreg_version()` and
+/// written in reports.
+public enum HyperRegVersion {
+    /// The version, "major.minor.patch": the library's (`HyperRegPackage.version`).
+    public static let string = HyperRegPackage.version
+}
+
 /// The JSON report of `hyperreg solve`. Keys are a public interface (docs/cli.md): add,
 /// never rename. Non-finite numbers are written as null.
-struct SolveReport: Encodable {
-    struct Inputs: Encodable {
+public struct SolveReport: Encodable {
+    /// Where the inputs came from (file paths, or "(memory)" for the C ABI).
+    public struct Inputs: Encodable {
         var matrix: String
         var target: String
         var weights: String?
         var weight: Double?
         var x0: String?
         var reference: String?
+        /// The sources of A, b, w (or the uniform weight), x0 and the reference.
+        public init(matrix: String, target: String, weights: String?, weight: Double?, x0: String?, reference: String?) {
+            self.matrix = matrix; self.target = target; self.weights = weights; self.weight = weight; self.x0 = x0; self.reference = reference
+        }
     }
     struct SketchInfo: Encodable {
         var epsilon: Double
@@ -149,7 +165,9 @@ struct SolveReport: Encodable {
     var rank_deficient: Bool
     var trace: [TraceRow]
 
-    init(result r: SolverResult, problem p: Problem, inputs: Inputs, sketch options: SketchOptions, start: String, seed: UInt64, tolerance: Double,
+    /// The report of `r`, a solve of `p`; `seconds` covers the start point and the solve,
+    /// `readSeconds` what came before (reading files, or building the problem in memory).
+    public init(result r: SolverResult, problem p: Problem, inputs: Inputs, sketch options: SketchOptions, start: String, seed: UInt64, tolerance: Double,
          maxIterations: Int, seconds: Double, startSeconds: Double, readSeconds: Double, threads: Int, version: String) {
         func f(_ v: Double) -> Double? { v.isFinite ? v : nil }
         status = r.termination.rawValue
@@ -220,7 +238,7 @@ struct SolveReport: Encodable {
 }
 
 /// Pretty, key-sorted JSON bytes with a final newline.
-func reportJSON<T: Encodable>(_ value: T) throws -> Data {
+public func reportJSON<T: Encodable>(_ value: T) throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     var data = try encoder.encode(value)
