@@ -58,9 +58,14 @@ public struct HessianCostModel: Sendable {
     public var iterationRatio = 1.8
     /// Fraction of sketch iterations that re-use leverage scores: 4 of 9 and 6 of 11 measured.
     public var reuseFraction = 0.45
-    /// Iterations of `pcg` per iteration of `exact` to the same tolerance: 4 against 3 (exp, n =
-    /// 1e6 and 2e5, d = 200), 5 against 3 (column scales over 1e3), 8 against 5 (sinh).
-    public var pcgIterationRatio = 1.4
+    /// Iterations of `pcg` per iteration of `exact` to the same tolerance (with the forcing
+    /// `min(0.1, ||g||/||g0||)`): 3 against 2 and 3 against 3 (exp, w = 0.01 and 0.1), 8
+    /// against 7 and 8 against 8 (cosh), at n = 1e5 and 1e6, d = 200.
+    public var pcgIterationRatio = 1.5
+    /// `pcg` is a candidate only while its preconditioner's sample keeps at most this share of
+    /// the rows: at n = 1e5, d = 200 it keeps 42 % and exact was as fast or faster (1 and 2
+    /// threads, exp and cosh), at 1e6 it keeps 4 % and pcg was faster on every problem measured.
+    public var pcgMaximumSampleShare = 0.25
     /// Passes over A per `pcg` iteration besides its Hessian-vector products: the gradient's
     /// transpose pass (1.2-1.5 passes) and the line search's vector work (0.3-0.5).
     public var pcgPasses = 2.0
@@ -135,9 +140,9 @@ public struct HessianCostModel: Sendable {
     }
 
     /// Picks `exact`, `sketch` or `pcg` for `matrix`, with the reason in words: the one with
-    /// the smallest predicted iteration cost times its iterations per exact iteration. A
-    /// sampled strategy is a candidate only while its sample keeps less than half the rows
-    /// (and, for `sketch`, while its dense sketch fits in `memoryLimitBytes`).
+    /// the smallest predicted iteration cost times its iterations per exact iteration. `sketch`
+    /// is a candidate only while its sample keeps less than half the rows and its dense sketch
+    /// fits in `memoryLimitBytes`, `pcg` while its sample keeps at most `pcgMaximumSampleShare`.
     public func choose(matrix a: CSRMatrix, sketch: SketchOptions, pcgSampleFactor: Double = 40,
                        memoryLimitBytes: Int = 1 << 31) -> (HessianStrategy, String) {
         let n = Double(a.rowCount)
@@ -154,7 +159,7 @@ public struct HessianCostModel: Sendable {
             words.append("sketch \(fmt(sketchCost)) s x \(iterationRatio) iterations")
             if iterationRatio * sketchCost < best.cost { best = (.sketch, iterationRatio * sketchCost) }
         }
-        if pcg.expectedRows >= 0.5 * n {
+        if pcg.expectedRows > pcgMaximumSampleShare * n {
             words.append("no pcg: its preconditioner's sample would keep about \(Int(pcg.expectedRows)) of \(a.rowCount) rows")
         } else {
             words.append("pcg \(fmt(pcg.seconds)) s x \(pcgIterationRatio) iterations")
