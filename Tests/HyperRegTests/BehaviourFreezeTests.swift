@@ -192,6 +192,12 @@ enum BehaviourCases {
                   options: options(.exact) { $0.onIteration = { $0.iteration < 2 } }),
         generated("cosh maxIterations 0", 2000, 10, 0.3, .cosh, weight: 0.1, noise: 0.05, seed: 2,
                   options: options(.exact) { $0.maxIterations = 0 }),
+        // pcg (added with issue 14, when auto began to choose it for large problems): the
+        // preconditioner's sample and re-use, CG, negative curvature on cosh.
+        generated("exp pcg", 6000, 10, 0.3, .exp, weight: 0.01, noise: 0.05, seed: 21, options: options(.pcg) { $0.pcgSampleFactor = 5 }),
+        generated("cosh pcg", 6000, 10, 0.3, .cosh, weight: 0.01, noise: 0.05, seed: 22, options: options(.pcg) { $0.pcgSampleFactor = 5 }),
+        generated("sinh pcg, leverage preconditioner", 6000, 10, 0.3, .sinh, weight: 0.01, noise: 0.05, seed: 23,
+                  options: options(.pcg) { $0.pcgPreconditioner = .leverage }),
     ]
 
     static let faultCases: [FreezeCase] = [
