@@ -97,7 +97,10 @@ struct ArmijoLineSearch: Globalisation {
     }
 
     func confirm(_ step: AcceptedStep, from state: IterateState, newGradientNorm: Double) -> MinimizerStop? {
-        guard step.inRoundoff, !roundoff.keeps(newGradientNorm: newGradientNorm, oldGradientNorm: state.gradientNorm) else { return nil }
+        let keeps = RoundoffRule.isMinimumNorm(step.model)
+            ? newGradientNorm < state.gradientNorm
+            : roundoff.keeps(newGradientNorm: newGradientNorm, oldGradientNorm: state.gradientNorm)
+        guard step.inRoundoff, !keeps else { return nil }
         let g0 = context.initialGradientNorm
         if step.model != .damped, step.model != .minimumNormDamped {
             // A Newton-type model's predicted decrease is about 2 (L - L*): below the noise of L,
