@@ -14,14 +14,20 @@ struct RankReportCLITests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("report.json").path
         let r = try hyperreg(["solve", data.appendingPathComponent("A.mtx").path, data.appendingPathComponent("b.mtx").path]
-                             + extra + ["--quiet", "--output", dir.appendingPathComponent("x.mtx").path, "--report", path])
+                             + extra + ["--quiet", "--output", dir.appendingPathComponent("x.mtx").path, "--report", path], environment: oneBLASThread)
         try #require(r.status == 0, "solve failed: \(r.stderr)")
         return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
     }
 
     @Test func shortTextIsReportedRankDeficient() throws {
         let r = try report("Data/attention/hidden-harbour-l2h4", ["--weight", "0.1", "--function", "exp"])
-        #expect(r["status"] as? String == "converged")
+        // The default tolerance 1e-10 is at this problem's round-off floor (relative error of a
+        // Double evaluation of g near the minimiser: 2.6e-10, docs/solver.md), so the run ends
+        // `converged` or `converged_at_roundoff` by the last bits (with one BLAS thread: the
+        // floor at 2.3e-10; with two: converged at 6.8e-11); either is a success.
+        let status = try #require(r["status"] as? String)
+        #expect(status == "converged" || status == "converged_at_roundoff")
+        #expect((r["relative_gradient_norm"] as? Double).map { $0 <= 1e-9 } == true)
         #expect(r["rank_deficient"] as? Bool == true)
         #expect(r["numerical_rank"] as? Int == 185)
         let passes = try #require(r["passes"] as? [String: Any])
