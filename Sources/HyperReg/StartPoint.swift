@@ -236,20 +236,22 @@ public enum StartPoint {
     /// `min ||A x + c 1 - log b||` is undetermined; the plain fit takes z0 = log b uncentred,
     /// whose regulariser term `0.5 ||w o z0||^2` dominated the start (L(x0) = 92 and 116 on the
     /// short-text problems against 9.6 and 9.1 centred). This takes the c that minimises L(x0):
-    /// `c = sum w_i^2 log b_i / sum w_i^2` (the plain mean when w = 0), and x0 the
-    /// minimum-norm solution (A^T A + ridge I, ridge 1e-10 of the mean diagonal). nil when 1
-    /// is not in range(A) (`||A y - 1||_2 > 1e-6 sqrt(n)` for the least-squares y): then the
-    /// intercept fit is kept. Full-rank problems (n >= d) never come here.
+    /// `c = sum w_i^2 log b_i / sum w_i^2`, and x0 the minimum-norm solution (A^T A + ridge I,
+    /// ridge 1e-10 of the mean diagonal). nil when w = 0 (L(x0) = 0 for every c; the plain fit
+    /// keeps alpha = 1, u = b) or when 1 is not in range(A) (`||A y - 1||_2 > 1e-6 sqrt(n)` for
+    /// the least-squares y): then the intercept fit is kept. Full-rank problems (n >= d) never
+    /// come here.
     static func centredLogFit(_ problem: Problem, _ solver: LeastSquares, _ logB: [Double]) throws -> [Double]? {
         let n = problem.rowCount
+        let w2 = problem.squaredWeights
+        let sw = w2.reduce(0, +)
+        guard sw > 0 else { return nil }
         let ones = [Double](repeating: 1, count: n)
         let y = try solver.solve(target: ones, intercept: false)
         var miss = 0.0
         for v in problem.matrix.multiply(y) { miss += (v - 1) * (v - 1) }
         guard miss.squareRoot() <= 1e-6 * Double(n).squareRoot() else { return nil }
-        let w2 = problem.squaredWeights
-        let sw = w2.reduce(0, +)
-        let c = sw > 0 ? zip(w2, logB).reduce(0) { $0 + $1.0 * $1.1 } / sw : logB.reduce(0, +) / Double(n)
+        let c = zip(w2, logB).reduce(0) { $0 + $1.0 * $1.1 } / sw
         return try solver.solve(target: logB.map { $0 - c }, intercept: false)
     }
 }
