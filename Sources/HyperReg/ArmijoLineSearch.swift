@@ -28,7 +28,7 @@ struct RoundoffRule {
     /// The minimum-norm models (rank-deficient A), whose round-off regime has its own noise
     /// estimate and a freshly formed z.
     static func isMinimumNorm(_ model: StepModel) -> Bool {
-        [.minimumNorm, .minimumNormGaussNewton, .minimumNormDamped].contains(model)
+        [.minimumNorm, .minimumNormSaddleFree, .minimumNormGaussNewton, .minimumNormDamped].contains(model)
     }
     func noise(_ e: Evaluation, model: StepModel, target b: [Double]) -> Double {
         let plain = noise(loss: e.loss)
