@@ -134,6 +134,22 @@ import Testing
         #expect(r.trace.last?.model == .minimumNorm)
     }
 
+    /// sketch, pcg and paper have no minimum-norm step: for n < d they report rank_deficient
+    /// and say in words that x is not the minimum-norm minimiser and to use exact.
+    @Test(arguments: [HessianStrategy.sketch, .pcg, .paper])
+    func otherStrategiesSayTheyDoNotUseTheMinimumNormStep(strategy: HessianStrategy) throws {
+        let (a, b, w) = try Self.problem(rows: 30, columns: 50, seed: 1, weight: 0.1)
+        let p = try Problem(matrix: a, target: b, weights: w, function: .exp)
+        let x0 = try StartPoint.compute(for: p, strategy: .automatic).x0
+        var options = SolverOptions()
+        options.hessian = strategy
+        let r = try NewtonSolver(options: options).solve(p, from: x0)
+        #expect(r.rankDeficient)
+        #expect(r.numericalRank == nil)
+        #expect(r.warnings.contains { $0.contains("--hessian \(strategy.rawValue) does not use the minimum-norm Newton step") && $0.contains("not the minimum-norm one") })
+        #expect(!r.trace.contains { $0.model == .minimumNorm })
+    }
+
     @Test func duplicatedColumn() throws {
         let (base, b, w) = try Self.problem(rows: 80, columns: 5, seed: 3, weight: 0.3)
         // A = [B, B e_1]: x and x' with x_1 + x_6 = x'_1 + x'_6 give the same z; the minimum-norm
