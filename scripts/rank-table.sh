@@ -4,7 +4,13 @@
 # n < d, a duplicated column and a zero column: status, iterations, the final relative
 # gradient norm (||g||_2 / ||g(x0)||_2, recomputed from the returned x), the models used, the
 # numerical rank reported, and ||x - V V^T x|| / ||x|| (x's part outside range(A^T), from a
-# dense SVD in numpy: 0 for the minimum-norm minimiser up to round-off).
+# dense SVD in numpy: 0 for the minimum-norm minimiser up to round-off), and the round-off
+# floor: the true ||g(x)|| (computed in 80-bit long double) over the error of a Double
+# evaluation of g near x (the largest of 10 points x (1 + 2^-50 r), r uniform in [-1, 1]):
+# at most 10 means x is within 10x of what the arithmetic of z = A x allows.
+#
+# Near the floor the last bits, and so `converged` against `converged_at_roundoff`, depend on
+# OpenBLAS's thread count; OPENBLAS_NUM_THREADS=1 reproduces scripts/make-expectations.sh.
 #
 #   scripts/rank-table.sh [path/to/hyperreg]      # default .build/release/hyperreg
 #
@@ -42,16 +48,16 @@ runs=(
   "400 x 31, column 31 = column 1|$out/dup|--weights $out/dup/w.mtx"
   "400 x 31, column 31 empty|$out/zero|--weights $out/zero/w.mtx"
 )
-echo "| problem | status | iterations | last relative gradient | models | numerical rank | x outside range(A^T) |"
-echo "|---|---|---|---|---|---|---|"
+echo "| problem | status | iterations | last relative gradient | models | numerical rank | x outside range(A^T) | true g / Double error of g |"
+echo "|---|---|---|---|---|---|---|---|"
 for run in "${runs[@]}"; do
   IFS='|' read -r name dir args <<<"$run"
   # shellcheck disable=SC2086
   "$H" solve "$dir/A.mtx" "$dir/b.mtx" $args --function exp --quiet --output "$out/x.mtx" --report "$out/r.json" >/dev/null 2>&1 || true
-  python3 - "$name" "$dir/A.mtx" "$out/x.mtx" "$out/r.json" <<'PY'
+  python3 - "$name" "$dir/A.mtx" "$out/x.mtx" "$out/r.json" "$dir/b.mtx" "$args" <<'PY'
 import sys, json, collections
 import numpy as np
-name, a_path, x_path, r_path = sys.argv[1:]
+name, a_path, x_path, r_path, b_path, args = sys.argv[1:]
 r = json.load(open(r_path))
 def read(path):
     lines = open(path).readlines()
@@ -71,6 +77,19 @@ outside = np.linalg.norm(x - v @ (v.T @ x)) / np.linalg.norm(x)
 models = collections.Counter(t.get("model") for t in r["trace"][1:])
 words = ", ".join(f"{k} {c}" for k, c in models.items())
 rank = r.get("numerical_rank", "(no key)")
-print(f"| {name} | {r['status']} | {r['iterations']} | {r['relative_gradient_norm']:.2g} | {words} | {rank} | {outside:.1e} |")
+b = read(b_path).ravel()
+words_args = args.split()
+w = (np.full(a.shape[0], float(words_args[words_args.index("--weight") + 1])) if "--weight" in words_args
+     else read(words_args[words_args.index("--weights") + 1]).ravel())
+def grad(a, b, w, x):  # exp: g = A^T (u o (c - <b, c>) + w^2 o z), c = u - sum(u) b
+    z = a @ x; u = np.exp(z); c = u - u.sum() * b
+    return a.T @ (u * (c - b @ c) + w * w * z)
+L = np.longdouble
+exact = lambda y: grad(a.astype(L), b.astype(L), w.astype(L), y.astype(L)).astype(float)
+rng = np.random.default_rng(1)
+points = [x] + [x * (1 + rng.uniform(-1, 1, len(x)) * 2.0**-50) for _ in range(9)]
+error = max(np.linalg.norm(grad(a, b, w, y) - exact(y)) for y in points)
+ratio = np.linalg.norm(exact(x)) / error
+print(f"| {name} | {r['status']} | {r['iterations']} | {r['relative_gradient_norm']:.2g} | {words} | {rank} | {outside:.1e} | {ratio:.2g} |")
 PY
 done

@@ -194,6 +194,10 @@ public enum StepModel: String, Sendable, Codable {
     case minimumNormGaussNewton = "minimum_norm_gauss_newton"
     /// The same with the Gauss-Newton matrix plus mu I (in range(A^T)).
     case minimumNormDamped = "minimum_norm_damped"
+    /// cosh only: the exact reduced Hessian with its eigenvalues replaced by their absolute
+    /// values (saddle-free Newton), tried when the exact one is indefinite in range(A^T), before
+    /// Gauss-Newton (which ignores negative curvature and was drawn to saddle points of cosh's L).
+    case minimumNormSaddleFree = "minimum_norm_saddle_free"
 }
 
 /// Why the conjugate gradients of a `pcg` step stopped.

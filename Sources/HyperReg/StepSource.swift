@@ -84,6 +84,13 @@ enum StepSourceFactory {
         // One matrix per iteration when both roles use the same weights (the sketch's sample).
         let fallback = weights.fallback === weights.primary ? primary : NewtonMatrix(weights.fallback, context: context)
         let armijo = ArmijoLineSearch(context: context)
+        let a = context.matrix
+        if strategy != .exact, strategy != .automatic, a.rowCount < a.columnCount {
+            // Only the exact strategy (and auto, which resolves to it for n < d) has the
+            // minimum-norm step (MinimumNormStep.swift); the others say so instead of failing silently.
+            context.rank = RankFinding(numericalRank: nil, deficient: true, basis: nil)
+            context.warnings.append("A is rank-deficient (n = \(a.rowCount) rows < d = \(a.columnCount) columns): x is determined only up to null(A), z = A x is unique. --hessian \(strategy.rawValue) does not use the minimum-norm Newton step in range(A^T) (only exact does, and auto, which picks exact here): its A^T D A is singular, so its models fail or are damped, convergence is slow, and x is one minimiser, not the minimum-norm one. Use --hessian exact (or auto).")
+        }
         switch strategy {
         case .paper:
             return (PaperStep(weights: weights.primary, context: context, system: system), FullStep(context: context))

@@ -73,7 +73,7 @@ struct BundledDataTests {
         // As in scripts/make-expectations.sh: a bare `*.mtx` argument names a file of the dataset folder.
         let arguments = run.arguments.map { $0.hasSuffix(".mtx") ? folder.appendingPathComponent($0).path : $0 }
         let r = try hyperreg(["solve", folder.appendingPathComponent("A.mtx").path, folder.appendingPathComponent("b.mtx").path]
-                             + arguments + ["--quiet", "--output", xPath, "--report", reportPath])
+                             + arguments + ["--quiet", "--output", xPath, "--report", reportPath], environment: oneBLASThread)
         try #require(r.status == 0, "\(run.name): solve failed: \(r.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as? [String: Any])
         let status = report["status"] as? String
