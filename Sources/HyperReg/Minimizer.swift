@@ -202,15 +202,18 @@ struct Minimizer {
         return nil
     }
 
-    /// Times an `A x` pass on its own: best of two, so that a cold first touch of A does not
-    /// inflate the unit.
+    /// Times an `A x` pass on its own: best of two into one pooled output vector, so that
+    /// neither a cold first touch of A nor the page faults of a fresh output vector (which the
+    /// solver's own passes, writing into re-used vectors, do not pay) inflate the unit.
     func measurePass(_ context: SolveContext, _ x0: [Double]) {
         var best = Double.infinity
+        var z = context.objective.pool.take(problem.rowCount)
         for _ in 0..<2 {
             let t0 = context.clock.now
-            _ = problem.matrix.multiply(x0)
+            problem.matrix.multiply(x0, into: &z)
             best = min(best, seconds(context.clock.now - t0))
         }
+        context.objective.recycle(z)
         context.timings.onePass = best
         context.passes.forward += 2
     }

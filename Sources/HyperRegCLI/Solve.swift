@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cholmod
 import Foundation
 import HyperReg
 import HyperRegReport
@@ -140,7 +141,10 @@ struct Solve: ParsableCommand, ProblemCommand {
         let readSeconds = secondsSince(readStart)
         progress.line("read in \(String(format: "%.3f", readSeconds)) s: n = \(problem.rowCount), d = \(problem.columnCount), nnz = \(problem.matrix.nonzeroCount)")
 
-        // 2. Start point and solve.
+        // 2. Start point and solve. One solve in this process: OpenBLAS gets one thread when
+        // the d x d work is smaller than a pass (its idle threads would spin on the solver's
+        // cores; Cholmod/BLASThreads.swift).
+        BLASThreads.configure(dimension: problem.columnCount, nonzeros: problem.matrix.nonzeroCount)
         let solveStart = ContinuousClock.now
         let startVector: [Double]
         let startUsed: String
