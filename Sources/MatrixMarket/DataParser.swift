@@ -1,8 +1,8 @@
 // The data section, parsed in parallel.
 //
-// The section is cut into chunks of about `chunkBytes` at newlines (a function of the
-// bytes only; each parse task finds its own boundaries, so the text is touched once, by
-// the task that parses it). A last line without '\n' is copied with one appended, so every
+// The section is cut into chunks of about `chunkBytes` (256 KiB or more) at newlines (a
+// function of the bytes only; each parse task finds its own boundaries, so the text is
+// touched once, by the task that parses it; threads claim chunks as they free up). A last line without '\n' is copied with one appended, so every
 // chunk ends in '\n' and the scanners can use it as a sentinel. Each chunk counts its
 // lines and entries and stops at its first error; errors are then resolved in file
 // order, so the error reported is the one a sequential reader would hit first. Every scan
@@ -119,8 +119,12 @@ final class ParsedData {
     }
 }
 
-/// Chunk size for the data section: at least 1 MiB, at most about 4096 chunks.
-func chunkBytes(for dataBytes: Int) -> Int { max(1 << 20, dataBytes / 4096) }
+/// Chunk size for the data section: at least 256 KiB, at most about 4096 chunks. A function
+/// of the byte count alone (never of the thread count). A 32 MiB stream window is 128
+/// chunks and a mapped file of 16 MiB or more at least 64, so up to 64 threads (and more on
+/// larger inputs) each get work; parsing 256 KiB takes about half a millisecond, far above
+/// the cost of handing out a chunk.
+func chunkBytes(for dataBytes: Int) -> Int { max(1 << 18, dataBytes / 4096) }
 
 /// The longest line accepted, in bytes before its '\n' (a CR of a CRLF line counts):
 /// 1 MiB. A longer line is an error naming its line, so neither a reader nor a chunk
@@ -172,6 +176,32 @@ final class FirstFailure: Sendable {
     }
 }
 
+/// Runs `body(c)` for every chunk `c` in `0 ..< count` on up to `Parallelism.threadCount`
+/// threads, each thread claiming the next unclaimed chunk (an atomic counter, so chunks start
+/// in increasing order and a thread slowed by other load holds up no fixed share of them).
+/// What each chunk computes must depend on `c` alone (chunk-owned outputs), as in
+/// `Parallelism.forEachChunk`; only which thread runs it varies. The parallelism is bounded by
+/// `min(threadCount, count)`.
+func forEachChunkClaimed(_ count: Int, _ body: @Sendable (Int) -> Void) {
+    guard count > 0 else { return }
+    let next = ChunkCounter()
+    Parallelism.forEachChunk(min(Parallelism.threadCount, count)) { _ in
+        while true {
+            let c = next.claim()
+            if c >= count { return }
+            body(c)
+        }
+    }
+}
+
+/// The next chunk to claim, shared by the threads of one `forEachChunkClaimed`.
+private final class ChunkCounter: Sendable {
+    private let value = Atomic<Int>(0)
+
+    /// Returns the next chunk index (0, 1, 2, ...; past the end when all are claimed).
+    func claim() -> Int { value.add(1, ordering: .relaxed).oldValue }
+}
+
 /// The index of the last '\n' in `[base + from, base + to)`, or nil.
 private func lastNewline(_ base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int? {
     var i = to - 1
@@ -206,7 +236,7 @@ func parseRegion(_ base: UnsafePointer<UInt8>, start: Int, stop: Int, endsInLong
     let pointer = SharedReadBuffer(UnsafeBufferPointer(start: base, count: stop))
     ranges.withUnsafeMutableBufferPointer { rangeBuffer in
         let shared = SharedBuffer(rangeBuffer)
-        Parallelism.forEachChunk(chunkCount) { c in
+        forEachChunkClaimed(chunkCount) { c in
             let out = outputs[c]
             if c > failure.value { return }  // an earlier chunk already failed
             let base = pointer.buffer.baseAddress!
