@@ -181,11 +181,11 @@ final class FirstFailure: Sendable {
 /// in increasing order and a thread slowed by other load holds up no fixed share of them).
 /// What each chunk computes must depend on `c` alone (chunk-owned outputs), as in
 /// `Parallelism.forEachChunk`; only which thread runs it varies. The parallelism is bounded by
-/// `min(threadCount, count)`.
-func forEachChunkClaimed(_ count: Int, _ body: @Sendable (Int) -> Void) {
+/// `min(threads, count)`, `threads` defaulting to `Parallelism.threadCount`.
+func forEachChunkClaimed(_ count: Int, threads: Int? = nil, _ body: @Sendable (Int) -> Void) {
     guard count > 0 else { return }
     let next = ChunkCounter()
-    Parallelism.forEachChunk(min(Parallelism.threadCount, count)) { _ in
+    Parallelism.forEachChunk(min(max(1, threads ?? Parallelism.threadCount), count)) { _ in
         while true {
             let c = next.claim()
             if c >= count { return }
@@ -220,8 +220,10 @@ private func lastNewline(_ base: UnsafePointer<UInt8>, from: Int, to: Int) -> In
 /// 1` bytes hold no '\n' and the chunk holding that last line's start reports it as too long.
 /// Chunks after the first one known to fail are skipped (left empty); they are never reached
 /// when errors are resolved in file order. With `mapped`, each parsed chunk's pages are dropped.
+/// `threads` bounds the threads used (default `Parallelism.threadCount`); the result never
+/// depends on it.
 func parseRegion(_ base: UnsafePointer<UInt8>, start: Int, stop: Int, endsInLongLine: Bool, mapped: Bool,
-                 _ layout: DataLayout, _ tables: ParseTables) -> (ranges: [ByteRange], outputs: [ChunkOutput]) {
+                 threads: Int? = nil, _ layout: DataLayout, _ tables: ParseTables) -> (ranges: [ByteRange], outputs: [ChunkOutput]) {
     guard stop > start else { return ([], []) }
     // Chunk c nominally covers [start + c * size, start + (c + 1) * size) and really starts
     // after the first '\n' at or after its nominal start minus one (chunk 0 at `start`), and
@@ -236,7 +238,7 @@ func parseRegion(_ base: UnsafePointer<UInt8>, start: Int, stop: Int, endsInLong
     let pointer = SharedReadBuffer(UnsafeBufferPointer(start: base, count: stop))
     ranges.withUnsafeMutableBufferPointer { rangeBuffer in
         let shared = SharedBuffer(rangeBuffer)
-        forEachChunkClaimed(chunkCount) { c in
+        forEachChunkClaimed(chunkCount, threads: threads) { c in
             let out = outputs[c]
             if c > failure.value { return }  // an earlier chunk already failed
             let base = pointer.buffer.baseAddress!
@@ -504,7 +506,10 @@ func parseStreamedDataSection(_ stream: ZStream, leftover: UnsafeBufferPointer<U
             let text = current.base + head - carry
             let filled = carry + got
             let cut = lastNewline(text, from: 0, to: filled).map { $0 + 1 } ?? 0
-            let window = parseRegion(text, start: 0, stop: cut, endsInLongLine: false, mapped: false, layout, tables)
+            // While the next window is read (inflated) on a thread of its own, the parse uses
+            // one thread fewer, so that the read, the serial part, is not slowed by it.
+            let parseThreads = overlap && !atEnd ? Parallelism.threadCount - 1 : Parallelism.threadCount
+            let window = parseRegion(text, start: 0, stop: cut, endsInLongLine: false, mapped: false, threads: parseThreads, layout, tables)
             try resolver.resolve(window.ranges, window.outputs, tables)
             outputs += window.outputs
             carry = filled - cut
