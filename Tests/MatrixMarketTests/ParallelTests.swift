@@ -140,7 +140,8 @@ struct ParallelTests {
     /// empty rows before the first entry, runs of empty rows inside and across chunk
     /// boundaries, rows split between chunks and empty rows after the last entry must give
     /// the matrix a sequential build gives, for 1, 2 and 3 threads (a row-sorted file of
-    /// several 256 KiB chunks, real and pattern).
+    /// about 1.3 MB, real and pattern, mapped, and gzipped and read in 4 KiB windows: one
+    /// chunk each, so about 330 chunks).
     @Test(arguments: ["real", "pattern"])
     func rowSortedFileWithEmptyRowsAcrossChunks(field: String) throws {
         let s = try Scratch()
@@ -174,13 +175,17 @@ struct ParallelTests {
                 builder.append(row: e.row, column: e.column, value: e.value)
             }
             let path = try s.write("\(name).mtx", text)
-            #expect(text.utf8.count > 1 << 20, "the file must span several 256 KiB chunks")
+            let gz = try s.write("\(name).mtx.gz", try gzipped(Array(text.utf8)))
+            #expect(text.utf8.count > 1 << 20, "the file must span many 4 KiB windows")
             let reference = builder.build()
             for threads in [1, 2, 3] {
-                let m = try withThreads(threads) { try MatrixMarket.readMatrix(from: path).matrix }
-                #expect(m.rowOffsets == reference.rowOffsets, "\(name), \(threads) threads")
-                #expect(m.columnIndices == reference.columnIndices, "\(name), \(threads) threads")
-                #expect(bitsEqual(m.values, reference.values), "\(name), \(threads) threads")
+                for (how, read) in [("mapped", { try MatrixMarket.readMatrix(from: path).matrix }),
+                                    ("4 KiB windows", { try MatrixMarket.readMatrix(from: gz, options: window(4096)).matrix })] {
+                    let m = try withThreads(threads) { try read() }
+                    #expect(m.rowOffsets == reference.rowOffsets, "\(name), \(how), \(threads) threads")
+                    #expect(m.columnIndices == reference.columnIndices, "\(name), \(how), \(threads) threads")
+                    #expect(bitsEqual(m.values, reference.values), "\(name), \(how), \(threads) threads")
+                }
             }
         }
     }
