@@ -573,9 +573,14 @@ private func dropPages(from start: UnsafeRawPointer, to end: UnsafeRawPointer) {
 /// malloc's arenas, which keep freed memory resident; without this, the chunks freed while
 /// the CSR arrays are filled would stay in the resident set, and a read's peak would be the
 /// parsed triplets plus the CSR (28 bytes per entry) instead of about the triplets (16).
+/// Blocks of 128 KiB or more are left to `free` alone: glibc maps them (its default mmap
+/// threshold), so `free` unmaps them whole, and a `madvise` first would be a second TLB
+/// shootdown per array (it made the 2-thread assembly measurably slower). A block that
+/// large which malloc did keep in an arena (its threshold rises after large frees) stays
+/// resident until reused, as every chunk did before this function.
 func freeReturningPages<T>(_ pointer: UnsafeMutablePointer<T>?, bytes: Int) {
     guard let pointer else { return }
-    if bytes >= 2 * pageBytes {
+    if bytes >= 2 * pageBytes && bytes < 128 << 10 {
         dropPages(from: UnsafeRawPointer(pointer), to: UnsafeRawPointer(pointer) + bytes)
     }
     free(pointer)
