@@ -1,8 +1,8 @@
 // The data section, parsed in parallel.
 //
-// The section is cut into chunks of about `chunkBytes` at newlines (a function of the
-// bytes only; each parse task finds its own boundaries, so the text is touched once, by
-// the task that parses it). A last line without '\n' is copied with one appended, so every
+// The section is cut into chunks of about `chunkBytes` (1 MiB or more) at newlines (a
+// function of the bytes only; each parse task finds its own boundaries, so the text is
+// touched once, by the task that parses it; threads claim chunks as they free up). A last line without '\n' is copied with one appended, so every
 // chunk ends in '\n' and the scanners can use it as a sentinel. Each chunk counts its
 // lines and entries and stops at its first error; errors are then resolved in file
 // order, so the error reported is the one a sequential reader would hit first. Every scan
@@ -64,15 +64,15 @@ final class ChunkOutput: @unchecked Sendable {
     /// return a chunk's memory as soon as it has consumed it.
     func release() {
         releaseRows()
-        free(columns)
-        free(values)
+        freeReturningPages(columns, bytes: capacity * 4)
+        freeReturningPages(values, bytes: capacity * 8)
         columns = nil
         values = nil
     }
 
     /// Frees the row indices alone (a row-sorted assembly needs them only for counting).
     func releaseRows() {
-        free(rows)
+        freeReturningPages(rows, bytes: capacity * 4)
         rows = nil
     }
 
@@ -119,8 +119,13 @@ final class ParsedData {
     }
 }
 
-/// Chunk size for the data section: at least 1 MiB, at most about 4096 chunks.
-func chunkBytes(for dataBytes: Int) -> Int { max(1 << 20, dataBytes / 4096) }
+/// Chunk size for the data section: at least `minimum` (1 MiB for a mapped file, 512 KiB
+/// for a stream window), at most about 4096 chunks. A function of the byte counts alone
+/// (never of the thread count): a mapped file of 64 MiB or more has at least 64 chunks, and
+/// a full 32 MiB stream window 64, so up to 64 threads (and more on larger files) each get
+/// work. Smaller chunks would put their arrays in malloc's arenas (under its 128 KiB mmap
+/// threshold), which keep more of the freed memory resident and raise a read's peak.
+func chunkBytes(for dataBytes: Int, minimum: Int = 1 << 20) -> Int { max(minimum, dataBytes / 4096) }
 
 /// The longest line accepted, in bytes before its '\n' (a CR of a CRLF line counts):
 /// 1 MiB. A longer line is an error naming its line, so neither a reader nor a chunk
@@ -172,6 +177,32 @@ final class FirstFailure: Sendable {
     }
 }
 
+/// Runs `body(c)` for every chunk `c` in `0 ..< count` on up to `Parallelism.threadCount`
+/// threads, each thread claiming the next unclaimed chunk (an atomic counter, so chunks start
+/// in increasing order and a thread slowed by other load holds up no fixed share of them).
+/// What each chunk computes must depend on `c` alone (chunk-owned outputs), as in
+/// `Parallelism.forEachChunk`; only which thread runs it varies. The parallelism is bounded by
+/// `min(threads, count)`, `threads` defaulting to `Parallelism.threadCount`.
+func forEachChunkClaimed(_ count: Int, threads: Int? = nil, _ body: @Sendable (Int) -> Void) {
+    guard count > 0 else { return }
+    let next = ChunkCounter()
+    Parallelism.forEachChunk(min(max(1, threads ?? Parallelism.threadCount), count)) { _ in
+        while true {
+            let c = next.claim()
+            if c >= count { return }
+            body(c)
+        }
+    }
+}
+
+/// The next chunk to claim, shared by the threads of one `forEachChunkClaimed`.
+private final class ChunkCounter: Sendable {
+    private let value = Atomic<Int>(0)
+
+    /// Returns the next chunk index (0, 1, 2, ...; past the end when all are claimed).
+    func claim() -> Int { value.add(1, ordering: .relaxed).oldValue }
+}
+
 /// The index of the last '\n' in `[base + from, base + to)`, or nil.
 private func lastNewline(_ base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int? {
     var i = to - 1
@@ -190,7 +221,10 @@ private func lastNewline(_ base: UnsafePointer<UInt8>, from: Int, to: Int) -> In
 /// 1` bytes hold no '\n' and the chunk holding that last line's start reports it as too long.
 /// Chunks after the first one known to fail are skipped (left empty); they are never reached
 /// when errors are resolved in file order. With `mapped`, each parsed chunk's pages are dropped.
+/// `threads` bounds the threads used (default `Parallelism.threadCount`); the result never
+/// depends on it. `minimumChunk` is the smallest chunk (`chunkBytes`).
 func parseRegion(_ base: UnsafePointer<UInt8>, start: Int, stop: Int, endsInLongLine: Bool, mapped: Bool,
+                 threads: Int? = nil, minimumChunk: Int = 1 << 20,
                  _ layout: DataLayout, _ tables: ParseTables) -> (ranges: [ByteRange], outputs: [ChunkOutput]) {
     guard stop > start else { return ([], []) }
     // Chunk c nominally covers [start + c * size, start + (c + 1) * size) and really starts
@@ -198,7 +232,7 @@ func parseRegion(_ base: UnsafePointer<UInt8>, start: Int, stop: Int, endsInLong
     // ends where chunk c + 1 starts. The search is bounded by the maximum line length: no
     // '\n' within it means the line crossing the nominal start is too long, and the chunk is
     // left to the one holding that line's start (boundary nil).
-    let size = chunkBytes(for: stop - start)
+    let size = chunkBytes(for: stop - start, minimum: minimumChunk)
     let chunkCount = (stop - start + size - 1) / size
     var ranges = [ByteRange](repeating: ByteRange(start: base + start, end: base + start), count: chunkCount)
     let outputs = (0 ..< chunkCount).map { _ in ChunkOutput() }
@@ -206,7 +240,7 @@ func parseRegion(_ base: UnsafePointer<UInt8>, start: Int, stop: Int, endsInLong
     let pointer = SharedReadBuffer(UnsafeBufferPointer(start: base, count: stop))
     ranges.withUnsafeMutableBufferPointer { rangeBuffer in
         let shared = SharedBuffer(rangeBuffer)
-        Parallelism.forEachChunk(chunkCount) { c in
+        forEachChunkClaimed(chunkCount, threads: threads) { c in
             let out = outputs[c]
             if c > failure.value { return }  // an earlier chunk already failed
             let base = pointer.buffer.baseAddress!
@@ -474,7 +508,11 @@ func parseStreamedDataSection(_ stream: ZStream, leftover: UnsafeBufferPointer<U
             let text = current.base + head - carry
             let filled = carry + got
             let cut = lastNewline(text, from: 0, to: filled).map { $0 + 1 } ?? 0
-            let window = parseRegion(text, start: 0, stop: cut, endsInLongLine: false, mapped: false, layout, tables)
+            // While the next window is read (inflated) on a thread of its own, the parse uses
+            // one thread fewer, so that the read, the serial part, is not slowed by it.
+            let parseThreads = overlap && !atEnd ? Parallelism.threadCount - 1 : Parallelism.threadCount
+            let window = parseRegion(text, start: 0, stop: cut, endsInLongLine: false, mapped: false, threads: parseThreads,
+                                     minimumChunk: 1 << 19, layout, tables)
             try resolver.resolve(window.ranges, window.outputs, tables)
             outputs += window.outputs
             carry = filled - cut
@@ -511,13 +549,41 @@ func parseStreamedDataSection(_ stream: ZStream, leftover: UnsafeBufferPointer<U
 
 /// `madvise(MADV_DONTNEED)` on the whole pages inside a chunk of a mapped file.
 func dropMappedPages(_ chunk: ByteRange) {
-    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    dropPages(from: UnsafeRawPointer(chunk.start), to: UnsafeRawPointer(chunk.end))
+}
+
+/// The page size (`_SC_PAGESIZE`), or 0 if unknown.
+private let pageBytes = max(Int(sysconf(Int32(_SC_PAGESIZE))), 0)
+
+/// `madvise(MADV_DONTNEED)` on the whole pages inside `[start, end)`: their contents are
+/// dropped and their memory is returned to the system (read again from the file, or zero
+/// pages, if touched later).
+private func dropPages(from start: UnsafeRawPointer, to end: UnsafeRawPointer) {
+    let page = pageBytes
     guard page > 0 else { return }
-    let start = (Int(bitPattern: chunk.start) + page - 1) / page * page
-    let end = Int(bitPattern: chunk.end) / page * page
-    if end > start, let address = UnsafeMutableRawPointer(bitPattern: start) {
-        _ = madvise(address, end - start, MADV_DONTNEED)
+    let first = (Int(bitPattern: start) + page - 1) / page * page
+    let last = Int(bitPattern: end) / page * page
+    if last > first, let address = UnsafeMutableRawPointer(bitPattern: first) {
+        _ = madvise(address, last - first, MADV_DONTNEED)
     }
+}
+
+/// Frees a block of at least `bytes` from `malloc`, first returning the whole pages inside
+/// its first `bytes` to the system. A chunk's arrays (tens to hundreds of KB) come from
+/// malloc's arenas, which keep freed memory resident; without this, the chunks freed while
+/// the CSR arrays are filled would stay in the resident set, and a read's peak would be the
+/// parsed triplets plus the CSR (28 bytes per entry) instead of about the triplets (16).
+/// Blocks of 128 KiB or more are left to `free` alone: glibc maps them (its default mmap
+/// threshold), so `free` unmaps them whole, and a `madvise` first would be a second TLB
+/// shootdown per array (it made the 2-thread assembly measurably slower). A block that
+/// large which malloc did keep in an arena (its threshold rises after large frees) stays
+/// resident until reused, as every chunk did before this function.
+func freeReturningPages<T>(_ pointer: UnsafeMutablePointer<T>?, bytes: Int) {
+    guard let pointer else { return }
+    if bytes >= 2 * pageBytes && bytes < 128 << 10 {
+        dropPages(from: UnsafeRawPointer(pointer), to: UnsafeRawPointer(pointer) + bytes)
+    }
+    free(pointer)
 }
 
 /// Parses one chunk into `out`. With `stopAtEntry >= 0`, stops when reaching that entry

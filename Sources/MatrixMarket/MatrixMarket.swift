@@ -2,8 +2,9 @@
 //
 // Reading maps a plain file, or streams a `.gz` file, standard input (`-`), a FIFO or a
 // device in 32 MiB windows of text (never whole), parses the header line by line, then
-// parses the data section in fixed chunks split at newlines, in parallel with
-// `Parallelism.forEachChunk`. The chunk list depends only on the bytes, and chunk results
+// parses the data section in fixed chunks (1 MiB or more, 512 KiB in a stream window) split at newlines, in parallel
+// (threads claim chunks through `Parallelism.forEachChunk`), and builds the CSR matrix in
+// parallel passes over the chunks and row buckets. The chunk list depends only on the bytes, and chunk results
 // are combined in chunk order, so the result (and the first error reported) never depends
 // on the thread count or on read sizes. A NUL byte and a line over 1 MiB are errors, so
 // memory is bounded by the output, not the input. Every error names the file and, when it

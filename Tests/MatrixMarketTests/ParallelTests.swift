@@ -136,6 +136,60 @@ struct ParallelTests {
         }
     }
 
+    /// The row-sorted path writes each row's offset from the chunk where the row starts:
+    /// empty rows before the first entry, runs of empty rows inside and across chunk
+    /// boundaries, rows split between chunks and empty rows after the last entry must give
+    /// the matrix a sequential build gives, for 1, 2 and 3 threads (a row-sorted file of
+    /// about 1.3 MB, real and pattern, mapped, and gzipped and read in 4 KiB windows: one
+    /// chunk each, so about 330 chunks).
+    @Test(arguments: ["real", "pattern"])
+    func rowSortedFileWithEmptyRowsAcrossChunks(field: String) throws {
+        let s = try Scratch()
+        var g = SplitMix(seed: 17)
+        let n = 60_000, columns = 50
+        var entries: [(row: Int, column: Int, value: Double)] = []
+        var row = 7  // rows 0 ..< 7 are empty
+        var filled = 0
+        while row < n - 1000 {  // the last 1000 rows are empty
+            // Rows of 1 to 40 entries; every 97th row is long (4000 entries, about 40 KB:
+            // rows cross chunk boundaries), and gaps of up to 300 empty rows follow about one
+            // row in 20.
+            filled += 1
+            let length = filled % 97 == 0 ? 4000 : Int.random(in: 1 ... 40, using: &g)
+            for k in 0 ..< length {
+                // A long row repeats its columns: sorted by row only.
+                entries.append((row, k % columns, field == "real" ? Double(Int.random(in: -999 ... 999, using: &g)) / 8 : 1))
+            }
+            row += Int.random(in: 0 ..< 20, using: &g) == 0 ? Int.random(in: 2 ... 300, using: &g) : 1
+        }
+        // As given (the bucket path: repeated columns), and strictly increasing in (row,
+        // column) (the concatenating path): each against a sequential build.
+        var strict: [(row: Int, column: Int, value: Double)] = []
+        for e in entries where strict.last.map({ ($0.row, $0.column) < (e.row, e.column) }) ?? true { strict.append(e) }
+        for (name, list) in [("by-row", entries), ("strict", strict)] {
+            var builder = CoordinateBuilder(rowCount: n, columnCount: columns)
+            var text = "%%MatrixMarket matrix coordinate \(field) general\n\(n) \(columns) \(list.count)\n"
+            text.reserveCapacity(list.count * 16)
+            for e in list {
+                text += field == "real" ? "\(e.row + 1) \(e.column + 1) \(e.value)\n" : "\(e.row + 1) \(e.column + 1)\n"
+                builder.append(row: e.row, column: e.column, value: e.value)
+            }
+            let path = try s.write("\(name).mtx", text)
+            let gz = try s.write("\(name).mtx.gz", try gzipped(Array(text.utf8)))
+            #expect(text.utf8.count > 1 << 20, "the file must span many 4 KiB windows")
+            let reference = builder.build()
+            for threads in [1, 2, 3] {
+                for (how, read) in [("mapped", { try MatrixMarket.readMatrix(from: path).matrix }),
+                                    ("4 KiB windows", { try MatrixMarket.readMatrix(from: gz, options: window(4096)).matrix })] {
+                    let m = try withThreads(threads) { try read() }
+                    #expect(m.rowOffsets == reference.rowOffsets, "\(name), \(how), \(threads) threads")
+                    #expect(m.columnIndices == reference.columnIndices, "\(name), \(how), \(threads) threads")
+                    #expect(bitsEqual(m.values, reference.values), "\(name), \(how), \(threads) threads")
+                }
+            }
+        }
+    }
+
     /// The row-sorted fast path and the bucket path give the same matrix.
     @Test(arguments: ["real", "pattern"])
     func rowSortedAndShuffledFilesAgree(field: String) throws {

@@ -110,6 +110,12 @@ struct StreamingTests {
                 }
             }
         }
+        // 4 KiB windows: one chunk each, about 2300 in all, so the unsorted assembly takes
+        // its chunks in groups of several (at most 1024 groups).
+        for threads in [1, 2] {
+            Self.expectIdentical(try withThreads(threads) { try MatrixMarket.readMatrix(from: gz, options: window(4096)).matrix },
+                                 reference, "gzip, window 4096, \(threads) threads")
+        }
         let fifo = try makeFIFO(s, "a.fifo")
         let writer = try startShell("cat '\(plain)' > '\(fifo)'")
         let fromFIFO = try withThreads(2) { try MatrixMarket.readMatrix(from: fifo, options: window(odd)).matrix }
