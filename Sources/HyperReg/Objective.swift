@@ -84,14 +84,15 @@ public struct Objective: Sendable {
         vectorPartition = RowPartition(rowCount: problem.rowCount, maxChunks: 64, minimumRows: 1 << 14)
     }
 
-    /// Hands the n-vectors of `e` (z, u, v, c) back to the pool. `e` stays valid: a vector still
-    /// referenced elsewhere is copied on its next write instead of re-used in place.
-    package func recycle(_ e: Evaluation) {
+    /// Hands the n-vectors of `e` (z, u, v, c) back to the pool for this objective's next
+    /// evaluations (the solver does so with every iterate it leaves). `e` stays valid: a vector
+    /// still referenced elsewhere is copied on its next write instead of re-used in place.
+    public func recycle(_ e: Evaluation) {
         pool.recycle(e.z); pool.recycle(e.u); pool.recycle(e.v); pool.recycle(e.c)
     }
 
     /// Hands an n-vector (Hessian weights, a product `A s`) back to the pool.
-    package func recycle(_ vector: [Double]) { pool.recycle(vector) }
+    public func recycle(_ vector: [Double]) { pool.recycle(vector) }
 
     /// Evaluates at x: one pass over A (z = A x, u, v, alpha) and a vector pass.
     public func evaluate(_ x: [Double]) -> Evaluation {

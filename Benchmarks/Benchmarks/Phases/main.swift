@@ -49,11 +49,12 @@ let ones = [Double](repeating: 1, count: a.rowCount)
 let phases: [(String, () throws -> Void)] = [
     ("read A.mtx (parse + CSR)", { _ = try MatrixMarket.readMatrix(from: dir + "/A.mtx") }),
     ("A x (one pass)", { _ = a.multiply(x0) }),
-    ("evaluate: A x, exp, vector pass", { _ = objective.evaluate(x0) }),
-    ("trial point: exp and vector pass, no A", { _ = objective.evaluate(z: e.z) }),
+    // The solver hands every evaluation's vectors back (Objective.recycle); so does this.
+    ("evaluate: A x, exp, vector pass", { objective.recycle(objective.evaluate(x0)) }),
+    ("trial point: exp and vector pass, no A", { objective.recycle(objective.evaluate(z: e.z)) }),
     ("gradient, p, q (transpose pass)", { _ = objective.gradientPieces(e) }),
     ("Hessian-vector product (one pass)", { _ = a.weightedNormalProduct(weights: delta, pieces.gradient, forward: &forward) }),
-    ("Hessian weights delta (vector)", { _ = objective.hessianWeights(e) }),
+    ("Hessian weights delta (vector)", { objective.recycle(objective.hessianWeights(e)) }),
     ("assembly A^T D A, all rows", { _ = pattern.assemble(a, weights: delta) }),
     ("sparse embedding (leverage)", { _ = a.sparseSignEmbedding(rowScales: ones, blocks: 2, blockRows: 2 * a.columnCount, seed: 1) }),
     ("row-norm sample (start, pcg)", { _ = a.rowNormSample(targetRows: 10_000, seed: 1) }),
