@@ -63,9 +63,11 @@ public struct HessianCostModel: Sendable {
     /// against 7 and 8 against 8 (cosh), at n = 1e5 and 1e6, d = 200.
     public var pcgIterationRatio = 1.5
     /// `pcg` is a candidate only while its preconditioner's sample keeps at most this share of
-    /// the rows: at n = 1e5, d = 200 it keeps 42 % and exact was as fast or faster (1 and 2
-    /// threads, exp and cosh), at 1e6 it keeps 4 % and pcg was faster on every problem measured.
-    public var pcgMaximumSampleShare = 0.25
+    /// the rows. At n = 1e5, d = 200 it keeps 42 %, and in the benchmark ladder of 2026-11-30
+    /// (quiet machine, 2 threads, medians of 3) pcg was as fast as exact or faster on all six
+    /// d = 200 problems (0.040 against 0.074 s, 0.057 against 0.078 s, ...); a first measurement
+    /// under heavy load had suggested 1/4, which kept exact there.
+    public var pcgMaximumSampleShare = 0.5
     /// Passes over A per `pcg` iteration besides its Hessian-vector products: the gradient's
     /// transpose pass (1.2-1.5 passes) and the line search's vector work (0.3-0.5).
     public var pcgPasses = 2.0
