@@ -17,6 +17,11 @@ struct RoundoffRule {
 
     /// The round-off noise of L at `loss`.
     func noise(loss: Double) -> Double { factor * Double.ulpOfOne * max(1, Swift.abs(loss)) }
+    /// The minimum-norm models (rank-deficient A), whose round-off regime has its own noise
+    /// estimate and a freshly formed z.
+    static func isMinimumNorm(_ model: StepModel) -> Bool {
+        [.minimumNorm, .minimumNormSaddleFree, .minimumNormGaussNewton, .minimumNormDamped].contains(model)
+    }
     /// The noise of L for a step of `model`: `noise(loss:)`, and for the minimum-norm models
     /// (rank-deficient A) also the cancellation in the fit term, `factor * eps * sum_i |c_i|
     /// (|u_i| + |alpha b_i|)` (c_i = u_i - alpha b_i is computed with an error of about
@@ -25,11 +30,6 @@ struct RoundoffRule {
     /// short-text problem hidden-orchard-l4h9 (alpha = 2.6e3), where L rose by more than
     /// `noise(loss:)` along a full Newton step whose predicted decrease was 4e-22 (docs/solver.md,
     /// "Rank-deficient A"). Other models keep `noise(loss:)` (their paths are frozen bit for bit).
-    /// The minimum-norm models (rank-deficient A), whose round-off regime has its own noise
-    /// estimate and a freshly formed z.
-    static func isMinimumNorm(_ model: StepModel) -> Bool {
-        [.minimumNorm, .minimumNormSaddleFree, .minimumNormGaussNewton, .minimumNormDamped].contains(model)
-    }
     func noise(_ e: Evaluation, model: StepModel, target b: [Double]) -> Double {
         let plain = noise(loss: e.loss)
         guard Self.isMinimumNorm(model) else { return plain }
