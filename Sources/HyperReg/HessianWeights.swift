@@ -22,21 +22,23 @@ protocol HessianWeights: AnyObject {
     func assemble(_ d: [Double], iteration: Int) throws(SolverError) -> AssembledMatrix
 }
 
-/// The exact Hessian's weights `delta` (docs/math.md), which may be negative: all rows.
-final class ExactHessianWeights: HessianWeights {
+/// `A^T diag(D) A` over all rows, D from `weights`: the exact Hessian's `delta` (docs/math.md,
+/// may be negative) or the Gauss-Newton weights `v o v + w o w` (never negative).
+final class AllRowsWeights: HessianWeights {
     let context: SolveContext, system: HessianSystem
-    init(context: SolveContext, system: HessianSystem) { self.context = context; self.system = system }
-    func diagonal(at state: IterateState) -> [Double] { context.objective.hessianWeights(state.evaluation) }
-    func assemble(_ d: [Double], iteration: Int) throws(SolverError) -> AssembledMatrix {
-        AssembledMatrix(values: system.assemble(weights: d))
+    private let weights: (Objective, Evaluation) -> [Double]
+    init(context: SolveContext, system: HessianSystem, weights: @escaping (Objective, Evaluation) -> [Double]) {
+        self.context = context; self.system = system; self.weights = weights
     }
-}
-
-/// The Gauss-Newton weights `v o v + w o w` (never negative): all rows.
-final class GaussNewtonWeights: HessianWeights {
-    let context: SolveContext, system: HessianSystem
-    init(context: SolveContext, system: HessianSystem) { self.context = context; self.system = system }
-    func diagonal(at state: IterateState) -> [Double] { context.objective.gaussNewtonWeights(state.evaluation) }
+    /// The exact Hessian's weights `delta`.
+    static func exact(context: SolveContext, system: HessianSystem) -> AllRowsWeights {
+        AllRowsWeights(context: context, system: system) { $0.hessianWeights($1) }
+    }
+    /// The Gauss-Newton weights.
+    static func gaussNewton(context: SolveContext, system: HessianSystem) -> AllRowsWeights {
+        AllRowsWeights(context: context, system: system) { $0.gaussNewtonWeights($1) }
+    }
+    func diagonal(at state: IterateState) -> [Double] { weights(context.objective, state.evaluation) }
     func assemble(_ d: [Double], iteration: Int) throws(SolverError) -> AssembledMatrix {
         AssembledMatrix(values: system.assemble(weights: d))
     }
@@ -100,10 +102,10 @@ enum HessianWeightsFactory {
         case .pcg:
             // Only its damped fall-back assembles through `NewtonMatrix` (Gauss-Newton, all
             // rows, as exact's); the preconditioner's sample is the step source's own.
-            let gaussNewton = GaussNewtonWeights(context: context, system: system)
+            let gaussNewton = AllRowsWeights.gaussNewton(context: context, system: system)
             return (gaussNewton, gaussNewton)
         case .exact, .automatic:
-            return (ExactHessianWeights(context: context, system: system), GaussNewtonWeights(context: context, system: system))
+            return (AllRowsWeights.exact(context: context, system: system), AllRowsWeights.gaussNewton(context: context, system: system))
         }
     }
 }
