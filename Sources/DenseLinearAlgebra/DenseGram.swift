@@ -17,7 +17,8 @@ public enum DenseGram {
     /// at k(k+1)/2 + j: the order of a dense `NormalMatrixPattern`), summed over all rows or
     /// over `rows` only. Rows are taken in order, in blocks of `blockRows`, so the result
     /// does not depend on the thread count of hyperreg's kernels (OpenBLAS's own threads
-    /// split the output, not the sum over rows).
+    /// split the output, not the sum over rows). For one rank's block of a distributed
+    /// matrix (collective), the sum over every rank's rows.
     ///
     /// - Precondition: `weights.count == matrix.rowCount`, `matrix.columnCount <= Int32.max`.
     public static func packedUpperGram(_ matrix: CSRMatrix, weights: [Double], rows subset: [Int]? = nil) -> [Double] {
@@ -71,6 +72,7 @@ public enum DenseGram {
             let base = k * (k + 1) / 2
             for j in 0...k { packed[base + j] = full[k * d + j] }
         }
+        matrix.combineOverRanks(&packed)  // over the ranks when `matrix` is one rank's block
         return packed
     }
 }

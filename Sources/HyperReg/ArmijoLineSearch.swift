@@ -30,11 +30,13 @@ struct RoundoffRule {
     /// short-text problem hidden-orchard-l4h9 (alpha = 2.6e3), where L rose by more than
     /// `noise(loss:)` along a full Newton step whose predicted decrease was 4e-22 (docs/solver.md,
     /// "Rank-deficient A"). Other models keep `noise(loss:)` (their paths are frozen bit for bit).
-    func noise(_ e: Evaluation, model: StepModel, target b: [Double]) -> Double {
+    /// (In a distributed run, collective: the sum is over every rank's rows.)
+    func noise(_ e: Evaluation, model: StepModel, target b: [Double], communicator: any Communicator) -> Double {
         let plain = noise(loss: e.loss)
         guard Self.isMinimumNorm(model) else { return plain }
         var fit = 0.0
         for i in e.c.indices { fit += Swift.abs(e.c[i]) * (Swift.abs(e.u[i]) + Swift.abs(e.alpha * b[i])) }
+        fit = communicator.sum(fit)
         let cancellation = factor * Double.ulpOfOne * fit
         return cancellation.isFinite ? max(plain, cancellation) : plain
     }
@@ -61,7 +63,7 @@ struct ArmijoLineSearch: Globalisation {
         let e = state.evaluation, s = step.direction, slope = step.slope
         let As = step.forward ?? context.forward(s)
         defer { if step.forward == nil { context.objective.recycle(As) } }
-        let noise = roundoff.noise(e, model: step.model, target: context.problem.target)
+        let noise = roundoff.noise(e, model: step.model, target: context.problem.target, communicator: context.problem.communicator)
         let inRoundoff = roundoff.isRoundoff(slope: slope, noise: noise)
         if inRoundoff, RoundoffRule.isMinimumNorm(step.model) {
             // Rank-deficient A in the round-off regime: the full step's z = A (x + s) is formed
@@ -105,7 +107,7 @@ struct ArmijoLineSearch: Globalisation {
         if step.model != .damped, step.model != .minimumNormDamped {
             // A Newton-type model's predicted decrease is about 2 (L - L*): below the noise of L,
             // the minimum is reached to Double precision. (A damped step's is not: mu shrinks it.)
-            let noise = roundoff.noise(state.evaluation, model: step.model, target: context.problem.target)
+            let noise = roundoff.noise(state.evaluation, model: step.model, target: context.problem.target, communicator: context.problem.communicator)
             return MinimizerStop(termination: .convergedAtRoundoff, message: "converged to the round-off floor: the \(step.model.rawValue) step's predicted decrease \(fmt(-step.proposal.slope)) is below the round-off noise \(fmt(noise)) of L = \(fmt(state.evaluation.loss)), so L cannot be lowered further in Double arithmetic, and a full step no longer halves the gradient norm; relative gradient norm \(fmt(state.gradientNorm / g0)) (the tolerance \(fmt(context.options.tolerance)) asks for less than the arithmetic allows here; x is as accurate as it can be)")
         }
         return MinimizerStop(termination: .stalled, message: "reached the round-off floor: the predicted decrease is below Double precision of L = \(fmt(state.evaluation.loss)) and a full step no longer halves the gradient norm; relative gradient norm \(fmt(state.gradientNorm / g0)) (tolerance \(fmt(context.options.tolerance)) is below what the arithmetic allows here)")

@@ -20,10 +20,10 @@ enum OnesInRange {
     /// leaves an exact fit exact to round-off), then two passes. nil when A has no rows or
     /// the factorisation fails even so.
     static func residual(_ a: CSRMatrix) -> Double? {
-        let n = a.rowCount
+        let n = a.globalRowCount  // of the whole matrix in a distributed run (then collective)
         guard n > 0, a.columnCount > 0, let context = try? CholmodContext(),
               let system = try? HessianSystem(matrix: a, context: context) else { return nil }
-        let ones = [Double](repeating: 1, count: n)
+        let ones = [Double](repeating: 1, count: a.rowCount)
         let k = system.assemble(weights: ones)
         do {
             try system.factorize(values: k, shift: 0)
@@ -34,7 +34,8 @@ enum OnesInRange {
         guard let y = try? system.solvePlain(a.transposeMultiply(ones)) else { return nil }
         let r = a.multiply(y)
         var s = 0.0
-        for i in 0 ..< n { s += (r[i] - 1) * (r[i] - 1) }
+        for i in 0 ..< a.rowCount { s += (r[i] - 1) * (r[i] - 1) }
+        s = a.communicator.sum(s)
         let rms = (s / Double(n)).squareRoot()
         return rms.isFinite ? rms : nil
     }

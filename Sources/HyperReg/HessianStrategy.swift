@@ -94,6 +94,14 @@ public struct HessianCostModel: Sendable {
         return total
     }
 
+    /// `rowPairs` over every rank's rows (collective in a distributed run; the same value on
+    /// every rank, so every rank's predictions and choices agree). The cost model predicts the
+    /// whole matrix's costs on one machine: in a distributed run the passes split over the
+    /// ranks and the d x d work does not, so its choice is the single-machine one.
+    public static func globalRowPairs(_ a: CSRMatrix) -> Double {
+        a.communicator.sum(rowPairs(a))
+    }
+
     /// Predicted seconds of one assembly of `A^T diag(.) A` over `rows` rows with `pairs` row
     /// pairs in all (sum of k(k+1)/2), by the sparse scatter and, when the pattern of `A^T A`
     /// is dense and d <= 8192, by dense row blocks (BLAS); `dense` says which is cheaper.
@@ -111,10 +119,10 @@ public struct HessianCostModel: Sendable {
     /// preconditioner's sampled assembly shared by `stepsPerPreconditioner` steps), and the
     /// preconditioner's expected sample size (`RowNormSampledWeights.targetRows`).
     public func predictPCG(matrix a: CSRMatrix, sampleFactor: Double) -> (seconds: Double, expectedRows: Double) {
-        let n = a.rowCount, d = a.columnCount
-        let pass = passPerNonzero * Double(a.nonzeroCount)
+        let n = a.globalRowCount, d = a.columnCount
+        let pass = passPerNonzero * Double(a.globalNonzeroCount)
         let kept = RowNormSampledWeights.targetRows(rows: n, columns: d, factor: sampleFactor)
-        let pairs = Self.rowPairs(a)
+        let pairs = Self.globalRowPairs(a)
         let dense = pairs >= Double(d) * Double(d + 1)
         let sampled = assemblyCost(pairs: pairs * kept / Double(max(1, n)), rows: kept, dimension: d, patternIsDense: dense).seconds
         return ((pcgPasses + pcgProducts * productPasses) * pass + sampled / stepsPerPreconditioner, kept)
@@ -123,8 +131,8 @@ public struct HessianCostModel: Sendable {
     /// Predicted seconds per iteration of `exact` and of `sketch` for `matrix`, and the
     /// expected number of sampled rows.
     public func predict(matrix a: CSRMatrix, sketch: SketchOptions) -> (exact: Double, sketch: Double, expectedRows: Double) {
-        let n = a.rowCount, d = a.columnCount, nnz = a.nonzeroCount
-        let pairs = Self.rowPairs(a)
+        let n = a.globalRowCount, d = a.columnCount, nnz = a.globalNonzeroCount
+        let pairs = Self.globalRowPairs(a)
         let passes = 3 * passPerNonzero * Double(nnz)  // transpose (g, p, q), A s, objective work
         // Whether A^T A is dense: assume so when the expected pairs cover the triangle twice.
         let dense = pairs >= Double(d) * Double(d + 1)
@@ -147,7 +155,7 @@ public struct HessianCostModel: Sendable {
     /// fits in `memoryLimitBytes`, `pcg` while its sample keeps at most `pcgMaximumSampleShare`.
     public func choose(matrix a: CSRMatrix, sketch: SketchOptions, pcgSampleFactor: Double = 40,
                        memoryLimitBytes: Int = 1 << 31) -> (HessianStrategy, String) {
-        let n = Double(a.rowCount)
+        let n = Double(a.globalRowCount)
         let (exact, sketchCost, kept) = predict(matrix: a, sketch: sketch)
         let pcg = predictPCG(matrix: a, sampleFactor: pcgSampleFactor)
         let sketchBytes = LeverageSampler(matrix: a, options: sketch).sketchBytes
@@ -156,13 +164,13 @@ public struct HessianCostModel: Sendable {
         if sketchBytes > memoryLimitBytes {
             words.append("no sketch: its dense sketch would need \(sketchBytes >> 20) MB (d = \(a.columnCount))")
         } else if kept >= 0.5 * n {
-            words.append("no sketch: its sample would keep about \(Int(kept)) of \(a.rowCount) rows")
+            words.append("no sketch: its sample would keep about \(Int(kept)) of \(a.globalRowCount) rows")
         } else {
             words.append("sketch \(fmt(sketchCost)) s x \(iterationRatio) iterations")
             if iterationRatio * sketchCost < best.cost { best = (.sketch, iterationRatio * sketchCost) }
         }
         if pcg.expectedRows > pcgMaximumSampleShare * n {
-            words.append("no pcg: its preconditioner's sample would keep about \(Int(pcg.expectedRows)) of \(a.rowCount) rows")
+            words.append("no pcg: its preconditioner's sample would keep about \(Int(pcg.expectedRows)) of \(a.globalRowCount) rows")
         } else {
             words.append("pcg \(fmt(pcg.seconds)) s x \(pcgIterationRatio) iterations")
             if pcgIterationRatio * pcg.seconds < best.cost { best = (.pcg, pcgIterationRatio * pcg.seconds) }

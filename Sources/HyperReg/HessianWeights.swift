@@ -77,7 +77,7 @@ final class LeverageSampledWeights: HessianWeights {
         let pick = sampler.sample(current, beta: beta, salt: UInt64(iteration))
         context.timings.sketch += seconds(context.clock.now - t0)
         let values = system.assemble(weights: pick.weights, rows: pick.rows)
-        context.notes.rowsKept = pick.rows.count
+        context.notes.rowsKept = context.matrix.communicator.sum(pick.rows.count)
         context.notes.leverageReused = reused
         return AssembledMatrix(values: values)
     }
@@ -135,7 +135,8 @@ final class NewtonMatrix {
             return .stop(.hessianOverflow(context, state, diagonal: d, iteration: iteration))
         } catch { throw error }
         made = (iteration, k)
-        guard d.allSatisfy(\.isFinite) && k.values.allSatisfy(\.isFinite) else {
+        // Over every rank in a distributed run (k is summed already; d is this rank's rows).
+        guard context.matrix.communicator.all(d.allSatisfy(\.isFinite)) && k.values.allSatisfy(\.isFinite) else {
             return .stop(.hessianOverflow(context, state, diagonal: d, iteration: iteration))
         }
         context.objective.recycle(d)

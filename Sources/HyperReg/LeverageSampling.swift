@@ -130,17 +130,21 @@ public struct LeverageSampler: Sendable {
         precondition(d.count == n, "estimate: D must have n entries")
         let scales = d.map { $0 > 0 ? $0.squareRoot() : 0 }
         let m = embeddingRows
-        let exact = n <= m
+        // In a distributed run: the global n decides, and the exact case places this rank's
+        // rows at their global positions of the dense D^{1/2} A and sums over the ranks.
+        let globalRows = a.globalRowCount, firstRow = a.distribution.rowOffset
+        let exact = globalRows <= m
         let seed = options.seed &+ 0x5851_F42D_4C95_7F2D &* (salt &+ 1)
         var sketch: [Double]
         let rows: Int
         if exact {
             // The dense D^{1/2} A itself, column-major.
-            rows = n
-            sketch = [Double](repeating: 0, count: n * cols)
+            rows = globalRows
+            sketch = [Double](repeating: 0, count: globalRows * cols)
             for i in 0..<n where scales[i] != 0 {
-                for e in a.rowOffsets[i]..<a.rowOffsets[i + 1] { sketch[Int(a.columnIndices[e]) * n + i] += scales[i] * a.values[e] }
+                for e in a.rowOffsets[i]..<a.rowOffsets[i + 1] { sketch[Int(a.columnIndices[e]) * globalRows + firstRow + i] += scales[i] * a.values[e] }
             }
+            a.combineOverRanks(&sketch)
         } else {
             rows = m
             sketch = a.sparseSignEmbedding(rowScales: scales, blocks: options.embeddingNonzeros,
@@ -163,7 +167,7 @@ public struct LeverageSampler: Sendable {
         let floor = 1e-12 * largest
         for j in 0..<cols where Swift.abs(r[j * cols + j]) < floor { r[j * cols + j] = r[j * cols + j] < 0 ? -floor : floor }
         // M = R^{-1} G (exact: G = I), column-major d x k.
-        let k = exact ? cols : options.projectionColumns(rows: n)
+        let k = exact ? cols : options.projectionColumns(rows: globalRows)
         var mm = [Double](repeating: 0, count: cols * k)
         if exact {
             for j in 0..<cols { mm[j * cols + j] = 1 }
@@ -216,16 +220,26 @@ public struct LeverageSampler: Sendable {
                 }
             }
         }
-        guard !ranges.contains(where: \.forbidden) else { return nil }
-        let rhoMin = ranges.map(\.lo).min() ?? .infinity, rhoMax = ranges.map(\.hi).max() ?? 0
+        var forbidden = ranges.contains(where: \.forbidden)
+        var rhoMin = ranges.map(\.lo).min() ?? .infinity, rhoMax = ranges.map(\.hi).max() ?? 0
+        let comm = matrix.communicator
+        if comm.isDistributed {
+            // The ratio range over every rank (collective; every rank decides alike).
+            let all = comm.allGather([forbidden ? 1 : 0, rhoMin, rhoMax])
+            forbidden = all.contains { $0[0] != 0 }
+            rhoMin = all.map { $0[1] }.min()!
+            rhoMax = all.map { $0[2] }.max()!
+        }
+        guard !forbidden else { return nil }
         guard rhoMin > 0, rhoMin.isFinite, rhoMax.isFinite, rhoMax / rhoMin <= options.reuseRatio else { return nil }
+        let lowest = rhoMin
         var tau = old.scores
         tau.withUnsafeMutableBufferPointer { tp in
             d.withUnsafeBufferPointer { dp in
                 old.diagonal.withUnsafeBufferPointer { op in
                     let t = SharedBuffer(tp), dn = SharedReadBuffer(dp), od = SharedReadBuffer(op)
                     Parallelism.forEachChunk(part.count) { c in
-                        for i in part.rows(c) where od.buffer[i] > 0 { t.buffer[i] *= (dn.buffer[i] / od.buffer[i]) / rhoMin }
+                        for i in part.rows(c) where od.buffer[i] > 0 { t.buffer[i] *= (dn.buffer[i] / od.buffer[i]) / lowest }
                     }
                 }
             }
@@ -243,7 +257,9 @@ public struct LeverageSampler: Sendable {
         var weights = d
         let seed = options.seed &+ 0x9E6C_63D0_676A_9A99 &* (salt &+ 1)
         let part = RowPartition(rowCount: d.count, maxChunks: 64, minimumRows: 1 << 14)
-        // Row-local draws (a hash of the global row index): chunks only change who draws.
+        let firstRow = matrix.distribution.rowOffset
+        // Row-local draws (a hash of the global row index): chunks only change who draws, and
+        // in a distributed run the sample does not depend on the number of ranks.
         let kept: [[Int]] = weights.withUnsafeMutableBufferPointer { wp in
             d.withUnsafeBufferPointer { dp in
                 scores.scores.withUnsafeBufferPointer { sp in
@@ -253,7 +269,7 @@ public struct LeverageSampler: Sendable {
                         for i in part.rows(c) where dd.buffer[i] > 0 {
                             let p = min(1, beta * tau.buffer[i])
                             if p <= 0 { continue }
-                            if p >= 1 || SketchHash.uniform(seed: seed, row: i, salt: 0xA5A5) < p {
+                            if p >= 1 || SketchHash.uniform(seed: seed, row: firstRow + i, salt: 0xA5A5) < p {
                                 rows.append(i)
                                 w.buffer[i] = dd.buffer[i] / p
                             }

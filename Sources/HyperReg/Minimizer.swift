@@ -109,6 +109,7 @@ struct Minimizer {
             }
             iteration += 1
             let before = context.snapshot()
+            let trafficBefore = problem.communicator.traffic
             context.notes = IterationNotes()
             var rejected: [ModelRejection] = []
             var accepted: AcceptedStep? = nil
@@ -145,7 +146,21 @@ struct Minimizer {
             if let forward = step.proposal.forward { context.objective.recycle(forward) }
             state = IterateState(x: step.x, evaluation: step.evaluation, pieces: pieces, gradientNorm: newNorm)
             source.accepted(step)
-            let record = iterationRecord(context, step, state, iteration: iteration, stepNorm: stepNorm, rejected: rejected, since: before)
+            var record = iterationRecord(context, step, state, iteration: iteration, stepNorm: stepNorm, rejected: rejected, since: before)
+            let comm = problem.communicator
+            if comm.isDistributed {
+                // Every rank computed x from the same sums and the same d x d solves; check that
+                // they agree (one small collective) rather than let diverging ranks wait forever.
+                var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+                for v in state.x { hash = (hash ^ v.bitPattern) &* 0x100_0000_01B3 }
+                let hashes = comm.allGather([Int(truncatingIfNeeded: hash)])
+                guard hashes.allSatisfy({ $0 == hashes[0] }) else {
+                    throw .factorization("the ranks computed different iterates at iteration \(iteration) (their dense d x d solves differ: are the nodes' CPUs or BLAS libraries different?)")
+                }
+                let traffic = comm.traffic.since(trafficBefore)
+                record.communicationSeconds = traffic.seconds
+                record.communicationBytes = traffic.bytesSent
+            }
             summary.record(record, x: state.x)
             if problem.function == .exp, problem.hasZeroWeights, alpha0 > 0, state.evaluation.alpha < DegenerateExp.collapsedSum * alpha0 {
                 return summary.result(MinimizerStop(termination: .degenerate, message: "exp with w = 0 is degenerate here: the iterates drive u(Ax) towards 0 (sum of u fell from \(fmt(alpha0)) to \(fmt(state.evaluation.alpha))), so L tends to 0 without a minimiser. Use a positive weight w."), at: state)

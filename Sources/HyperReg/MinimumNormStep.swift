@@ -56,7 +56,7 @@ final class RangeBasis {
             throw .invalidProblem("the rank check of A (eigenvalues of A^T A, d = \(d)) failed: \(error)")
         }
         let largest = max(eig.values.last ?? 0, 0)
-        let cut = Self.threshold(rows: a.rowCount, columns: d, largest: largest)
+        let cut = Self.threshold(rows: a.globalRowCount, columns: d, largest: largest)
         cutoff = cut
         let kept = eig.values.indices.filter { eig.values[$0] > cut }
         rank = kept.count
@@ -109,7 +109,7 @@ struct RankFinding {
     /// The rank check of `a`: the basis when d allows it.
     static func check(_ a: CSRMatrix) throws(SolverError) -> RankFinding {
         guard a.columnCount <= RangeBasis.maxDimension else {
-            return RankFinding(numericalRank: nil, deficient: a.rowCount < a.columnCount, basis: nil)
+            return RankFinding(numericalRank: nil, deficient: a.globalRowCount < a.columnCount, basis: nil)
         }
         let basis = try RangeBasis(matrix: a)
         let deficient = basis.rank < a.columnCount
@@ -249,7 +249,7 @@ final class RankAwareSource: StepSource {
     /// The check when n < d (before the first iteration): A is rank-deficient whatever its entries.
     func checkAtStart() throws(SolverError) {
         let a = context.matrix
-        guard a.rowCount < a.columnCount else { return }
+        guard a.globalRowCount < a.columnCount else { return }
         try runCheck("n < d")
     }
 
@@ -260,7 +260,7 @@ final class RankAwareSource: StepSource {
         if finding.numericalRank != nil { context.passes.rankCheck += 1 }
         context.rank = finding
         if finding.deficient {
-            context.warnings.append(finding.words(rows: a.rowCount, columns: a.columnCount, how: how))
+            context.warnings.append(finding.words(rows: a.globalRowCount, columns: a.columnCount, how: how))
             if let basis = finding.basis {
                 minimumNorm = MinimumNormNewtonStep(basis: basis, exact: exact, gaussNewton: gaussNewton, context: context, system: system)
             }
@@ -286,7 +286,7 @@ final class RankAwareSource: StepSource {
             // a condition estimate at the round-off level triggers the same check.
             let a = context.matrix
             if [.exact, .gaussNewton].contains(proposal.model), let rcond = system.factor.reciprocalConditionEstimate,
-               rcond <= Double(max(a.rowCount, a.columnCount)) * Double.ulpOfOne {
+               rcond <= Double(max(a.globalRowCount, a.columnCount)) * Double.ulpOfOne {
                 try runCheck("the \(proposal.model.rawValue) matrix A^T D A factored with CHOLMOD condition estimate \(fmt(rcond)) at iteration \(iteration)")
                 if minimumNorm != nil {
                     inRange = true

@@ -346,6 +346,12 @@ public struct IterationRecord: Sendable, Codable {
     public var preconditionerAge: Int? = nil
     /// Why the conjugate gradients stopped (`pcg`).
     public var cgStop: CGStop? = nil
+    /// In a distributed run: this rank's seconds inside collectives during the iteration
+    /// (including waits for slower ranks); nil on one process.
+    public var communicationSeconds: Double? = nil
+    /// In a distributed run: the bytes this rank sent in collectives during the iteration; nil
+    /// on one process.
+    public var communicationBytes: Int? = nil
 }
 
 /// Errors that stop the solver before it can return a result.

@@ -31,8 +31,11 @@ public struct Evaluation: Sendable {
     public var loss: Double { fitLoss + regularizationLoss }
     /// max |z_i|, for overflow messages.
     public let maxAbsZ: Double
-    /// The row (0-based) where |z| is largest.
+    /// The row (0-based, of this rank's block) where |z| is largest; in a distributed run
+    /// meaningful only on rank `maxAbsZRank`.
     public let maxAbsZRow: Int
+    /// The rank holding the row where |z| is largest (0 unless distributed).
+    public var maxAbsZRank: Int = 0
     /// True when every quantity above is finite (no overflow).
     public var isFinite: Bool { loss.isFinite && alpha.isFinite && bDotC.isFinite }
 }
@@ -152,7 +155,7 @@ public struct Objective: Sendable {
         let part = vectorPartition
         let b = problem.target
         let w2 = problem.squaredWeights
-        let alpha = u.withUnsafeBufferPointer { ub in
+        let localAlpha = u.withUnsafeBufferPointer { ub in
             let us = SharedReadBuffer(ub)
             return Parallelism.mapChunks(part.count) { ch in
                 var s = 0.0
@@ -160,6 +163,7 @@ public struct Objective: Sendable {
                 return s
             }
         }.reduce(0, +)
+        let alpha = problem.communicator.sum(localAlpha)
         struct Sums: Sendable { var cc = 0.0, bc = 0.0, wz = 0.0 }
         let (uValues, zValues) = (u, z)
         let parts: [Sums] = Parallelism.mapChunks(part.count) { ch in
@@ -175,9 +179,13 @@ public struct Objective: Sendable {
         }
         var total = Sums()
         for s in parts { total.cc += s.cc; total.bc += s.bc; total.wz += s.wz }
+        let localUU = u.reduce(0) { $0 + $1 * $1 }
+        var combined = [total.cc, total.bc, total.wz, localUU]
+        problem.communicator.sum(&combined)  // nothing unless distributed
+        total = Sums(cc: combined[0], bc: combined[1], wz: combined[2])
         let fitLoss = 0.5 * total.cc
         guard (fitLoss + 0.5 * total.wz).isFinite, alpha.isFinite, total.bc.isFinite else { return nil }
-        let uNorm = u.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let uNorm = combined[3].squareRoot()
         guard uNorm.isFinite, uNorm > 0 else { return nil }
         let misfit = (2 * fitLoss).squareRoot() / uNorm
         return misfit.isFinite ? misfit : nil
@@ -253,7 +261,7 @@ public struct Objective: Sendable {
                 return s
             }
         }
-        let alpha = alphaParts.reduce(0, +)
+        let alpha = problem.communicator.sum(alphaParts.reduce(0, +))
         var c = pool.take(u.count)
         struct Sums: Sendable { var cc = 0.0, bc = 0.0, wz = 0.0, maxZ = 0.0, maxRow = 0 }
         let parts: [Sums] = c.withUnsafeMutableBufferPointer { cb in
@@ -279,8 +287,18 @@ public struct Objective: Sendable {
             total.cc += s.cc; total.bc += s.bc; total.wz += s.wz
             if s.maxZ > total.maxZ { total.maxZ = s.maxZ; total.maxRow = s.maxRow }
         }
-        return Evaluation(z: z, u: u, v: v, c: c, alpha: alpha, bDotC: total.bc, fitLoss: 0.5 * total.cc,
-                          regularizationLoss: 0.5 * total.wz, maxAbsZ: total.maxZ, maxAbsZRow: total.maxRow)
+        var maxRank = 0
+        let comm = problem.communicator
+        if comm.isDistributed {
+            var sums = [total.cc, total.bc, total.wz]
+            comm.sum(&sums)
+            (total.cc, total.bc, total.wz) = (sums[0], sums[1], sums[2])
+            (maxRank, total.maxZ) = comm.argMaximum(total.maxZ)
+        }
+        var e = Evaluation(z: z, u: u, v: v, c: c, alpha: alpha, bDotC: total.bc, fitLoss: 0.5 * total.cc,
+                           regularizationLoss: 0.5 * total.wz, maxAbsZ: total.maxZ, maxAbsZRow: total.maxRow)
+        e.maxAbsZRank = maxRank
+        return e
     }
 
     /// The gradient weights r = v o (c - <b,c>) + w^2 o z, so that g = A^T r.

@@ -21,7 +21,7 @@ final class PaperStep: StepSource {
     func candidate(_ attempt: Int, at state: IterateState, iteration: Int) throws(SolverError) -> StepCandidate? {
         guard attempt == 0 else { return nil }
         let d = weights.diagonal(at: state)
-        if !d.allSatisfy(\.isFinite) { return .stop(.hessianOverflow(context, state, diagonal: d, iteration: iteration)) }
+        if !context.problem.communicator.all(d.allSatisfy(\.isFinite)) { return .stop(.hessianOverflow(context, state, diagonal: d, iteration: iteration)) }
         let bad = d.indices.filter { !(d[$0] > 0) }
         if let first = bad.first {
             return .stop(MinimizerStop(termination: .assumptionViolated, message: "the paper's Algorithm 1 needs D = B_diag(x) + diag(w o w) > 0 (Lemma 6.4 samples D^{1/2} A), but at iteration \(iteration) D_ii <= 0 in \(bad.count) of \(d.count) rows (first: row \(first + 1), D = \(fmt(d[first]))). Use --hessian sketch or exact, or larger weights (Theorem F.1 assumes w_i^2 >= 100 + l / sigma_min(A)^2)."))

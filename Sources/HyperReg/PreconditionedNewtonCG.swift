@@ -71,7 +71,7 @@ final class PreconditionedNewtonCG: StepSource {
         }
         let delta = context.objective.hessianWeights(state.evaluation)
         defer { context.objective.recycle(delta) }
-        guard delta.allSatisfy(\.isFinite) else {
+        guard context.problem.communicator.all(delta.allSatisfy(\.isFinite)) else {
             return .stop(.hessianOverflow(context, state, diagonal: delta, iteration: iteration))
         }
         if factoredAt == nil || lastIterations > Self.refreshAbove {

@@ -16,6 +16,9 @@ public struct ProblemError: Error, CustomStringConvertible, Equatable, Sendable 
         case overflow(NonFiniteCause)
         /// A setting of the planted-problem generator is out of range.
         case settings(PlantedProblem.SettingsError)
+        /// In a row-partitioned run: rank `rank` found the error described by `message`
+        /// in its block (this rank's data was fine); every rank throws, so none waits.
+        case onAnotherRank(rank: Int)
         /// Anything else (described by `message` alone).
         case other
     }
@@ -70,40 +73,32 @@ public struct Problem: Sendable {
     ///   and the Newton Hessian's rank-2 part cannot then be evaluated at any x. (A large
     ///   entry of A is not rejected here: whether it overflows depends on x; the solver
     ///   reports it as `Termination.nonFinite`.)
+    ///
+    /// For one rank's block of a distributed matrix (collective): b and w are this block's
+    /// slices, row and entry numbers in messages are global, `||b||^2` is summed over the
+    /// ranks, and an error found on any rank is thrown on every rank (kind `onAnotherRank`
+    /// where this rank's data was fine).
     public init(matrix: CSRMatrix, target: [Double], weights: [Double], function: FunctionKind) throws(ProblemError) {
-        let n = matrix.rowCount
-        guard n > 0, matrix.columnCount > 0 else {
-            throw ProblemError("A is \(n) x \(matrix.columnCount): it needs at least one row and one column",
-                               kind: .emptyMatrix(rows: n, columns: matrix.columnCount))
+        let comm = matrix.communicator
+        let local = Self.check(matrix: matrix, target: target, weights: weights)
+        if comm.isDistributed, let first = comm.firstError(local?.message) {
+            if first.rank == comm.rank, let local { throw local }
+            throw ProblemError(first.message, kind: .onAnotherRank(rank: first.rank))
         }
-        guard target.count == n else {
-            throw ProblemError("b has \(target.count) entries but A has \(n) rows", kind: .lengthMismatch(vector: "b", entries: target.count, expected: n))
-        }
-        guard weights.count == n else {
-            throw ProblemError("w has \(weights.count) entries but A has \(n) rows", kind: .lengthMismatch(vector: "w", entries: weights.count, expected: n))
-        }
-        if let e = matrix.values.firstIndex(where: { !$0.isFinite }) {
-            let row = matrix.rowOffsets.lastIndex(where: { $0 <= e }).map { min($0, n - 1) } ?? 0
-            throw ProblemError("A has a non-finite entry (\(matrix.values[e])) in row \(row + 1)",
-                               kind: .nonFiniteEntry(.matrix(row: row + 1, column: Int(matrix.columnIndices[e]) + 1, value: matrix.values[e])))
-        }
-        if let i = target.firstIndex(where: { !$0.isFinite }) {
-            throw ProblemError("b[\(i + 1)] = \(target[i]) is not finite", kind: .nonFiniteEntry(.target(index: i + 1, value: target[i])))
-        }
-        if let i = weights.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
-            throw ProblemError("w[\(i + 1)] = \(weights[i]): weights must be finite and >= 0",
-                               kind: weights[i].isFinite ? .negativeWeight(index: i + 1, value: weights[i]) : .nonFiniteEntry(.weights(index: i + 1, value: weights[i])))
-        }
-        if let i = weights.firstIndex(where: { !($0 * $0).isFinite }) {
-            throw ProblemError("w entry \(i + 1) is \(fmt(weights[i])): its square overflows Double, so 0.5 ||diag(w) A x||^2 cannot be evaluated (weights must stay below \(fmt(squareLimit)))",
-                               cause: .weights(index: i + 1, value: weights[i]))
-        }
-        let bb = target.reduce(0) { $0 + $1 * $1 }
+        if let local { throw local }
+        let localSquares = target.reduce(0) { $0 + $1 * $1 }
+        let bb = comm.sum(localSquares)
         guard bb.isFinite else {
             var i = 0
             for k in target.indices where Swift.abs(target[k]) > Swift.abs(target[i]) { i = k }
-            throw ProblemError("b entry \(i + 1) is \(fmt(target[i])): ||b||^2 overflows Double, so neither the loss 0.5 ||u(Ax) - <u(Ax),1> b||^2 nor the Newton Hessian (its rank-2 part has ||b||^2) can be evaluated. Scale b down (in the attention setting b sums to 1).",
-                               cause: .target(index: i + 1, value: target[i]))
+            let largest = comm.argMaximum(target.isEmpty ? 0 : Swift.abs(target[i]))
+            let message = "b entry \(matrix.distribution.rowOffset + i + 1) is \(target.isEmpty ? "0" : fmt(target[i])): ||b||^2 overflows Double, so neither the loss 0.5 ||u(Ax) - <u(Ax),1> b||^2 nor the Newton Hessian (its rank-2 part has ||b||^2) can be evaluated. Scale b down (in the attention setting b sums to 1)."
+            var words = Array(message.utf8)
+            comm.broadcast(bytes: &words, from: largest.rank)
+            if largest.rank == comm.rank {
+                throw ProblemError(message, cause: .target(index: matrix.distribution.rowOffset + i + 1, value: target[i]))
+            }
+            throw ProblemError(String(decoding: words, as: UTF8.self), kind: .onAnotherRank(rank: largest.rank))
         }
         self.matrix = matrix
         self.target = target
@@ -113,11 +108,50 @@ public struct Problem: Sendable {
         targetSquaredNorm = bb
     }
 
+    /// The first problem with this block's data, or nil (row and entry numbers global).
+    private static func check(matrix: CSRMatrix, target: [Double], weights: [Double]) -> ProblemError? {
+        let n = matrix.rowCount, first = matrix.distribution.rowOffset
+        let globalRows = matrix.globalRowCount
+        guard globalRows > 0, matrix.columnCount > 0 else {
+            return ProblemError("A is \(globalRows) x \(matrix.columnCount): it needs at least one row and one column",
+                                kind: .emptyMatrix(rows: globalRows, columns: matrix.columnCount))
+        }
+        guard target.count == n else {
+            return ProblemError("b has \(target.count) entries but A has \(n) rows", kind: .lengthMismatch(vector: "b", entries: target.count, expected: n))
+        }
+        guard weights.count == n else {
+            return ProblemError("w has \(weights.count) entries but A has \(n) rows", kind: .lengthMismatch(vector: "w", entries: weights.count, expected: n))
+        }
+        if let e = matrix.values.firstIndex(where: { !$0.isFinite }) {
+            let row = matrix.rowOffsets.lastIndex(where: { $0 <= e }).map { min($0, n - 1) } ?? 0
+            return ProblemError("A has a non-finite entry (\(matrix.values[e])) in row \(first + row + 1)",
+                               kind: .nonFiniteEntry(.matrix(row: first + row + 1, column: Int(matrix.columnIndices[e]) + 1, value: matrix.values[e])))
+        }
+        if let i = target.firstIndex(where: { !$0.isFinite }) {
+            return ProblemError("b[\(first + i + 1)] = \(target[i]) is not finite", kind: .nonFiniteEntry(.target(index: first + i + 1, value: target[i])))
+        }
+        if let i = weights.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
+            return ProblemError("w[\(first + i + 1)] = \(weights[i]): weights must be finite and >= 0",
+                               kind: weights[i].isFinite ? .negativeWeight(index: first + i + 1, value: weights[i]) : .nonFiniteEntry(.weights(index: first + i + 1, value: weights[i])))
+        }
+        if let i = weights.firstIndex(where: { !($0 * $0).isFinite }) {
+            return ProblemError("w entry \(first + i + 1) is \(fmt(weights[i])): its square overflows Double, so 0.5 ||diag(w) A x||^2 cannot be evaluated (weights must stay below \(fmt(squareLimit)))",
+                               cause: .weights(index: first + i + 1, value: weights[i]))
+        }
+        return nil
+    }
+
     /// Creates a problem with the same weight `weight` on every row.
     public init(matrix: CSRMatrix, target: [Double], weight: Double, function: FunctionKind) throws(ProblemError) {
         try self.init(matrix: matrix, target: target, weights: [Double](repeating: weight, count: matrix.rowCount), function: function)
     }
 
-    /// True when every weight is zero (then exp can be degenerate, see docs/math.md).
-    public var hasZeroWeights: Bool { weights.allSatisfy { $0 == 0 } }
+    /// True when every weight is zero (then exp can be degenerate, see docs/math.md); over
+    /// all ranks for a distributed problem (collective).
+    public var hasZeroWeights: Bool { matrix.communicator.all(weights.allSatisfy { $0 == 0 }) }
+
+    /// n of the whole problem (`rowCount` unless this is one rank's block).
+    public var globalRowCount: Int { matrix.globalRowCount }
+    /// The communicator the problem's sums combine through (`SingleProcess` unless distributed).
+    public var communicator: any Communicator { matrix.communicator }
 }

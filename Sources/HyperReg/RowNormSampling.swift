@@ -38,7 +38,7 @@ final class RowNormSampledWeights: HessianWeights {
     init(context: SolveContext, system: HessianSystem, sharing source: RowNormSampledWeights? = nil,
          weights: @escaping (Objective, Evaluation) -> [Double]) {
         self.context = context; self.system = system; self.weights = weights; self.source = source
-        targetRows = Self.targetRows(rows: context.matrix.rowCount, columns: context.matrix.columnCount,
+        targetRows = Self.targetRows(rows: context.matrix.globalRowCount, columns: context.matrix.columnCount,
                                      factor: context.options.pcgSampleFactor)
     }
 
@@ -63,13 +63,14 @@ final class RowNormSampledWeights: HessianWeights {
         let t0 = context.clock.now
         let r = rowNorms()
         let pick = Self.sample(diagonal: d, rowNorms: r, targetRows: targetRows,
-                               seed: context.options.sketch.seed, salt: UInt64(iteration))
+                               seed: context.options.sketch.seed, salt: UInt64(iteration),
+                               communicator: context.matrix.communicator, firstRow: context.matrix.distribution.rowOffset)
         guard pick.total.isFinite else {
             throw .nonFinite(.arithmetic("the row-norm weights D_i ||a_i||^2 overflow"), "pcg preconditioner: D_i ||a_i||^2 overflows")
         }
         context.timings.sketch += seconds(context.clock.now - t0)
         let values = system.assemble(weights: pick.weights, rows: pick.rows)
-        context.notes.rowsKept = pick.rows.count
+        context.notes.rowsKept = context.matrix.communicator.sum(pick.rows.count)
         context.notes.leverageReused = false
         return AssembledMatrix(values: values)
     }
@@ -78,8 +79,10 @@ final class RowNormSampledWeights: HessianWeights {
     /// independent draw `SketchHash.uniform(seed', i) < p_i`, weight `D_i / p_i`. The sum is
     /// taken over a fixed row split (`RowPartition(rowCount:)`, chunk order), so every thread
     /// count gives the same bits. Returns the kept rows (increasing), a length-n weight array
-    /// (kept entries `D_i / p_i`) and the sum.
-    static func sample(diagonal d: [Double], rowNorms r: [Double], targetRows m: Double, seed: UInt64, salt: UInt64)
+    /// (kept entries `D_i / p_i`) and the sum. In a distributed run (collective) the sum is
+    /// over every rank and the draws hash global row numbers (`firstRow + i`).
+    static func sample(diagonal d: [Double], rowNorms r: [Double], targetRows m: Double, seed: UInt64, salt: UInt64,
+                       communicator: any Communicator = SingleProcess.shared, firstRow: Int = 0)
         -> (rows: [Int], weights: [Double], total: Double) {
         let n = d.count
         let part = RowPartition(rowCount: n, maxChunks: 64, minimumRows: 1 << 14)
@@ -93,7 +96,7 @@ final class RowNormSampledWeights: HessianWeights {
                 }
             }
         }
-        let total = partials.reduce(0, +)
+        let total = communicator.sum(partials.reduce(0, +))
         var weights = d
         guard total > 0, total.isFinite else { return ([], weights, total) }
         let scale = m / total
@@ -107,7 +110,7 @@ final class RowNormSampledWeights: HessianWeights {
                         for i in part.rows(c) where dd.buffer[i] > 0 {
                             let p = min(1, scale * dd.buffer[i] * rr.buffer[i])
                             if p <= 0 { continue }
-                            if p >= 1 || SketchHash.uniform(seed: drawSeed, row: i, salt: 0x5A5A) < p {
+                            if p >= 1 || SketchHash.uniform(seed: drawSeed, row: firstRow + i, salt: 0x5A5A) < p {
                                 rows.append(i)
                                 w.buffer[i] = dd.buffer[i] / p
                             }

@@ -81,7 +81,7 @@ struct SolveSummary {
                             strategy: c.strategy, strategyReason: c.strategyReason,
                             leverageEstimates: c.leverageEstimates, leverageReuses: c.leverageReuses,
                             reference: source, predictedIterations: predicted, nonFiniteCause: stop.cause)
-        result.fitL1 = Self.fitL1(fe)
+        result.fitL1 = Self.fitL1(fe, communicator: c.problem.communicator)
         (result.numericalRank, result.rankDeficient) = rankFound()
         return result
     }
@@ -96,10 +96,12 @@ struct SolveSummary {
 
     /// `||c||_1 / |alpha| = ||u/alpha - b||_1` (c = u - alpha b), summed in row order; nil when
     /// alpha is 0 or the sum is not finite.
-    static func fitL1(_ e: Evaluation) -> Double? {
+    /// (In a distributed run, collective: the sum is over every rank's rows, in rank order.)
+    static func fitL1(_ e: Evaluation, communicator: any Communicator = SingleProcess.shared) -> Double? {
         guard e.alpha != 0, e.alpha.isFinite else { return nil }
         var sum = 0.0
         for ci in e.c { sum += Swift.abs(ci) }
+        sum = communicator.sum(sum)
         let fit = sum / Swift.abs(e.alpha)
         return fit.isFinite ? fit : nil
     }

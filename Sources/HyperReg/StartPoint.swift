@@ -70,12 +70,22 @@ public enum StartPoint {
     /// back to `random` (an overflowing log-fit) and returns the one used.
     public static func planned(for problem: Problem, strategy: StartStrategy) -> StartStrategy {
         guard strategy == .automatic else { return strategy }
-        let b = problem.target
         switch problem.function {
-        case .exp: return b.allSatisfy { $0 > 0 } ? .logFit : .random
-        case .sinh: return b.allSatisfy { $0 >= 0 } && b.contains { $0 > 0 } ? .inverseFit : .random
+        case .exp: return allPositive(problem) ? .logFit : .random
+        case .sinh: return nonNegativeAndNotZero(problem) ? .inverseFit : .random
         case .cosh: return .random
         }
+    }
+
+    /// Every b_i > 0 (over every rank: collective in a distributed run).
+    static func allPositive(_ problem: Problem) -> Bool {
+        problem.communicator.all(problem.target.allSatisfy { $0 > 0 })
+    }
+
+    /// Every b_i >= 0 and some b_i > 0 (over every rank: collective in a distributed run).
+    static func nonNegativeAndNotZero(_ problem: Problem) -> Bool {
+        let comm = problem.communicator, b = problem.target
+        return comm.all(b.allSatisfy { $0 >= 0 }) && !comm.all(!b.contains { $0 > 0 })
     }
 
     /// Least-squares starts fit a row sample instead of all rows when the sample is at most
@@ -94,11 +104,11 @@ public enum StartPoint {
     /// sample would be more than `sampleShare` of them, it has fewer than d rows, or A's
     /// squared Frobenius norm is 0 or overflows (the fit on all rows then says which entry).
     static func rowSample(_ problem: Problem, seed: UInt64) -> (rows: [Int], weights: [Double])? {
-        let n = problem.rowCount, d = problem.columnCount
+        let n = problem.globalRowCount, d = problem.columnCount
         let m = sampleFactor * Double(d) * max(1, Glibc.log(Double(max(d, 1))))
         guard n >= sampleMinimumRows, m <= sampleShare * Double(n),
               let sample = problem.matrix.rowNormSample(targetRows: m, seed: seed ^ 0x5A3_F17),
-              sample.rows.count >= d else { return nil }
+              problem.communicator.sum(sample.rows.count) >= d else { return nil }
         return sample
     }
 
@@ -106,9 +116,9 @@ public enum StartPoint {
     /// `sampling: false` fits all rows whatever the size.
     static func inverseFit(_ problem: Problem, seed: UInt64 = 1, sampling: Bool = true) throws(SolverError) -> [Double]? {
         let b = problem.target
-        guard b.allSatisfy({ $0 >= 0 }), b.contains(where: { $0 > 0 }) else { return nil }
+        guard nonNegativeAndNotZero(problem) else { return nil }
         let a = problem.matrix
-        let rms = (b.reduce(0) { $0 + $1 * $1 } / Double(b.count)).squareRoot()
+        let rms = (problem.communicator.sum(b.reduce(0) { $0 + $1 * $1 }) / Double(problem.globalRowCount)).squareRoot()
         // asinh(t) ~ t for small t: k0 * rms(b) = 0.5 is a first guess of the scale.
         let k0 = 0.5 / rms
         if sampling, let sample = rowSample(problem, seed: seed) {
@@ -162,7 +172,13 @@ public enum StartPoint {
                 let u = sub.multiply(x).map { problem.function.value($0) }
                 var alpha = 0.0, uu = 0.0, cc = 0.0
                 for r in u.indices { alpha += w[r] * u[r]; uu += w[r] * u[r] * u[r] }
+                if sub.distribution.isDistributed {
+                    var sums = [alpha, uu]
+                    sub.communicator.sum(&sums)
+                    (alpha, uu) = (sums[0], sums[1])
+                }
                 for r in u.indices { let c = u[r] - alpha * bS[r]; cc += w[r] * c * c }
+                cc = sub.communicator.sum(cc)
                 let misfit = (cc / uu).squareRoot()
                 // A NaN or infinite misfit is never kept.
                 guard misfit.isFinite, uu > 0 else { continue }
@@ -187,9 +203,12 @@ public enum StartPoint {
         let z = problem.matrix.multiply(x)
         // rms scaled by max |z| first, so that it stays finite for large entries of A
         // (a plain sum of squares overflowed at |A_ij| ~ 1e155 and gave x0 = 0 silently).
-        let top = z.reduce(0) { max($0, magnitude($1)) }
+        // Over every rank in a distributed run.
+        let comm = problem.communicator
+        let top = comm.maximum(z.reduce(0) { max($0, magnitude($1)) })
         guard top > 0, top.isFinite else { return [Double](repeating: 0, count: d) }
-        let rms = top * (z.reduce(0) { $0 + ($1 / top) * ($1 / top) } / Double(max(1, z.count))).squareRoot()
+        let scaledSquares = comm.sum(z.reduce(0) { $0 + ($1 / top) * ($1 / top) })
+        let rms = top * (scaledSquares / Double(max(1, problem.globalRowCount))).squareRoot()
         let scale = 0.5 / rms
         return x.map { $0 * scale }
     }
@@ -199,7 +218,7 @@ public enum StartPoint {
     /// `sampling: false` fits all rows whatever the size.
     static func logFit(_ problem: Problem, seed: UInt64 = 1, sampling: Bool = true) throws(SolverError) -> [Double]? {
         let b = problem.target
-        guard b.allSatisfy({ $0 > 0 }) else { return nil }
+        guard allPositive(problem) else { return nil }
         if sampling, let sample = rowSample(problem, seed: seed) {
             do {
                 let solver = try LeastSquares(matrix: problem.matrix.selectingRows(sample.rows), rowWeights: sample.weights,
@@ -221,7 +240,7 @@ public enum StartPoint {
                     for i in part.rows(ch) { ls.buffer[i] = Glibc.log(b[i]) }
                 }
             }
-            if problem.rowCount < problem.columnCount, let x = try centredLogFit(problem, solver, logB) {
+            if problem.globalRowCount < problem.columnCount, let x = try centredLogFit(problem, solver, logB) {
                 return x.allSatisfy(\.isFinite) ? x : nil
             }
             let x = try solver.solve(target: logB, intercept: true)
@@ -242,16 +261,17 @@ public enum StartPoint {
     /// the least-squares y): then the intercept fit is kept. Full-rank problems (n >= d) never
     /// come here.
     static func centredLogFit(_ problem: Problem, _ solver: LeastSquares, _ logB: [Double]) throws -> [Double]? {
-        let n = problem.rowCount
+        let n = problem.globalRowCount, comm = problem.communicator
         let w2 = problem.squaredWeights
-        let sw = w2.reduce(0, +)
+        let sw = comm.sum(w2.reduce(0, +))
         guard sw > 0 else { return nil }
-        let ones = [Double](repeating: 1, count: n)
+        let ones = [Double](repeating: 1, count: problem.rowCount)
         let y = try solver.solve(target: ones, intercept: false)
         var miss = 0.0
         for v in problem.matrix.multiply(y) { miss += (v - 1) * (v - 1) }
+        miss = comm.sum(miss)
         guard miss.squareRoot() <= 1e-6 * Double(n).squareRoot() else { return nil }
-        let c = zip(w2, logB).reduce(0) { $0 + $1.0 * $1.1 } / sw
+        let c = comm.sum(zip(w2, logB).reduce(0) { $0 + $1.0 * $1.1 }) / sw
         return try solver.solve(target: logB.map { $0 - c }, intercept: false)
     }
 }
@@ -285,8 +305,12 @@ struct LeastSquares {
         self.rowWeights = rowWeights
         system = try HessianSystem(matrix: matrix, context: try CholmodContext())
         let k = system.assemble(weights: rowWeights ?? [Double](repeating: 1, count: matrix.rowCount))
-        if !system.diagonalIsFinite(k), let (cause, words) = NonFiniteDiagnosis.normalMatrix(naming ?? matrix) {
-            throw SolverError.nonFinite(cause, "\(during): \(words)")
+        if !system.diagonalIsFinite(k) {
+            let local = NonFiniteDiagnosis.normalMatrix(naming ?? matrix)
+            // Distributed: the rank holding the entry names it, and every rank throws.
+            if let first = matrix.communicator.firstError(local.map { "\(during): \($0.1)" }) {
+                throw SolverError.nonFinite(local?.0 ?? .arithmetic("A^T A overflows"), first.message)
+            }
         }
         try system.factorize(values: k, shift: 1e-10 * max(system.meanDiagonal(k), Double.leastNormalMagnitude))
     }
@@ -302,10 +326,11 @@ struct LeastSquares {
         // Weighted: A^T W y, m = A^T W 1, n = sum omega, sum(y) = sum omega y.
         let wy = rowWeights.map { zip($0, y).map { $0 * $1 } } ?? y
         if !intercept { return try solve(a.transposeMultiply(wy)) }
-        let n = rowWeights.map { $0.reduce(0, +) } ?? Double(a.rowCount)
+        let comm = a.communicator  // sums over every rank in a distributed run
+        let n = rowWeights.map { comm.sum($0.reduce(0, +)) } ?? Double(a.globalRowCount)
         let t = a.transposeMultiply([wy, rowWeights ?? [Double](repeating: 1, count: a.rowCount)])
         let aty = t[0], m = t[1]
-        let sumY = wy.reduce(0, +)
+        let sumY = comm.sum(wy.reduce(0, +))
         let rhs = zip(aty, m).map { $0 - $1 * sumY / n }
         let mr = try solve(rhs)
         let mu = try solve(m)

@@ -85,11 +85,11 @@ enum StepSourceFactory {
         let fallback = weights.fallback === weights.primary ? primary : NewtonMatrix(weights.fallback, context: context)
         let armijo = ArmijoLineSearch(context: context)
         let a = context.matrix
-        if strategy != .exact, strategy != .automatic, a.rowCount < a.columnCount {
+        if strategy != .exact, strategy != .automatic, a.globalRowCount < a.columnCount {
             // Only the exact strategy (and auto, which resolves to it for n < d) has the
             // minimum-norm step (MinimumNormStep.swift); the others say so instead of failing silently.
             context.rank = RankFinding(numericalRank: nil, deficient: true, basis: nil)
-            context.warnings.append("A is rank-deficient (n = \(a.rowCount) rows < d = \(a.columnCount) columns): x is determined only up to null(A), z = A x is unique. --hessian \(strategy.rawValue) does not use the minimum-norm Newton step in range(A^T) (only exact does, and auto, which picks exact here): its A^T D A is singular, so its models fail or are damped, convergence is slow, and x is one minimiser, not the minimum-norm one. Use --hessian exact (or auto).")
+            context.warnings.append("A is rank-deficient (n = \(a.globalRowCount) rows < d = \(a.columnCount) columns): x is determined only up to null(A), z = A x is unique. --hessian \(strategy.rawValue) does not use the minimum-norm Newton step in range(A^T) (only exact does, and auto, which picks exact here): its A^T D A is singular, so its models fail or are damped, convergence is slow, and x is one minimiser, not the minimum-norm one. Use --hessian exact (or auto).")
         }
         switch strategy {
         case .paper:

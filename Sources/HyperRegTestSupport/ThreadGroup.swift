@@ -45,6 +45,11 @@ public final class ThreadGroup: @unchecked Sendable {
         return try results.value.map { try $0!.get() }
     }
 
+    /// Seconds a rank waits in a collective for the others before the group stops the process
+    /// with a message: ranks that call different collectives (a bug: a reduction one rank skips)
+    /// would otherwise wait forever.
+    public static let patience = 120.0
+
     /// Deposits `value` for `rank`, waits for every rank, and returns all deposits in rank
     /// order (a second barrier keeps the slots until every rank has read them).
     func collect(_ value: Any, rank: Int) -> [Any] {
@@ -58,7 +63,12 @@ public final class ThreadGroup: @unchecked Sendable {
             generation += 1
             condition.broadcast()
         } else {
-            while generation == myGeneration { condition.wait() }
+            let deadline = Date(timeIntervalSinceNow: Self.patience)
+            while generation == myGeneration {
+                if !condition.wait(until: deadline) && generation == myGeneration {
+                    fatalError("ThreadGroup: rank \(rank) waited \(Self.patience) s in a collective for the other ranks: they called different collectives (a reduction one rank skipped, or a rank that stopped early)")
+                }
+            }
         }
         let all = slots.map { $0! }
         // Second phase: nobody overwrites a slot before every rank has copied it.
@@ -94,7 +104,12 @@ public final class ThreadGroupCommunicator: Communicator, @unchecked Sendable {
 
     private func collect<T>(_ value: T, bytes: Int) -> [T] {
         let start = Date()
-        let all = group.collect(value, rank: rank).map { $0 as! T }
+        let all = group.collect(value, rank: rank).map { deposit -> T in
+            guard let typed = deposit as? T else {
+                fatalError("ThreadGroup: rank \(rank) called a collective of \(T.self) while another rank called one of \(type(of: deposit)): the ranks diverged")
+            }
+            return typed
+        }
         counters.calls += 1
         counters.bytesSent += bytes
         counters.seconds += Date().timeIntervalSince(start)

@@ -71,6 +71,11 @@ public struct CSRMatrix: Sendable, Equatable {
     public let columnIndices: [Int32]
     /// Value of each stored entry.
     public let values: [Double]
+    /// Where these rows sit in a row-partitioned run: this matrix may be one rank's block
+    /// of a larger matrix (`RowDistribution`), and then every reduction over its rows (A^T y,
+    /// the Hessian assembly, the sketch, the solver's sums) is combined over the ranks.
+    /// `RowDistribution.whole` (the default) for a matrix held by one process.
+    public let distribution: RowDistribution
 
     /// Number of stored entries (including explicit zeros).
     @inlinable public var nonzeroCount: Int { columnIndices.count }
@@ -109,12 +114,61 @@ public struct CSRMatrix: Sendable, Equatable {
         self.rowOffsets = rowOffsets
         self.columnIndices = columnIndices
         self.values = values
+        distribution = .whole(rowCount: rowCount, nonzeroCount: columnIndices.count)
+    }
+
+    private init(_ m: CSRMatrix, distribution: RowDistribution) {
+        rowCount = m.rowCount
+        columnCount = m.columnCount
+        rowOffsets = m.rowOffsets
+        columnIndices = m.columnIndices
+        values = m.values
+        self.distribution = distribution
+    }
+
+    /// This matrix as rank `communicator.rank`'s block of a row-partitioned matrix whose
+    /// block starts at global row `rowOffset`. Collective: every rank calls it (the global
+    /// row and entry counts are summed over the ranks). With a `SingleProcess` communicator
+    /// it returns the matrix unchanged.
+    public func distributed(over communicator: any Communicator, rowOffset: Int) -> CSRMatrix {
+        if communicator.size == 1 {
+            precondition(rowOffset == 0)
+            return self
+        }
+        let counts = communicator.allGather([rowCount, nonzeroCount, rowOffset])
+        var expectedOffset = 0
+        for (r, c) in counts.enumerated() {
+            precondition(c[2] == expectedOffset, "distributed: rank \(r)'s block starts at row \(c[2]), expected \(expectedOffset)")
+            expectedOffset += c[0]
+        }
+        return CSRMatrix(self, distribution: RowDistribution(communicator: communicator, rowOffset: rowOffset,
+                                                             globalRowCount: counts.reduce(0) { $0 + $1[0] },
+                                                             globalNonzeroCount: counts.reduce(0) { $0 + $1[1] }))
+    }
+
+    /// The same arrays under another distribution (for matrices derived row by row from a
+    /// distributed one, e.g. a row sample: the derived blocks are again one per rank).
+    public func with(distribution: RowDistribution) -> CSRMatrix { CSRMatrix(self, distribution: distribution) }
+
+    /// The number of rows of the whole matrix (`rowCount` unless this is one rank's block).
+    @inlinable public var globalRowCount: Int { distribution.globalRowCount }
+    /// The number of stored entries of the whole matrix (`nonzeroCount` unless this is one rank's block).
+    @inlinable public var globalNonzeroCount: Int { distribution.globalNonzeroCount }
+    /// The communicator reductions over the rows combine through (`SingleProcess` unless distributed).
+    @inlinable public var communicator: any Communicator { distribution.communicator }
+
+    /// Equal arrays, shape and block position (the communicator is not compared).
+    public static func == (lhs: CSRMatrix, rhs: CSRMatrix) -> Bool {
+        lhs.rowCount == rhs.rowCount && lhs.columnCount == rhs.columnCount && lhs.rowOffsets == rhs.rowOffsets
+            && lhs.columnIndices == rhs.columnIndices && lhs.values == rhs.values
+            && lhs.distribution.rowOffset == rhs.distribution.rowOffset && lhs.distribution.globalRowCount == rhs.distribution.globalRowCount
     }
 
     /// The same pattern with new values (same count, same order).
     public func withValues(_ newValues: [Double]) -> CSRMatrix {
         precondition(newValues.count == values.count, "withValues: count mismatch")
         return CSRMatrix(uncheckedRowCount: rowCount, columnCount: columnCount, rowOffsets: rowOffsets, columnIndices: columnIndices, values: newValues)
+            .with(distribution: distribution)
     }
 
     /// Number of stored entries in row `i`.

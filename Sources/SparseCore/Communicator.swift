@@ -114,6 +114,22 @@ extension Communicator {
         return allGather([value]).map { $0[0] }.max()!
     }
 
+    /// The largest of one value over the ranks (NaN counts as +infinity).
+    public func maximum(_ value: Double) -> Double {
+        if size == 1 { return value }
+        return allGather([value.isNaN ? .infinity : value]).map { $0[0] }.max()!
+    }
+
+    /// The position of the rank holding the largest `value` (lowest rank on ties) and that
+    /// value (NaN counts as +infinity): for "largest |z| at row ..." messages.
+    public func argMaximum(_ value: Double) -> (rank: Int, value: Double) {
+        if size == 1 { return (0, value) }
+        let all = allGather([value.isNaN ? .infinity : value]).map { $0[0] }
+        var best = 0
+        for r in 1 ..< all.count where all[r] > all[best] { best = r }
+        return (best, all[best])
+    }
+
     /// True on every rank when `flag` is true on every rank.
     public func all(_ flag: Bool) -> Bool {
         if size == 1 { return flag }

@@ -43,7 +43,7 @@ extension CSRMatrix {
         precondition(v.count == columnCount, "weightedNormalProduct: v has \(v.count) entries, A has \(columnCount) columns")
         let d = columnCount
         let part = transposePartition
-        let product: [Double] = ChunkPartials.with(parts: part.count, width: d, zero: 0.0) { partials in
+        var product: [Double] = ChunkPartials.with(parts: part.count, width: d, zero: 0.0) { partials in
             v.withUnsafeBufferPointer { vb in
                 delta.withUnsafeBufferPointer { db in
                     av.withUnsafeMutableBufferPointer { ab in
@@ -65,6 +65,7 @@ extension CSRMatrix {
             }
             return partials.sum()
         }
+        combineOverRanks(&product)
         return product
     }
 
@@ -106,7 +107,8 @@ extension CSRMatrix {
                 return r
             }
         }
+        let combined = combineOverRanks(products)
         let forward = (0 ..< width).map { m in av.map { $0[m] } }
-        return (products, forward)
+        return (combined, forward)
     }
 }

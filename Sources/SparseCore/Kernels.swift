@@ -130,7 +130,9 @@ extension CSRMatrix {
                     }
                 }
             }
-            return partials.sum()
+            var result = partials.sum()
+            combineOverRanks(&result)
+            return result
         }
     }
 
@@ -158,7 +160,7 @@ extension CSRMatrix {
                     for e in p.rowOffsets[i]..<p.rowOffsets[i + 1] { block[Int(p.columnIndices[e])] += p.values[e] * yv }
                 }
             }
-            return (0..<width).map { m in
+            let local = (0..<width).map { m in
                 var r = [Double](repeating: 0, count: d)
                 r.withUnsafeMutableBufferPointer { rb in
                     partials.forEachInOrder { block in
@@ -167,7 +169,31 @@ extension CSRMatrix {
                 }
                 return r
             }
+            return combineOverRanks(local)
         }
+    }
+
+    /// Adds `partial` (this rank's sum over its rows) over the ranks of a distributed
+    /// matrix, in rank order (`Communicator.sum`); nothing for a matrix held whole. The one
+    /// combine step of every reduction over rows.
+    @inlinable
+    package func combineOverRanks(_ partial: inout [Double]) {
+        if distribution.isDistributed { distribution.communicator.sum(&partial) }
+    }
+
+    /// `combineOverRanks` for several vectors at once (one collective).
+    @inlinable
+    package func combineOverRanks(_ partials: [[Double]]) -> [[Double]] {
+        guard distribution.isDistributed else { return partials }
+        var flat = partials.flatMap { $0 }
+        distribution.communicator.sum(&flat)
+        var out = [[Double]]()
+        var start = 0
+        for p in partials {
+            out.append(Array(flat[start ..< start + p.count]))
+            start += p.count
+        }
+        return out
     }
 }
 

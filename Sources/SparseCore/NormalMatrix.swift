@@ -28,7 +28,21 @@ public struct NormalMatrixPattern: Sendable {
     /// pattern is dense and only those rows are read.
     ///
     /// - Throws: `SparseStructureError` if the pattern has more than `Int32.max` entries.
+    ///
+    /// For one rank's block of a distributed matrix (collective): the union over the ranks
+    /// of their blocks' patterns, the same on every rank, so assembled values can be summed
+    /// position by position (`assemble`).
     public init(matrix: CSRMatrix) throws(SparseStructureError) {
+        if matrix.distribution.isDistributed {
+            let comm = matrix.communicator
+            let local = Result { () throws(SparseStructureError) in try NormalMatrixPattern(matrix: matrix.with(distribution: .whole(rowCount: matrix.rowCount, nonzeroCount: matrix.nonzeroCount))) }
+            if let failure = comm.firstError({ if case .failure(let e) = local { return e.message } else { return nil } }()) {
+                throw SparseStructureError(failure.message, kind: .tooLargeForCholmod)
+            }
+            let mine = try local.get()
+            self = try NormalMatrixPattern(union: mine, over: comm)
+            return
+        }
         let d = matrix.columnCount
         dimension = d
         let denseCount = d * (d + 1) / 2
@@ -49,6 +63,35 @@ public struct NormalMatrixPattern: Sendable {
         columnOffsets = offsets
         rowIndices = rows
         isDense = rows.count == denseCount
+    }
+
+    /// The union of every rank's `local` pattern (collective; the same result on every rank).
+    private init(union local: NormalMatrixPattern, over comm: any Communicator) throws(SparseStructureError) {
+        let d = local.dimension
+        if comm.all(local.isDense) {
+            self = local
+            return
+        }
+        dimension = d
+        let offsets = comm.allGather(local.columnOffsets.map { Int($0) })
+        let rows = comm.allGather(local.rowIndices.map { Int($0) })
+        var newOffsets = [Int32](repeating: 0, count: d + 1)
+        var newRows = [Int32]()
+        var column = Set<Int32>()
+        for k in 0 ..< d {
+            column.removeAll(keepingCapacity: true)
+            for r in 0 ..< offsets.count {
+                for t in offsets[r][k] ..< offsets[r][k + 1] { column.insert(Int32(rows[r][t])) }
+            }
+            newRows.append(contentsOf: column.sorted())
+            guard newRows.count <= Int(Int32.max) else {
+                throw SparseStructureError("A^T A has more than \(Int32.max) upper-triangle entries; too large for CHOLMOD's int interface", kind: .tooLargeForCholmod)
+            }
+            newOffsets[k + 1] = Int32(newRows.count)
+        }
+        columnOffsets = newOffsets
+        rowIndices = newRows
+        isDense = newRows.count == d * (d + 1) / 2
     }
 
     /// The row-prefix lengths probed, in order, for a dense triangle before the whole matrix.
@@ -144,7 +187,7 @@ public struct NormalMatrixPattern: Sendable {
                         matrix.columnIndices.withUnsafeBufferPointer { ci in
                             matrix.values.withUnsafeBufferPointer { va in
                                 let a = CSRPointers(rowOffsets: ro, columnIndices: ci, values: va)
-                                return ChunkPartials.streamedSum(chunks: itemPartition.count, width: m, slots: slots) { c, out in
+                                var values = ChunkPartials.streamedSum(chunks: itemPartition.count, width: m, slots: slots) { c, out in
                                     for item in itemPartition.rows(c) {
                                         let i = useSubset ? subsetRows[item] : item
                                         let s = pw.buffer[i]
@@ -175,6 +218,8 @@ public struct NormalMatrixPattern: Sendable {
                                         }
                                     }
                                 }
+                                matrix.combineOverRanks(&values)
+                                return values
                             }
                         }
                     }

@@ -62,6 +62,7 @@ extension CSRMatrix {
         let slots = max(1, min(Parallelism.threadCount, maxPartialBytes / max(1, sketchSize * 8)))
         let partition = RowPartition(matrix: self, maxChunks: chunks, minimumWork: 1)
         let weight = 1 / Double(blocks).squareRoot()
+        let firstRow = distribution.rowOffset  // hashes use global row numbers
         var result = [Double](repeating: 0, count: sketchSize)
         result.withUnsafeMutableBufferPointer { res in
             let out = SharedBuffer(res)
@@ -80,7 +81,7 @@ extension CSRMatrix {
                                     if start == end { continue }
                                     // One hash per row; each block's bucket and sign from a Weyl step of it
                                     // (multiply-shift range reduction on the high bits, sign from bit 31).
-                                    var h = SketchHash.bits(seed: seed, row: i, salt: 0)
+                                    var h = SketchHash.bits(seed: seed, row: firstRow + i, salt: 0)
                                     for t in 0..<blocks {
                                         h = (h &+ 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
                                         h ^= h >> 29
@@ -101,6 +102,7 @@ extension CSRMatrix {
                 }
             }
         }
+        combineOverRanks(&result)
         return result
     }
 
@@ -184,13 +186,20 @@ extension CSRMatrix {
             indices.append(contentsOf: columnIndices[rowOffsets[i]..<rowOffsets[i + 1]])
             vals.append(contentsOf: values[rowOffsets[i]..<rowOffsets[i + 1]])
         }
-        return CSRMatrix(uncheckedRowCount: rows.count, columnCount: columnCount, rowOffsets: offsets, columnIndices: indices, values: vals)
+        let sample = CSRMatrix(uncheckedRowCount: rows.count, columnCount: columnCount, rowOffsets: offsets, columnIndices: indices, values: vals)
+        guard distribution.isDistributed else { return sample }
+        // One rank's block of a distributed matrix: the selected rows of every rank, in rank
+        // order, form the distributed sample (collective).
+        let counts = communicator.allGather([rows.count])
+        return sample.distributed(over: communicator, rowOffset: counts[..<communicator.rank].reduce(0) { $0 + $1[0] })
     }
 
     /// A row sample with probabilities proportional to the squared row norms: row i is kept
     /// with `p_i = min(1, m ||a_i||^2 / ||A||_F^2)` by the draw `SketchHash.uniform(seed, i)
     /// < p_i`, and weighted `1 / p_i` (so that `sum_kept a_i a_i^T / p_i` estimates `A^T A`
-    /// without bias). Two passes over the values (the norms' sum, then the draws), no
+    /// without bias). For one rank's block of a distributed matrix (collective): the norms'
+    /// sum is over all ranks, the draws hash global row numbers (so the sample does not depend
+    /// on the number of ranks), and the rows returned are this block's. Two passes over the values (the norms' sum, then the draws), no
     /// n-vector stored; the sum is combined in chunk order and the draws are row-local, so
     /// every thread count gives the same sample. Returns nil when `||A||_F^2` is 0 or not finite.
     public func rowNormSample(targetRows m: Double, seed: UInt64) -> (rows: [Int], weights: [Double])? {
@@ -199,18 +208,20 @@ extension CSRMatrix {
             for e in a.rowOffsets[i]..<a.rowOffsets[i + 1] { total += a.values[e] * a.values[e] }
             return total
         }
-        let total = mapRowChunks(partition) { rows, a in
+        let localTotal = mapRowChunks(partition) { rows, a in
             var s = 0.0
             for i in rows { s += norm(a, i) }
             return s
         }.reduce(0, +)
+        let total = communicator.sum(localTotal)
         guard total > 0, total.isFinite else { return nil }
         let scale = m / total
+        let firstRow = distribution.rowOffset  // draws hash global row numbers
         let kept: [[(Int, Double)]] = mapRowChunks(partition) { rows, a in
             var out: [(Int, Double)] = []
             for i in rows {
                 let p = min(1, scale * norm(a, i))
-                if p > 0, p >= 1 || SketchHash.uniform(seed: seed, row: i, salt: 0x57A7) < p { out.append((i, 1 / p)) }
+                if p > 0, p >= 1 || SketchHash.uniform(seed: seed, row: firstRow + i, salt: 0x57A7) < p { out.append((i, 1 / p)) }
             }
             return out
         }
@@ -223,7 +234,7 @@ extension CSRMatrix {
         precondition(x.count == columnCount, "maxAbsProduct: x has \(x.count) entries, A has \(columnCount) columns")
         return x.withUnsafeBufferPointer { xb in
             let xs = SharedReadBuffer(xb)
-            return mapRowChunks(partition) { rows, a in
+            let local = mapRowChunks(partition) { rows, a in
                 var top = 0.0
                 for i in rows {
                     let z = Swift.abs(a.dot(row: i, xs.buffer))
@@ -231,6 +242,7 @@ extension CSRMatrix {
                 }
                 return top
             }.reduce(0, Swift.max)
+            return communicator.maximum(local)
         }
     }
 }
