@@ -4,6 +4,7 @@
 
 import Foundation
 import HyperReg
+import SparseCore
 
 /// The package version printed by `hyperreg --version`, returned by `hyperreg_version()` and
 /// written in reports.
@@ -117,6 +118,17 @@ public struct SolveReport: Encodable {
         var times: IterationTimesRow
         var reference_distance: Double?
         var contraction: Double?
+        /// Distributed runs: rank 0's seconds inside collectives in this iteration (waits for
+        /// slower ranks included) and the bytes it sent; absent on one process.
+        var communication_seconds: Double?
+        var communication_bytes: Int?
+    }
+    /// `communication`: what rank 0 spent in collectives over the whole run (start point and
+    /// iterations; reading excluded).
+    struct CommunicationInfo: Encodable {
+        var calls: Int
+        var bytes_sent: Int
+        var seconds: Double
     }
 
     var status: String
@@ -149,6 +161,10 @@ public struct SolveReport: Encodable {
     var supernodal: Bool
     var warnings: [String]
     var threads: Int
+    /// MPI ranks the rows were split over (1 on one process); `threads` is per rank.
+    var ranks: Int
+    /// Distributed runs only (absent on one process).
+    var communication: CommunicationInfo?
     var version: String
     var hessian: String
     var hessian_reason: String
@@ -168,7 +184,8 @@ public struct SolveReport: Encodable {
     /// The report of `r`, a solve of `p`; `seconds` covers the start point and the solve,
     /// `readSeconds` what came before (reading files, or building the problem in memory).
     public init(result r: SolverResult, problem p: Problem, inputs: Inputs, sketch options: SketchOptions, start: String, seed: UInt64, tolerance: Double,
-         maxIterations: Int, seconds: Double, startSeconds: Double, readSeconds: Double, threads: Int, version: String) {
+         maxIterations: Int, seconds: Double, startSeconds: Double, readSeconds: Double, threads: Int, version: String,
+         communication: CommunicationTraffic? = nil) {
         func f(_ v: Double) -> Double? { v.isFinite ? v : nil }
         status = r.termination.rawValue
         message = r.message
@@ -200,7 +217,7 @@ public struct SolveReport: Encodable {
             let sampler = LeverageSampler(matrix: p.matrix, options: options)
             sketch = SketchInfo(epsilon: options.epsilon, delta: options.delta, oversampling: options.oversampling(dimension: p.columnCount),
                                 embedding_rows: sampler.embeddingRows, embedding_nonzeros: options.embeddingNonzeros,
-                                gaussian_columns: options.projectionColumns(rows: p.rowCount), seed: options.seed,
+                                gaussian_columns: options.projectionColumns(rows: p.globalRowCount), seed: options.seed,
                                 reuse_ratio: options.reuseRatio, safety_factor: options.safetyFactor)
         }
         leverage_estimates = r.leverageEstimates
@@ -212,12 +229,15 @@ public struct SolveReport: Encodable {
         non_finite_cause = r.nonFiniteCause.map(NonFiniteCauseInfo.init)
         self.start = start
         self.seed = seed
-        problem = ProblemInfo(rows: p.rowCount, columns: p.columnCount, nonzeros: p.matrix.nonzeroCount, function: p.function.rawValue)
+        // The whole problem's shape (in a distributed run, not this rank's block).
+        problem = ProblemInfo(rows: p.globalRowCount, columns: p.columnCount, nonzeros: p.matrix.globalNonzeroCount, function: p.function.rawValue)
         self.inputs = inputs
         hessian_pattern_entries = r.hessianPatternEntries
         supernodal = r.supernodal
         warnings = r.warnings
         self.threads = threads
+        ranks = p.communicator.size
+        self.communication = communication.map { CommunicationInfo(calls: $0.calls, bytes_sent: $0.bytesSent, seconds: $0.seconds) }
         self.version = version
         var previousSeconds = 0.0
         trace = r.trace.map { t in
@@ -232,7 +252,8 @@ public struct SolveReport: Encodable {
                             cg_iterations: t.cgIterations, preconditioner_age: t.preconditionerAge, cg_stop: t.cgStop?.rawValue,
                             times: IterationTimesRow(passes: t.times.passes, sketch: t.times.sketch, assembly: t.times.assembly,
                                                      factorization: t.times.factorization, solve: t.times.solve),
-                            reference_distance: t.referenceDistance.flatMap(f), contraction: t.contraction.flatMap(f))
+                            reference_distance: t.referenceDistance.flatMap(f), contraction: t.contraction.flatMap(f),
+                            communication_seconds: t.communicationSeconds, communication_bytes: t.communicationBytes)
         }
     }
 }
