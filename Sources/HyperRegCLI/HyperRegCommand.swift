@@ -35,16 +35,12 @@ struct HyperRegCommand: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            if let failure = error as? UsageFailure {
-                printError("Error: \(failure.message)")
-                Foundation.exit(64)
-            }
-            let code = exitCode(for: error)
-            if code == .success { exit(withError: error) }  // --help, --version: printed as usual
-            let text = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false)
-                .map { escapingControlCharacters(String($0)) }.joined(separator: "\n")
+            // Every rank of a distributed run agreed on this one (Distributed.swift).
+            if let failure = error as? RankFailure { Distributed.exit(after: failure) }
+            // --help, --version: printed as usual.
+            guard let (code, text) = errorOutcome(for: error) else { exit(withError: error) }
             FileHandle.standardError.write(Data((text + "\n").utf8))
-            Foundation.exit(code.rawValue)
+            Distributed.exitAfterUnagreedError(code)
         }
     }
 }
