@@ -22,7 +22,7 @@ struct HyperRegCommand: ParsableCommand {
         Exit codes: 0 success, 64 usage error, 1 input or numerical error.
         """,
         version: HyperRegVersion.string,
-        subcommands: [Solve.self, Generate.self, Info.self, Diagnose.self, Shift.self]
+        subcommands: [Solve.self, Generate.self, Info.self, Diagnose.self, Shift.self, MPICheck.self]
     )
 
     /// ArgumentParser's own main, with two changes: error messages (which quote file names,
