@@ -17,7 +17,8 @@ struct MPICheck: ParsableCommand {
         discussion: """
         Run under mpirun with the MPI build (HYPERREG_MPI=1). Each rank writes rank-<r>.json to
         --output-dir; exit status 1 when any check failed on any rank. --benchmark instead prints
-        the time of the ordered sum (a scalar and a 200 x 200 triangle) per algorithm on rank 0.
+        the time of the ordered sum (a scalar, d = 200 and 2000 values, a 200 x 200 triangle) per
+        algorithm on rank 0.
         """,
         shouldDisplay: false
     )
@@ -34,7 +35,7 @@ struct MPICheck: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "After the checks, this rank fails without agreement while the others wait in a barrier (the run is aborted).")
     var abortOnRank: Int?
 
-    @Flag(name: .long, help: "Time the ordered sum of a scalar and of a 200 x 200 triangle instead of checking.")
+    @Flag(name: .long, help: "Time the ordered sum of 1, 200, 2000 and 20100 values (a 200 x 200 triangle) instead of checking.")
     var benchmark = false
 
     @Option(name: .long, parsing: .unconditional, help: "Timed batches per benchmark figure (the median is printed).")
@@ -198,8 +199,8 @@ struct MPICheck: ParsableCommand {
         if let mpi = comm as? MPICommunicator { variants.append(("unordered_mpi", { (x: inout [Double]) in mpi.unorderedSum(&x) })) }
         #endif
         // Batches interleave the algorithms, so that the machine's load moves all alike.
-        for count in [1, 20_100] {
-            let repetitions = count == 1 ? 2000 : 200
+        for count in [1, 200, 2000, 20_100] {
+            let repetitions = max(100, 2000 / max(1, count / 100))
             let template = TransportCheckData.contribution(count: count, rank: comm.rank)
             var perBatch = [[Double]](repeating: [], count: variants.count)
             for (_, sum) in variants {

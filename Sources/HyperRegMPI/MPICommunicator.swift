@@ -14,10 +14,10 @@ import Glibc
 /// them (MPI_Allreduce promises neither order nor equal bits). See `SumAlgorithm` for how.
 ///
 /// Message sizes: MPI counts are 32-bit, so every collective moves its data in rounds of at
-/// most `maximumMessageBytes` bytes per call (one round for anything a solve sends: the
-/// d x d triangle of d = 10 000 is 400 MB). Calls must come from one thread at a time and in
-/// the same order on every rank (they are collectives). A failed MPI call is reported on
-/// standard error and aborts the run (`MPIRuntime.check`).
+/// most `maximumMessageBytes` bytes per call (2 GiB by default; a sum's K contributions count
+/// together, so a d = 2000 triangle, 16 MB, is one round up to 134 ranks). Calls must come
+/// from one thread at a time and in the same order on every rank (they are collectives). A
+/// failed MPI call is reported on standard error and aborts the run (`MPIRuntime.check`).
 public final class MPICommunicator: Communicator, @unchecked Sendable {
     /// How an ordered sum moves the contributions. All three add in rank order, element by
     /// element, starting from rank 0's value, so they give the same bits; they differ only
@@ -46,11 +46,10 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     /// Forces one algorithm for every ordered sum (benchmarks, tests); nil: `automaticSumAlgorithm`.
     public var sumAlgorithm: SumAlgorithm?
 
-    /// Below this many values, ordered sums use `allGather`, from this many on `reduceScatter`.
-    ///
-    /// Chosen by measurement: `hyperreg mpi-check --benchmark` under mpirun (figures in
-    /// docs/scale-out-transport.md).
-    public static let reduceScatterThreshold = 4096
+    /// Below this many values an ordered sum is latency-bound and uses `allGather`.
+    public static let largeSumThreshold = 4096
+    /// From this many ranks on, large ordered sums use `reduceScatter`.
+    public static let reduceScatterRanks = 9
 
     fileprivate let communicator: MPI_Comm
     private var counters = CommunicationTraffic()
@@ -74,9 +73,21 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         self.maximumMessageBytes = max(64, min(maximumMessageBytes, Int(Int32.max)))
     }
 
-    /// The algorithm an ordered sum of `count` values uses when `sumAlgorithm` is nil.
-    public static func automaticSumAlgorithm(count: Int) -> SumAlgorithm {
-        count < reduceScatterThreshold ? .allGather : .reduceScatter
+    /// The algorithm an ordered sum of `count` values over `ranks` ranks uses when
+    /// `sumAlgorithm` is nil.
+    ///
+    /// Measured here (Open MPI 4.1.4, shared memory, 2 cores: `scripts/bench/mpi-transport.sh`,
+    /// figures in docs/scale-out-transport.md): scalars and d-vectors (1, 200 values) cost
+    /// one latency, and `allGather`, one call, is the fastest on 2 and 4 ranks. For the
+    /// 200 x 200 triangle (20 100 values), `allGather` is the fastest on 2 ranks (each rank
+    /// receives one vector, as with the others, in one call) but the slowest on 4 (each rank
+    /// receives and adds 4 vectors); `gatherBroadcast` was the fastest or tied on 4.
+    /// Beyond what this machine can show, the model: the root of `gatherBroadcast` receives
+    /// K - 1 vectors, while `reduceScatter` moves about 2 vectors per rank whatever K is,
+    /// so large runs (from `reduceScatterRanks` ranks) use it.
+    public static func automaticSumAlgorithm(count: Int, ranks: Int) -> SumAlgorithm {
+        if count < largeSumThreshold || ranks <= 2 { return .allGather }
+        return ranks < reduceScatterRanks ? .gatherBroadcast : .reduceScatter
     }
 
     public var traffic: CommunicationTraffic { counters }
@@ -92,7 +103,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         // of the same d or d x d size on every rank by construction).
         checkSameCount(values.count, "sum")
         #endif
-        let algorithm = sumAlgorithm ?? Self.automaticSumAlgorithm(count: values.count)
+        let algorithm = sumAlgorithm ?? Self.automaticSumAlgorithm(count: values.count, ranks: size)
         // Pieces small enough that K of them fit in one message (one piece in practice).
         let piece = max(1, maximumMessageBytes / 8 / size)
         if values.count <= piece {
