@@ -47,10 +47,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public var sumAlgorithm: SumAlgorithm?
 
     /// Below this many values an ordered sum is latency-bound and uses `allGather`.
-    public static let largeSumThreshold = 4096
-    /// From this many ranks on, large ordered sums use `reduceScatter`.
-    public static let reduceScatterRanks = 9
-
+    public static let largeSumThreshold = 1024
     fileprivate let communicator: MPI_Comm
     private var counters = CommunicationTraffic()
 
@@ -76,18 +73,21 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     /// The algorithm an ordered sum of `count` values over `ranks` ranks uses when
     /// `sumAlgorithm` is nil.
     ///
-    /// Measured here (Open MPI 4.1.4, shared memory, 2 cores: `scripts/bench/mpi-transport.sh`,
-    /// figures in docs/scale-out-transport.md): scalars and d-vectors (1, 200 values) cost
-    /// one latency, and `allGather`, one call, is the fastest on 2 and 4 ranks. For the
-    /// 200 x 200 triangle (20 100 values), `allGather` is the fastest on 2 ranks (each rank
-    /// receives one vector, as with the others, in one call) but the slowest on 4 (each rank
-    /// receives and adds 4 vectors); `gatherBroadcast` was the fastest or tied on 4.
-    /// Beyond what this machine can show, the model: the root of `gatherBroadcast` receives
-    /// K - 1 vectors, while `reduceScatter` moves about 2 vectors per rank whatever K is,
-    /// so large runs (from `reduceScatterRanks` ranks) use it.
+    /// Measured here (Open MPI 4.1.4, shared memory, 2 cores, so 4 ranks share them:
+    /// `scripts/bench/mpi-transport.sh`, figures in docs/scale-out-transport.md):
+    /// * a scalar or a d-vector (1, 200 values) costs about one latency; `allGather`, one
+    ///   call, was the fastest or tied on 2 and 4 ranks;
+    /// * on 2 ranks `allGather` was the fastest or tied at every size, the 200 x 200
+    ///   triangle (20 100 values) included: each rank receives one vector whichever way,
+    ///   and `allGather` needs one call;
+    /// * on 4 ranks, from 2000 values, `allGather` was the slowest (each rank receives and
+    ///   adds 4 vectors: 1.5-2x for the triangle); `gatherBroadcast` and `reduceScatter`
+    ///   were within the machine's noise of each other, each the faster in some runs.
+    /// The tie is broken by the model, for the clusters the transport is for: the root of
+    /// `gatherBroadcast` receives K - 1 vectors, while `reduceScatter` moves about 2
+    /// vectors per rank whatever K is.
     public static func automaticSumAlgorithm(count: Int, ranks: Int) -> SumAlgorithm {
-        if count < largeSumThreshold || ranks <= 2 { return .allGather }
-        return ranks < reduceScatterRanks ? .gatherBroadcast : .reduceScatter
+        count < largeSumThreshold || ranks <= 2 ? .allGather : .reduceScatter
     }
 
     public var traffic: CommunicationTraffic { counters }
