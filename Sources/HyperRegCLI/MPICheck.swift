@@ -87,7 +87,8 @@ struct MPICheck: ParsableCommand {
         if comm.rank == 0 {
             print("mpi-check: \(comm.size) rank(s), transport \(report["transport"]!), \(allPassed ? "all checks passed" : "checks FAILED (see rank-*.json)")")
         }
-        if !allPassed { throw ExitCode(1) }
+        // Every rank knows the verdict (comm.all), so every rank ends alike without MPI_Abort.
+        if !allPassed { throw RankFailure(exitCode: 1, text: "Error: mpi-check: checks failed (see rank-*.json in \(outputDir!))", originRank: 0) }
     }
 
     /// The run's communicator, with `--chunk-bytes` applied (MPI build only).
