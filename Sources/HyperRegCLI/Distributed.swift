@@ -42,9 +42,11 @@ enum Distributed {
 
     private static func makeCommunicator() -> any Communicator {
         #if HYPERREG_MPI
-        if MPIRuntime.startedWithSeveralRanks {
+        if let ranks = MPIRuntime.launcherWorldSize, ranks > 1 {
             let mpi = MPICommunicator()
             if mpi.size > 1 { return mpi }
+            // e.g. srun without --mpi=pmix: every process is a world of its own.
+            printError("Warning: the launcher started \(ranks) ranks, but MPI sees a world of 1 (does the launcher speak this MPI's process-management interface? srun needs --mpi=pmix): every process runs the whole problem on its own")
         }
         #else
         if let ranks = launcherRankCount, ranks > 1 {

@@ -153,6 +153,19 @@ enum ExpectedTransportData {
     }
 }
 
+/// The plain build started by a launcher as one of several ranks (here only the launcher's
+/// environment variable, no mpirun needed) says that every process runs alone.
+@Test func thePlainBuildWarnsWhenStartedAsOneOfSeveralRanks() throws {
+    let dir = try TestPaths.makeTemporaryDirectory("hyperreg-mpi-warning")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try hyperreg(["mpi-check", "--output-dir", dir.path], environment: ["OMPI_COMM_WORLD_SIZE": "3"])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stderr.contains("Warning: started as one of 3 ranks, but this hyperreg was built without MPI"))
+    #expect(run.stdout.contains("mpi-check: 1 rank(s), transport single-process, all checks passed"))
+    let quiet = try hyperreg(["mpi-check", "--output-dir", dir.path])
+    #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(quiet.stderr)")
+}
+
 /// scripts/test.sh builds the MPI executable and sets HYPERREG_REQUIRE_MPI=1: there a skip
 /// would hide a broken MPI build, so it fails instead.
 @Test(.enabled(if: ProcessInfo.processInfo.environment["HYPERREG_REQUIRE_MPI"] == "1", "HYPERREG_REQUIRE_MPI is not set"))
