@@ -79,3 +79,17 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["HyperRegCLI", "HyperRegExample", "MatrixMarket", "SparseCore", "HyperRegTestSupport"]),
     ]
 )
+
+// MPI scale-out (issue 17, docs/scale-out.md): `HYPERREG_MPI=1 swift build -c release --product
+// hyperreg` adds Open MPI (CMPI, pkg-config ompi-c) and its communicator (HyperRegMPI), and
+// builds `hyperreg` with the `HYPERREG_MPI` condition (Sources/HyperRegCLI/Distributed.swift).
+// Without the variable nothing here applies and no MPI is needed.
+if Context.environment["HYPERREG_MPI"] == "1" {
+    package.targets += [
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "HyperRegMPI", dependencies: ["SparseCore", "CMPI"]),
+    ]
+    let cli = package.targets.first { $0.name == "HyperRegCLI" }!
+    cli.dependencies.append("HyperRegMPI")
+    cli.swiftSettings = (cli.swiftSettings ?? []) + [.define("HYPERREG_MPI")]
+}

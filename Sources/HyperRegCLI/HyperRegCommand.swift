@@ -22,7 +22,7 @@ struct HyperRegCommand: ParsableCommand {
         Exit codes: 0 success, 64 usage error, 1 input or numerical error.
         """,
         version: HyperRegVersion.string,
-        subcommands: [Solve.self, Generate.self, Info.self, Diagnose.self, Shift.self]
+        subcommands: [Solve.self, Generate.self, Info.self, Diagnose.self, Shift.self, MPICheck.self]
     )
 
     /// ArgumentParser's own main, with two changes: error messages (which quote file names,
@@ -35,16 +35,12 @@ struct HyperRegCommand: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            if let failure = error as? UsageFailure {
-                printError("Error: \(failure.message)")
-                Foundation.exit(64)
-            }
-            let code = exitCode(for: error)
-            if code == .success { exit(withError: error) }  // --help, --version: printed as usual
-            let text = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false)
-                .map { escapingControlCharacters(String($0)) }.joined(separator: "\n")
+            // Every rank of a distributed run agreed on this one (Distributed.swift).
+            if let failure = error as? RankFailure { Distributed.exit(after: failure) }
+            // --help, --version: printed as usual.
+            guard let (code, text) = errorOutcome(for: error) else { exit(withError: error) }
             FileHandle.standardError.write(Data((text + "\n").utf8))
-            Foundation.exit(code.rawValue)
+            Distributed.exitAfterUnagreedError(code)
         }
     }
 }
