@@ -246,12 +246,31 @@ enum DistributedReader {
         let section = try RankSection.parse(path: path, purpose: .matrix, comm: comm, options: options)
         let h = section.info.header
         let n = h.rowCount
+        let mine = RowDistribution.block(rows: n, ranks: K, rank: rank)
+        let block: CSRMatrix
+        if K == 1 {
+            // One rank: the whole-file assembly of the parsed chunks.
+            let parsed = ParsedData(chunks: section.outputs, entryCount: section.entryCount)
+            section.release()
+            block = Reader.assembleCoordinate(parsed, h)
+        } else {
+            block = routeAndAssemble(section, h, comm)
+        }
+        let globalNonzeros = comm.sum(block.nonzeroCount)
+        return MatrixBlock(matrix: block, rowOffset: mine.lowerBound, globalRowCount: n, globalNonzeroCount: globalNonzeros)
+    }
+
+    /// Sends each parsed entry (and its mirror) to the rank owning its row and assembles this
+    /// rank's block from what arrives. Entries are counted per (chunk, destination), then
+    /// written in parallel, chunks in file order: to a message per other rank (`m` values,
+    /// then `m` local rows, then `m` columns) or, for this rank's own rows, straight into a
+    /// chunk of the assembler. The assembler receives the senders' entries in rank order, this
+    /// rank's own in its place: file order for every row, hence the whole-file sums.
+    private static func routeAndAssemble(_ section: RankSection, _ h: MatrixMarketHeader, _ comm: any Communicator) -> CSRMatrix {
+        let K = comm.size, rank = comm.rank
+        let n = h.rowCount
         let mirror = h.symmetry != .general, negate = h.symmetry == .skewSymmetric
         let mine = RowDistribution.block(rows: n, ranks: K, rank: rank)
-
-        // Route: count the entries (mirrors included) per (chunk, destination), then write
-        // each destination's message in parallel, chunks in file order. A message is
-        // `m` values, then `m` local rows, then `m` columns.
         let chunks = section.outputs
         let chunkCount = chunks.count
         let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, chunkCount * K))
@@ -262,18 +281,29 @@ enum DistributedReader {
             let chunk = chunks[c]
             guard let rows = chunk.rows, let columns = chunk.columns else { return }
             let count = sharedCounts.buffer.baseAddress! + c * K
+            var lastRow = -1, lastOwner = 0
             for k in 0 ..< chunk.count {
                 let r = Int(rows[k]), j = Int(columns[k])
-                count[RowDistribution.owner(ofRow: r, rows: n, ranks: K)] += 1
+                if r != lastRow { lastRow = r; lastOwner = RowDistribution.owner(ofRow: r, rows: n, ranks: K) }
+                count[lastOwner] += 1
                 if mirror && r != j { count[RowDistribution.owner(ofRow: j, rows: n, ranks: K)] += 1 }
             }
         }
+        // Message cursors (prefix sums over chunks); this rank's own entries get one chunk
+        // output per parsed chunk, of the exact size.
         var totals = [Int](repeating: 0, count: K)
+        let localParts = (0 ..< chunkCount).map { _ in ChunkOutput() }
         for c in 0 ..< chunkCount {
             for d in 0 ..< K {
                 let m = counts[c * K + d]
-                counts[c * K + d] = totals[d]
-                totals[d] += m
+                if d == rank {
+                    if m > 0, !localParts[c].grow(to: m, indices: true, values: true) { fatalError("out of memory routing a distributed read") }
+                    localParts[c].count = m
+                    counts[c * K + d] = 0
+                } else {
+                    counts[c * K + d] = totals[d]
+                    totals[d] += m
+                }
             }
         }
         var outgoing = totals.map { [UInt8](repeating: 0, count: 16 * $0) }
@@ -285,38 +315,52 @@ enum DistributedReader {
                 guard let rows = chunk.rows, let columns = chunk.columns else { return }
                 let cursor = sharedCounts.buffer.baseAddress! + c * K
                 let chunkValues = chunk.values
-                @inline(__always) func put(_ row: Int, _ column: Int32, _ value: Double) {
-                    let d = RowDistribution.owner(ofRow: row, rows: n, ranks: K)
-                    let slot = cursor[d], m = sizes[d]
+                let local = localParts[c]
+                @inline(__always) func put(_ row: Int, _ d: Int, _ column: Int32, _ value: Double) {
+                    let slot = cursor[d]
                     cursor[d] = slot + 1
-                    let base = shared.buffer[d]
+                    let localRow = Int32(truncatingIfNeeded: row - offsetsOfRank[d])
+                    if d == rank {
+                        local.values![slot] = value
+                        local.rows![slot] = localRow
+                        local.columns![slot] = column
+                        return
+                    }
+                    let m = sizes[d], base = shared.buffer[d]
                     (base.assumingMemoryBound(to: Double.self) + slot).pointee = value
-                    (base.advanced(by: 8 * m).assumingMemoryBound(to: Int32.self) + slot).pointee = Int32(truncatingIfNeeded: row - offsetsOfRank[d])
+                    (base.advanced(by: 8 * m).assumingMemoryBound(to: Int32.self) + slot).pointee = localRow
                     (base.advanced(by: 12 * m).assumingMemoryBound(to: Int32.self) + slot).pointee = column
                 }
+                var lastRow = -1, lastOwner = 0
                 for k in 0 ..< chunk.count {
                     let r = rows[k], j = columns[k]
                     let v = chunkValues?[k] ?? 1
-                    put(Int(r), j, v)
-                    if mirror && r != j { put(Int(j), r, negate ? -v : v) }
+                    if Int(r) != lastRow { lastRow = Int(r); lastOwner = RowDistribution.owner(ofRow: lastRow, rows: n, ranks: K) }
+                    put(lastRow, lastOwner, j, v)
+                    if mirror && r != j { put(Int(j), RowDistribution.owner(ofRow: Int(j), rows: n, ranks: K), r, negate ? -v : v) }
                 }
                 chunk.release()  // routed: its entries are no longer needed
+                setSortFacts(local)
             }
         }
         section.release()
-        let received = K == 1 ? outgoing : comm.exchange(outgoing)
+        var received = comm.exchange(outgoing)
         outgoing = []
 
-        // Assemble: the received entries, senders in rank order (= file order), as chunks
-        // of the whole-file assembler (general symmetry: mirrors are already there).
-        let pieces = ReceivedPieces(received)
-        let parsed = ParsedData(chunks: pieces.chunkOutputs(), entryCount: pieces.total)
+        // Assemble, as chunks of the whole-file assembler (general symmetry: the mirrors are
+        // there already). The messages are dropped once copied into chunks, which the
+        // assembler frees as it goes.
+        var before: ReceivedPieces? = ReceivedPieces(Array(received[..<rank]))
+        var after: ReceivedPieces? = ReceivedPieces(Array(received[(rank + 1)...]))
+        received = []
+        let list = before!.chunkOutputs() + localParts + after!.chunkOutputs()
+        let total = before!.total + localParts.reduce(0) { $0 + $1.count } + after!.total
+        before = nil
+        after = nil
         var localHeader = h
         localHeader.rowCount = mine.count
         localHeader.symmetry = .general
-        let block = Reader.assembleCoordinate(parsed, localHeader)
-        let globalNonzeros = comm.sum(block.nonzeroCount)
-        return MatrixBlock(matrix: block, rowOffset: mine.lowerBound, globalRowCount: n, globalNonzeroCount: globalNonzeros)
+        return Reader.assembleCoordinate(ParsedData(chunks: list, entryCount: total), localHeader)
     }
 
     /// Calls `body` with the base addresses of `arrays`, all valid at once (an empty array
@@ -584,16 +628,23 @@ private struct ReceivedPieces {
                 out.columns!.update(from: columns + first, count: count)
             }
             out.count = count
-            var previous = -1, sorted = true
-            for k in 0 ..< count {
-                let key = Int(out.rows![k]) << 32 | Int(out.columns![k])
-                if key <= previous { sorted = false }
-                if k == 0 { out.firstKey = key }
-                previous = key
-            }
-            out.sortedByRow = sorted
-            out.lastKey = previous
+            setSortFacts(out)
         }
         return outputs
     }
+}
+
+/// Sets a chunk's row-sortedness facts from its entries (as the parser does), so that the
+/// assembler can take its row-sorted path.
+private func setSortFacts(_ out: ChunkOutput) {
+    guard let rows = out.rows, let columns = out.columns else { return }
+    var previous = -1, sorted = true
+    for k in 0 ..< out.count {
+        let key = Int(rows[k]) << 32 | Int(columns[k])
+        if key <= previous { sorted = false }
+        if k == 0 { out.firstKey = key }
+        previous = key
+    }
+    out.sortedByRow = sorted
+    out.lastKey = previous
 }
