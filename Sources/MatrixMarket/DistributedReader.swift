@@ -215,9 +215,12 @@ enum DistributedReader {
         let whole: CSRMatrix? = try comm.agreeing { () throws(MatrixMarketError) -> CSRMatrix? in
             comm.rank == 0 ? try Reader.readMatrix(path: path, options: options).matrix : nil
         }
+        if K == 1, let a = whole {
+            return MatrixBlock(matrix: a, rowOffset: 0, globalRowCount: a.rowCount, globalNonzeroCount: a.nonzeroCount)
+        }
         var outgoing = [[UInt8]](repeating: [], count: K)
         if let a = whole {
-            for r in 0 ..< K {
+            for r in 1 ..< K {
                 let rows = RowDistribution.block(rows: a.rowCount, ranks: K, rank: r)
                 let first = a.rowOffsets[rows.lowerBound], last = a.rowOffsets[rows.upperBound]
                 var message = MessageWriter()
@@ -230,7 +233,16 @@ enum DistributedReader {
                 outgoing[r] = message.bytes
             }
         }
-        let received = K == 1 ? outgoing : comm.exchange(outgoing)
+        let received = comm.exchange(outgoing)
+        outgoing = []
+        if let a = whole {
+            // Rank 0 keeps its rows without a message.
+            let rows = RowDistribution.block(rows: a.rowCount, ranks: K, rank: 0)
+            let last = a.rowOffsets[rows.upperBound]
+            let block = CSRMatrix(uncheckedRowCount: rows.count, columnCount: a.columnCount, rowOffsets: Array(a.rowOffsets[rows.lowerBound ... rows.upperBound]),
+                                  columnIndices: Array(a.columnIndices[..<last]), values: Array(a.values[..<last]))
+            return MatrixBlock(matrix: block, rowOffset: 0, globalRowCount: a.rowCount, globalNonzeroCount: a.nonzeroCount)
+        }
         var reader = MessageReader(received[0])
         let n = reader.int(), d = reader.int(), nnz = reader.int(), localRows = reader.int(), localEntries = reader.int()
         let offsets = reader.array(Int.self, count: localRows + 1)
