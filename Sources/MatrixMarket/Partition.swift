@@ -100,6 +100,32 @@ public enum MatrixMarketPartition {
 
     // MARK: Reading
 
+    /// What a manifest declares, read without any part file: for a memory plan or a shape
+    /// check before a distributed read.
+    public struct Summary: Sendable, Equatable {
+        /// `matrix` or `vector`.
+        public let kind: String
+        /// Rows of the whole input.
+        public let rows: Int
+        /// Columns of the whole input (1 for a vector).
+        public let columns: Int
+        /// Stored entries of the whole input (its length for a vector).
+        public let nonzeros: Int
+        /// The number of parts (ranks that read them).
+        public let parts: Int
+        /// The part files, part r at index r (resolved against the manifest's folder).
+        public let partPaths: [String]
+    }
+
+    /// Reads and checks a manifest alone (banner, counts, row blocks following
+    /// `RowDistribution.block`), not its parts and not against a run's rank count.
+    ///
+    /// - Throws: `MatrixMarketError` naming the manifest and line.
+    public static func summary(manifest path: String) throws(MatrixMarketError) -> Summary {
+        let m = try Manifest.read(path: path, kind: nil, ranks: nil)
+        return Summary(kind: m.kind, rows: m.rows, columns: m.columns, nonzeros: m.nonzeros, parts: m.parts.count, partPaths: m.parts.map(\.path))
+    }
+
     /// Reads this rank's part of a split matrix; called collectively with the manifest's
     /// path. Rank r reads part r only (with `MatrixMarket.readMatrix`). Checks that the
     /// manifest has as many parts as the communicator has ranks, that its row blocks follow
@@ -154,7 +180,8 @@ private struct Manifest {
     let parts: [Part]
 
     /// Parses and checks the manifest at `path` for a run of `ranks` ranks.
-    static func read(path: String, kind expectedKind: String, ranks: Int) throws(MatrixMarketError) -> Manifest {
+    /// `kind` nil accepts either kind; `ranks` nil skips the check against the run.
+    static func read(path: String, kind expectedKind: String?, ranks: Int?) throws(MatrixMarketError) -> Manifest {
         let name = displayName(path)
         let text: [UInt8]
         switch try InputSource.open(path) {
@@ -169,7 +196,7 @@ private struct Manifest {
             throw fail(1, "not a partition manifest: the first line must be '%%HyperRegPartition matrix' or '%%HyperRegPartition vector' (hyperreg partition writes it)")
         }
         let kind = banner[1]
-        guard kind == expectedKind else {
+        if let expectedKind, kind != expectedKind {
             throw fail(1, "this manifest describes a split \(kind), but a \(expectedKind) is expected here")
         }
         var values: [String: (Int, Int)] = [:]
@@ -206,8 +233,9 @@ private struct Manifest {
             return v.0
         }
         let n = try value("rows"), d = try value("columns"), nnz = try value("nonzeros"), count = try value("parts")
+        guard count >= 1 else { throw fail(values["parts"]?.1, "a split has at least 1 part") }
         guard parts.count == count else { throw fail(nil, "the manifest declares \(count) parts but lists \(parts.count)") }
-        guard count == ranks else {
+        if let ranks, count != ranks {
             throw fail(values["parts"]?.1, "the input is split into \(count) parts but this run has \(ranks) ranks: run with \(count) ranks, or split it again with hyperreg partition --parts \(ranks)")
         }
         var total = 0

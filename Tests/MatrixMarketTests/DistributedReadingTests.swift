@@ -312,6 +312,15 @@ struct PartitionReadingTests {
             guard case .failure(let e) = result else { Issue.record("read with 2 ranks"); continue }
             #expect(e.description == "\(manifestA):7: the input is split into 3 parts but this run has 2 ranks: run with 3 ranks, or split it again with hyperreg partition --parts 2")
         }
+        // The manifest alone: what a memory plan needs, without the run's rank count.
+        let summary = try MatrixMarketPartition.summary(manifest: manifestA)
+        #expect(summary.kind == "matrix" && summary.rows == 40 && summary.columns == 5 && summary.nonzeros == a.nonzeroCount)
+        #expect(summary.partPaths == (0 ..< 3).map { scratch.path("A.part-\($0)-of-3.mtx") })
+        #expect(try MatrixMarketPartition.summary(manifest: manifestB).kind == "vector")
+        let damaged = try scratch.write("damaged.parts", String(decoding: try Data(contentsOf: URL(fileURLWithPath: manifestA)), as: UTF8.self)
+            .replacingOccurrences(of: "part 1 14 13", with: "part 1 14 12"))
+        let error = caught { try MatrixMarketPartition.summary(manifest: damaged) }
+        #expect(error?.line == 9 && error?.message.contains("part 1 holds rows 15-26, but a run of 3 ranks gives rank 1 rows 15-27") == true, "\(String(describing: error))")
         // A matrix manifest where a vector is expected.
         let wrongKind = runRanks(3) { comm throws(MatrixMarketError) in try MatrixMarketPartition.readVectorSlice(manifest: manifestA, communicator: comm) }
         #expect(wrongKind.allSatisfy { if case .failure(let e) = $0 { return e.line == 1 && e.message.contains("split matrix") } else { return false } })
