@@ -3,7 +3,11 @@
 // Communicator over shared memory), against the whole-file reader, the variants interleaved,
 // RUNS times each; prints the median and smallest wall seconds and each rank's traffic.
 //
-//   cd Benchmarks && swift run -c release DistributedRead FILE [RUNS] [THREADS-PER-RANK]
+//   cd Benchmarks && swift run -c release DistributedRead FILE [RUNS] [THREADS-PER-RANK] [ONLY]
+//
+// ONLY (`whole` or a rank count) runs that variant alone, once, without the warm-up read of
+// the whole-file reader, so that `/usr/bin/time -v` reports its peak resident memory (all
+// ranks of a ThreadGroup share one process: the sum of the ranks' peaks, about).
 //
 // Each rank's reader uses THREADS-PER-RANK threads (default: the machine's cores / K, at least
 // 1, so that K ranks never ask for more threads than cores, as `mpirun` with one rank per core
@@ -24,6 +28,7 @@ guard arguments.count >= 2 else {
 let path = arguments[1]
 let runs = arguments.count > 2 ? Int(arguments[2]) ?? 3 : 3
 let fixedThreads = arguments.count > 3 ? Int(arguments[3]) : nil
+let only = arguments.count > 4 ? arguments[4] : nil
 let cores = ProcessInfo.processInfo.activeProcessorCount
 
 func now() -> Double { Date().timeIntervalSinceReferenceDate }
@@ -32,6 +37,21 @@ func threads(_ ranks: Int) -> Int { fixedThreads ?? max(1, cores / ranks) }
 // Warm the page cache.
 if let handle = FileHandle(forReadingAtPath: path) {
     while let chunk = try? handle.read(upToCount: 64 << 20), !chunk.isEmpty {}
+}
+
+if let only {
+    let t0 = now()
+    if only == "whole" {
+        let a = try Parallelism.withThreadCount(fixedThreads ?? cores) { try MatrixMarket.readMatrix(from: path).matrix }.result
+        print("whole-file reader: \(a.nonzeroCount) entries, \(String(format: "%.3f", now() - t0)) s")
+    } else if let k = Int(only), k >= 1 {
+        let perRank = threads(k)
+        let counts = ThreadGroup.run(ranks: k) { comm in
+            Parallelism.withThreadCount(perRank) { (try? MatrixMarket.readMatrixBlock(from: path, communicator: comm))?.matrix.nonzeroCount ?? -1 }.result
+        }
+        print("\(k) ranks x \(perRank) threads: entries per rank \(counts), \(String(format: "%.3f", now() - t0)) s")
+    }
+    exit(0)
 }
 
 let whole = try Parallelism.withThreadCount(cores) { try MatrixMarket.readMatrix(from: path).matrix }.result
