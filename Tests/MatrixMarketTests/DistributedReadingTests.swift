@@ -284,15 +284,16 @@ struct PartitionReadingTests {
         return (try scratch.write("A.parts", manifest), try scratch.write("b.parts", vectorManifest))
     }
 
-    @Test(arguments: [1, 2, 3, 4])
-    func partsReadBackAsTheWholeFile(parts: Int) throws {
+    @Test(arguments: [(1, "general"), (2, "symmetric"), (3, "general"), (4, "skew-symmetric")])
+    func partsReadBackAsTheWholeFile(parts: Int, symmetry: String) throws {
         let scratch = try Scratch()
-        let source = try scratch.write("A.mtx", randomCoordinateText(rows: 250, columns: 30, entries: 3000, symmetry: "general", seed: 9))
+        let source = try scratch.write("A.mtx", randomCoordinateText(rows: 250, columns: symmetry == "general" ? 30 : 250, entries: 3000,
+                                                                    symmetry: symmetry, seed: 9))
         let a = try MatrixMarket.readMatrix(from: source).matrix
         let b: [Double] = (0 ..< 250).map { (i: Int) -> Double in i % 9 == 0 ? -0.0 : 1 / Double(i + 1) }
         let (manifestA, manifestB) = try split(scratch, a: a, b: b, parts: parts)
         // Each part is a valid Matrix Market file on its own.
-        #expect(try MatrixMarket.readMatrix(from: scratch.path("A.part-0-of-\(parts).mtx")).matrix.columnCount == 30)
+        #expect(try MatrixMarket.readMatrix(from: scratch.path("A.part-0-of-\(parts).mtx")).matrix.columnCount == a.columnCount)
         let results = try runRanks(parts) { comm throws(MatrixMarketError) in
             try DistributedInput.read(matrix: manifestA, target: manifestB, weights: nil, communicator: comm)
         }.map { try $0.get() }
