@@ -187,7 +187,7 @@ enum DistributedReader {
             bytes = [chooseMode(path: path, purpose: purpose).rawValue]
         }
         if comm.size > 1 { comm.broadcast(bytes: &bytes, from: 0) }
-        return Mode(rawValue: bytes[0]) ?? .whole
+        return bytes.first.flatMap(Mode.init(rawValue:)) ?? .whole
     }
 
     private static func chooseMode(path: String, purpose: Reader.Purpose) -> Mode {
