@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "CHyperReg", type: .dynamic, targets: ["CHyperReg"]),
         // The user guide's library example (docs/guide.md); built by `swift build` so it cannot rot.
         .executable(name: "hyperreg-example", targets: ["HyperRegExample"]),
+        // Test fixtures (ThreadGroup: K ranks as threads), for the nested Benchmarks package.
+        .library(name: "HyperRegTestSupport", targets: ["HyperRegTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

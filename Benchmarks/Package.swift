@@ -5,6 +5,7 @@
 //   swift package benchmark            (all)
 //   swift package benchmark --filter "transpose.*"
 //   swift run -c release Phases DIR    (per-phase 1- vs 2-thread wall times)
+//   swift run -c release DistributedRead FILE   (distributed reading, 1/2/4 thread ranks)
 // The end-to-end comparison with SciPy is scripts/bench/run.sh (docs/performance.md).
 import PackageDescription
 
@@ -25,6 +26,12 @@ let package = Package(
             ],
             path: "Benchmarks/Kernels",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The distributed reader with 1, 2, 4 thread ranks against the whole-file reader (docs/scale-out-reading.md).
+        .executableTarget(
+            name: "DistributedRead",
+            dependencies: [.product(name: "HyperReg", package: "hyperreg"), .product(name: "HyperRegTestSupport", package: "hyperreg")],
+            path: "Benchmarks/DistributedRead"
         ),
         // Per-phase wall times on 1 and 2 threads (docs/performance.md, "Scaling per phase").
         .executableTarget(

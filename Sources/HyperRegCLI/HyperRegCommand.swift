@@ -2,6 +2,7 @@
 //   hyperreg solve A.mtx b.mtx [...]     solve, write x and a JSON report
 //   hyperreg generate --rows ... --output-dir DIR
 //   hyperreg info FILE
+//   hyperreg partition A.mtx [b.mtx] [w.mtx] --parts K --output-dir DIR
 // Exit codes: 0 success, 64 usage error, 1 input or numerical error (docs/cli.md).
 
 import ArgumentParser
@@ -22,7 +23,7 @@ struct HyperRegCommand: ParsableCommand {
         Exit codes: 0 success, 64 usage error, 1 input or numerical error.
         """,
         version: HyperRegVersion.string,
-        subcommands: [Solve.self, Generate.self, Info.self, Diagnose.self, Shift.self, MPICheck.self]
+        subcommands: [Solve.self, Generate.self, Info.self, Diagnose.self, Shift.self, Partition.self, MPICheck.self]
     )
 
     /// ArgumentParser's own main, with two changes: error messages (which quote file names,

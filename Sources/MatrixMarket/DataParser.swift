@@ -222,11 +222,32 @@ private func lastNewline(_ base: UnsafePointer<UInt8>, from: Int, to: Int) -> In
 /// Chunks after the first one known to fail are skipped (left empty); they are never reached
 /// when errors are resolved in file order. With `mapped`, each parsed chunk's pages are dropped.
 /// `threads` bounds the threads used (default `Parallelism.threadCount`); the result never
-/// depends on it. `minimumChunk` is the smallest chunk (`chunkBytes`).
+/// depends on it. `minimumChunk` is the smallest chunk (`chunkBytes`). With `only`, just
+/// those chunks of the region's chunk list (`regionChunkCount`) are parsed and returned: a
+/// rank of a distributed read parses its share of the very chunks a whole-file read would.
 func parseRegion(_ base: UnsafePointer<UInt8>, start: Int, stop: Int, endsInLongLine: Bool, mapped: Bool,
-                 threads: Int? = nil, minimumChunk: Int = 1 << 20,
+                 threads: Int? = nil, minimumChunk: Int = 1 << 20, only: Range<Int>? = nil,
                  _ layout: DataLayout, _ tables: ParseTables) -> (ranges: [ByteRange], outputs: [ChunkOutput]) {
     guard stop > start else { return ([], []) }
+    if let only {
+        let all = parseRegion(base, start: start, stop: stop, endsInLongLine: endsInLongLine, mapped: mapped, threads: threads,
+                              minimumChunk: minimumChunk, selecting: only, layout, tables)
+        return (Array(all.ranges[only]), Array(all.outputs[only]))
+    }
+    return parseRegion(base, start: start, stop: stop, endsInLongLine: endsInLongLine, mapped: mapped, threads: threads,
+                       minimumChunk: minimumChunk, selecting: nil, layout, tables)
+}
+
+/// The number of chunks `parseRegion` cuts `bytes` bytes into.
+func regionChunkCount(bytes: Int, minimumChunk: Int) -> Int {
+    guard bytes > 0 else { return 0 }
+    let size = chunkBytes(for: bytes, minimum: minimumChunk)
+    return (bytes + size - 1) / size
+}
+
+private func parseRegion(_ base: UnsafePointer<UInt8>, start: Int, stop: Int, endsInLongLine: Bool, mapped: Bool,
+                         threads: Int?, minimumChunk: Int, selecting: Range<Int>?,
+                         _ layout: DataLayout, _ tables: ParseTables) -> (ranges: [ByteRange], outputs: [ChunkOutput]) {
     // Chunk c nominally covers [start + c * size, start + (c + 1) * size) and really starts
     // after the first '\n' at or after its nominal start minus one (chunk 0 at `start`), and
     // ends where chunk c + 1 starts. The search is bounded by the maximum line length: no
@@ -240,7 +261,9 @@ func parseRegion(_ base: UnsafePointer<UInt8>, start: Int, stop: Int, endsInLong
     let pointer = SharedReadBuffer(UnsafeBufferPointer(start: base, count: stop))
     ranges.withUnsafeMutableBufferPointer { rangeBuffer in
         let shared = SharedBuffer(rangeBuffer)
-        forEachChunkClaimed(chunkCount, threads: threads) { c in
+        let first = selecting?.lowerBound ?? 0
+        forEachChunkClaimed(selecting?.count ?? chunkCount, threads: threads) { claimed in
+            let c = first + claimed
             let out = outputs[c]
             if c > failure.value { return }  // an earlier chunk already failed
             let base = pointer.buffer.baseAddress!
@@ -348,32 +371,10 @@ func parseDataSection(_ input: InputBytes, _ info: HeaderInfo, _ layout: DataLay
         return ParsedData(chunks: [], entryCount: resolver.expected)
     }
     let start = info.dataOffset, count = input.count
-    // The part ending in the last '\n', and a copied tail if the last line has none. The
-    // search back is bounded: no '\n' in the last `maximumLineLength + 1` bytes means the
-    // last line is too long, which the chunk holding its start reports.
-    var mainEnd = count
-    var endsInLongLine = false
+    let (mainEnd, endsInLongLine, hasTail) = sectionEnd(base, start: start, count: count)
     var tail: UnsafeMutablePointer<UInt8>?
     defer { free(tail) }
-    if base[count - 1] != 0x0A {
-        let look = min(count - start, maximumLineLength + 1)
-        if let newline = lastNewline(base, from: count - look, to: count) {
-            mainEnd = newline + 1
-        } else if look <= maximumLineLength {
-            mainEnd = start
-        } else {
-            endsInLongLine = true
-        }
-        if !endsInLongLine {
-            let tailLength = count - mainEnd
-            guard let t = malloc(tailLength + 1)?.assumingMemoryBound(to: UInt8.self) else {
-                throw MatrixMarketError(path: path, message: "out of memory")
-            }
-            memcpy(t, base + mainEnd, tailLength)
-            t[tailLength] = 0x0A
-            tail = t
-        }
-    }
+    if hasTail { tail = try copyTail(base, from: mainEnd, to: count, path: path) }
     let tailRange = tail.map { ByteRange(start: $0, end: $0 + (count - mainEnd) + 1) }
     let outputs = try ParseTables.with { tables throws(MatrixMarketError) -> [ChunkOutput] in
         var (ranges, outputs) = parseRegion(base, start: start, stop: mainEnd, endsInLongLine: endsInLongLine,
@@ -389,6 +390,31 @@ func parseDataSection(_ input: InputBytes, _ info: HeaderInfo, _ layout: DataLay
         return outputs
     }
     return ParsedData(chunks: outputs, entryCount: resolver.expected)
+}
+
+/// Where the data section `[start, count)` of `base` splits: the part ending in the last
+/// '\n' (`mainEnd`), and whether a last line without '\n' follows (`hasTail`, to be copied
+/// with one appended). The search back is bounded: no '\n' in the last `maximumLineLength +
+/// 1` bytes means the last line is too long (`endsInLongLine`), which the chunk holding its
+/// start reports.
+func sectionEnd(_ base: UnsafePointer<UInt8>, start: Int, count: Int) -> (mainEnd: Int, endsInLongLine: Bool, hasTail: Bool) {
+    guard base[count - 1] != 0x0A else { return (count, false, false) }
+    let look = min(count - start, maximumLineLength + 1)
+    if let newline = lastNewline(base, from: count - look, to: count) { return (newline + 1, false, true) }
+    if look <= maximumLineLength { return (start, false, true) }
+    return (count, true, false)
+}
+
+/// A copy of the unterminated last line `[from, to)` of `base` with a '\n' appended
+/// (`malloc`ed; the caller frees it).
+func copyTail(_ base: UnsafePointer<UInt8>, from: Int, to: Int, path: String) throws(MatrixMarketError) -> UnsafeMutablePointer<UInt8> {
+    let tailLength = to - from
+    guard let t = malloc(tailLength + 1)?.assumingMemoryBound(to: UInt8.self) else {
+        throw MatrixMarketError(path: path, message: "out of memory")
+    }
+    memcpy(t, base + from, tailLength)
+    t[tailLength] = 0x0A
+    return t
 }
 
 /// A window buffer: `maximumLineLength + 1` bytes of head room, where the line carried over

@@ -17,6 +17,10 @@
 //
 // Writing produces `matrix array real general` or `matrix coordinate real general` with
 // shortest round-trip numbers, atomically (temporary file, fsync, rename).
+//
+// Distributed reading (DistributedReader.swift, Partition.swift, DistributedInput.swift):
+// the ranks of a row-partitioned run each parse a byte range of one file, or their own
+// pre-split part, and receive their block of rows (docs/scale-out-reading.md).
 
 import SparseCore
 

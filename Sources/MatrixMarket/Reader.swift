@@ -129,7 +129,9 @@ enum Reader {
     }
 
     /// What is supported, and whether the declared storage fits: returns the data layout.
-    private static func check(_ info: HeaderInfo, name: String, options: MatrixMarketReadOptions, purpose: Purpose) throws(MatrixMarketError) -> DataLayout {
+    /// With `ranks > 1` (a distributed read, where each rank holds about 1/ranks of the
+    /// data), the memory check compares that share with this process's limit.
+    static func check(_ info: HeaderInfo, name: String, options: MatrixMarketReadOptions, purpose: Purpose, ranks: Int = 1) throws(MatrixMarketError) -> DataLayout {
         let h = info.header
         if h.field == .complex {
             throw MatrixMarketError(path: name, line: 1, message: "complex matrices are not supported: the banner declares the complex field (only real, integer and pattern files can be read)")
@@ -153,7 +155,8 @@ enum Reader {
         let (entryBytes, o1) = h.storedEntryCount.multipliedReportingOverflow(by: perEntry)
         let (rowBytes, o2) = purpose == .matrix ? h.rowCount.multipliedReportingOverflow(by: 16)
                                                 : max(h.rowCount, h.columnCount).multipliedReportingOverflow(by: 9)
-        let (needed, o3) = entryBytes.addingReportingOverflow(rowBytes)
+        let (whole, o3) = entryBytes.addingReportingOverflow(rowBytes)
+        let needed = ranks > 1 ? whole / ranks + 1 : whole
         let overflow = o1 || o2 || o3
         let physical = physicalMemoryBytes()
         var limit = physical > 0 ? physical : Int.max
@@ -168,7 +171,8 @@ enum Reader {
         }
         if overflow || needed > limit {
             let what = h.format == .coordinate ? "\(h.storedEntryCount) entries (about \(perEntry) bytes each)" : "\(h.storedEntryCount) values (8 bytes each)"
-            let size = overflow ? "more than 2^63 bytes" : "about \(formatBytes(needed))"
+            var size = overflow ? "more than 2^63 bytes" : "about \(formatBytes(needed))"
+            if ranks > 1 { size += " per rank over \(ranks) ranks" }
             throw fail("the size line declares \(what) for a \(h.rowCount) x \(h.columnCount) matrix, which needs \(size), more than \(limitName)")
         }
         let layout = DataLayout(format: h.format, field: h.field, symmetry: h.symmetry, rowCount: h.rowCount,
