@@ -74,7 +74,7 @@ enum Distributed {
         if !communicator.isDistributed { return try body() }
         let outcome = Result { try body() }
         var local: String? = nil
-        if case .failure(let error) = outcome {
+        if case .failure(let error) = outcome, !(error is Follower) {
             let (code, text) = errorOutcome(for: error) ?? (1, "Error: \(error)")
             local = "\(code)\n\(text)"
         }
@@ -83,6 +83,25 @@ enum Distributed {
             throw RankFailure(exitCode: Int32(parts[0]) ?? 1, text: parts.count > 1 ? String(parts[1]) : "", originRank: rank)
         }
         return try outcome.get()
+    }
+
+    /// The error of a rank whose step failed only because another rank's did (a library call
+    /// that agreed on an error found elsewhere, e.g. `ProblemError.Kind.onAnotherRank`): inside
+    /// `agreeing` it contributes no message, so the rank that found the problem, with its
+    /// file names, speaks for all.
+    struct Follower: Error, CustomStringConvertible {
+        var description: String { "another rank of this run failed" }
+    }
+
+    /// In a distributed run without `--threads` or `HYPERREG_THREADS`: each rank's kernels use
+    /// its share of the node's cores, `max(1, cores / ranks on this node)` (Open MPI's
+    /// `OMPI_COMM_WORLD_LOCAL_SIZE`, else Slurm's `SLURM_NTASKS_PER_NODE`, else all ranks), so K
+    /// ranks on one machine do not run K x cores threads.
+    static func applyRankThreads(explicit: Int?) {
+        let environment = ProcessInfo.processInfo.environment
+        guard explicit == nil, environment["HYPERREG_THREADS"] == nil else { return }
+        let local = (environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? environment["SLURM_NTASKS_PER_NODE"]).flatMap { Int($0) } ?? communicator.size
+        Parallelism.threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, local))
     }
 
     /// Ends this rank after an agreed failure: rank 0 prints the message (one copy in the

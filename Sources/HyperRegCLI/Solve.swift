@@ -127,35 +127,54 @@ struct Solve: ParsableCommand, ProblemCommand {
 
     func run() throws {
         threadOptions.apply()
-        // 0. Outputs, resolved and checked before any work (docs/cli.md, "Outputs").
-        let outputs = try OutputPlan(outputs: [("--output", output), ("--report", report)],
-                                     inputs: [("A", matrix), ("b", target), ("w", weights), ("x0", x0), ("the reference", reference)])
+        // Under mpirun (the MPI build, several ranks) every step below is collective: each rank
+        // reads and holds its row block, rank 0 alone prints progress and writes the outputs,
+        // and an error on any rank ends every rank with the same message and exit code
+        // (`Distributed.agreeing`; docs/scale-out.md). Otherwise `comm` is `SingleProcess` and
+        // the agreeing steps just run.
+        let comm = Distributed.communicator
+        let distributed = comm.isDistributed || [matrix, target, weights].contains { $0.map(MatrixMarketPartition.isManifest) ?? false }
+        if comm.isDistributed { Distributed.applyRankThreads(explicit: threadOptions.threads) }
+        let leader = comm.rank == 0
+        // 0. Outputs, resolved and checked before any work (docs/cli.md, "Outputs"), by rank 0.
+        let outputs = try Distributed.agreeing(comm) {
+            try leader ? OutputPlan(outputs: [("--output", output), ("--report", report)],
+                                    inputs: [("A", matrix), ("b", target), ("w", weights), ("x0", x0), ("the reference", reference)]) : nil
+        }
         // 1. Read (timed separately from the solve); shapes and memory are checked from the
         // headers first; errors name the file.
-        let progress = IterationTable(enabled: !quiet)
+        let progress = IterationTable(enabled: !quiet && leader)
         progress.reading([("A", matrix), ("b", target), ("w", weights), ("x0", x0), ("the reference", reference)])
         let readStart = ContinuousClock.now
-        let problem = try problemOptions.read(columnVectors: [("x0", x0), ("the reference", reference)])
-        let givenX0 = try x0.map { try ProblemInputs.readVector($0, expected: problem.columnCount, what: "x0", matrix: matrix) }
-        let referenceX = try reference.map { try ProblemInputs.readVector($0, expected: problem.columnCount, what: "the reference", matrix: matrix) }
+        let (problem, givenX0, referenceX) = try Distributed.agreeing(comm) {
+            let problem = distributed ? try readBlock(comm) : try problemOptions.read(columnVectors: [("x0", x0), ("the reference", reference)])
+            let givenX0 = try x0.map { try ProblemInputs.readVector($0, expected: problem.columnCount, what: "x0", matrix: matrix) }
+            let referenceX = try reference.map { try ProblemInputs.readVector($0, expected: problem.columnCount, what: "the reference", matrix: matrix) }
+            return (problem, givenX0, referenceX)
+        }
         let readSeconds = secondsSince(readStart)
-        progress.line("read in \(String(format: "%.3f", readSeconds)) s: n = \(problem.rowCount), d = \(problem.columnCount), nnz = \(problem.matrix.nonzeroCount)")
+        let ranksWords = comm.isDistributed ? " over \(comm.size) ranks" : ""
+        progress.line("read in \(String(format: "%.3f", readSeconds)) s: n = \(problem.globalRowCount), d = \(problem.columnCount), nnz = \(problem.matrix.globalNonzeroCount)\(ranksWords)")
+        let trafficAtStart = comm.traffic
 
         // 2. Start point and solve. One solve in this process: OpenBLAS gets one thread when
         // the d x d work is smaller than a pass (its idle threads would spin on the solver's
         // cores; Cholmod/BLASThreads.swift).
-        BLASThreads.configure(dimension: problem.columnCount, nonzeros: problem.matrix.nonzeroCount)
+        BLASThreads.configure(dimension: problem.columnCount, nonzeros: problem.matrix.globalNonzeroCount)
         let solveStart = ContinuousClock.now
         let startVector: [Double]
         let startUsed: String
         if let v = givenX0 { startVector = v; startUsed = "file" } else {
-            progress.line("start point (\(StartPoint.planned(for: problem, strategy: start).rawValue))...")
-            do {
-                let s = try StartPoint.compute(for: problem, strategy: start, seed: seed)
-                startVector = s.x0; startUsed = s.used.rawValue
-            } catch .nonFinite(let cause, let words) {
-                throw CLIError("\(inputPath(of: cause, matrix: matrix, target: target, weights: weights, weight: weight, start: x0)): \(SolverError.nonFinite(cause, words))")
-            } catch { throw CLIError("\(error)") }
+            let planned = StartPoint.planned(for: problem, strategy: start)  // collective: every rank
+            progress.line("start point (\(planned.rawValue))...")
+            (startVector, startUsed) = try Distributed.agreeing(comm) {
+                do {
+                    let s = try StartPoint.compute(for: problem, strategy: start, seed: seed)
+                    return (s.x0, s.used.rawValue)
+                } catch SolverError.nonFinite(let cause, let words) {
+                    throw CLIError("\(inputPath(of: cause, matrix: matrix, target: target, weights: weights, weight: weight, start: x0)): \(SolverError.nonFinite(cause, words))")
+                } catch { throw CLIError("\(error)") }
+            }
         }
         let startSeconds = secondsSince(solveStart)
         if givenX0 == nil { progress.line("start point \(startUsed) in \(String(format: "%.3f", startSeconds)) s") }
@@ -165,11 +184,12 @@ struct Solve: ParsableCommand, ProblemCommand {
         table.startSeconds = startSeconds
         table.header(problem: problem, matrixPath: matrix, start: startUsed)
         options.onIteration = { record in table.row(record); return true }
-        let result: SolverResult
-        do {
-            result = try NewtonSolver(options: options).solve(problem, from: startVector)
-        } catch {
-            throw CLIError("\(matrix): \(error)")
+        let result: SolverResult = try Distributed.agreeing(comm) {
+            do {
+                return try NewtonSolver(options: options).solve(problem, from: startVector)
+            } catch {
+                throw CLIError("\(matrix): \(error)")
+            }
         }
         let solveSeconds = secondsSince(solveStart)
         table.footer(result)
@@ -180,10 +200,13 @@ struct Solve: ParsableCommand, ProblemCommand {
                                  sketch: options.sketch,
                                  start: startUsed, seed: seed, tolerance: tolerance, maxIterations: maxIterations,
                                  seconds: solveSeconds, startSeconds: startSeconds, readSeconds: readSeconds,
-                                 threads: Parallelism.threadCount, version: HyperRegVersion.string)
+                                 threads: Parallelism.threadCount, version: HyperRegVersion.string,
+                                 communication: comm.isDistributed ? comm.traffic.since(trafficAtStart) : nil)
         let produced = result.isSolutionUsable
         var bytes: [String: [[UInt8]]] = [:]
-        do {
+        try Distributed.agreeing(comm) {
+            guard let outputs else { return }  // ranks other than 0 write nothing
+            do {
             if produced, let path = output {
                 bytes["--output"] = try MatrixMarket.arrayText(
                     result.x, rowCount: result.x.count, columnCount: 1, name: path,
@@ -191,14 +214,38 @@ struct Solve: ParsableCommand, ProblemCommand {
                                "final loss \(result.finalLoss), relative gradient norm \(result.relativeGradientNorm)"])
             }
             if report != nil { bytes["--report"] = [Array(try reportJSON(summary))] }
-        } catch {
+            } catch {
+                throw CLIError("\(error)")
+            }
+            try outputs.commit(bytes)
+        }
+        if !produced {
+            // The file of the input entry responsible (non_finite), else A's as before; in a
+            // distributed run, rank 0's words (every rank has the same status).
+            try Distributed.agreeing(comm) {
+                guard leader else { throw Distributed.Follower() }
+                let path = inputPath(of: result.nonFiniteCause, matrix: matrix, target: target, weights: weights, weight: weight, start: x0)
+                throw CLIError("\(path): \(result.termination.rawValue): \(result.message)")
+            }
+        }
+    }
+
+    /// This rank's block of the problem (collective): A's rows, b's and w's slices
+    /// (`DistributedInput.read`: byte ranges of one file, or the parts of `hyperreg partition`),
+    /// as a block of the distributed problem. The whole-problem memory plan is not checked
+    /// (the reader checks each rank's share against its memory).
+    private func readBlock(_ comm: any Communicator) throws -> Problem {
+        let options = MatrixMarketReadOptions(memoryLimit: problemOptions.limit.readerLimit)
+        let input: DistributedInput
+        do { input = try DistributedInput.read(matrix: matrix, target: target, weights: weights, communicator: comm, options: options) } catch {
             throw CLIError("\(error)")
         }
-        try outputs.commit(bytes)
-        if !produced {
-            // The file of the input entry responsible (non_finite), else A's as before.
-            let path = inputPath(of: result.nonFiniteCause, matrix: matrix, target: target, weights: weights, weight: weight, start: x0)
-            throw CLIError("\(path): \(result.termination.rawValue): \(result.message)")
+        let a = input.matrix.with(distribution: input.distribution(communicator: comm))
+        let w = input.weights ?? [Double](repeating: weight ?? 1, count: a.rowCount)
+        do { return try Problem(matrix: a, target: input.target, weights: w, function: function) } catch {
+            if case .onAnotherRank = error.kind { throw Distributed.Follower() }
+            guard let cause = error.cause else { throw CLIError("\(error)") }
+            throw CLIError("\(inputPath(of: cause, matrix: matrix, target: target, weights: weights, weight: weight, start: nil)): \(error)")
         }
     }
 }
@@ -244,7 +291,8 @@ final class IterationTable: @unchecked Sendable {
 
     func header(problem: Problem, matrixPath: String, start: String) {
         guard enabled else { return }
-        printError("hyperreg solve: \(matrixPath): n = \(problem.rowCount), d = \(problem.columnCount), nnz = \(problem.matrix.nonzeroCount), function \(problem.function.rawValue), start \(start)")
+        let ranks = problem.communicator.isDistributed ? ", \(problem.communicator.size) ranks" : ""
+        printError("hyperreg solve: \(matrixPath): n = \(problem.globalRowCount), d = \(problem.columnCount), nnz = \(problem.matrix.globalNonzeroCount), function \(problem.function.rawValue), start \(start)\(ranks)")
         printError(leftPad("iter", 5) + " " + leftPad("loss", 23) + " " + leftPad("||g||_2", 12) + " " + leftPad("rel ||g||", 10) + " "
                    + leftPad("step", 9) + " " + "model".padding(toLength: 15, withPad: " ", startingAt: 0) + " " + leftPad("rows kept", 10) + " "
                    + leftPad("seconds", 9))
