@@ -116,4 +116,30 @@ struct DistributedSolveTests {
         }
         #expect(messages.allSatisfy { $0 == "b[302] = nan is not finite" }, "\(messages)")
     }
+
+    /// An overflow traced to an entry of A on rank 2: every rank reports the one-process
+    /// message and cause, word for word (the diagnosis runs on each rank's rows and the rank
+    /// whose search found the largest term speaks; rows are named by their global number).
+    @Test(arguments: [FunctionKind.exp, .cosh])
+    func anOverflowIsBlamedOnTheSameEntryAsOnOneProcess(_ kind: FunctionKind) throws {
+        let p = try Self.planted(kind, rows: 400, columns: 4)
+        var values = p.matrix.values
+        // Rank 2 of 4 holds rows 200 ..< 300: the first stored entry from row 250 on.
+        let row = try #require((250 ..< 300).first { p.matrix.nonzeroCount(inRow: $0) > 0 })
+        values[p.matrix.rowOffsets[row]] = 1e200
+        let a = p.matrix.withValues(values)
+        let bad = try Problem(matrix: a, target: p.target, weights: p.weights, function: kind)
+        let o = Self.options(.exact)
+        let x0 = [Double](repeating: 0.01, count: bad.columnCount)
+        let single = try NewtonSolver(options: o).solve(bad, from: x0)
+        #expect(single.termination == .nonFinite)
+        let results = try ThreadGroup.run(ranks: 4) { comm in try NewtonSolver(options: o).solve(try Self.block(of: bad, comm), from: x0) }
+        for (r, result) in results.enumerated() {
+            #expect(result.termination == .nonFinite, "rank \(r): \(result.message)")
+            #expect(result.message == single.message, "rank \(r): \(result.message)")
+            #expect(result.nonFiniteCause == single.nonFiniteCause, "rank \(r)")
+        }
+        if case .matrix(let r, _, _)? = single.nonFiniteCause { #expect(r == row + 1) } else { Issue.record("cause \(String(describing: single.nonFiniteCause))") }
+    }
+
 }
