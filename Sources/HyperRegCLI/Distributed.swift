@@ -94,14 +94,17 @@ enum Distributed {
     }
 
     /// In a distributed run without `--threads` or `HYPERREG_THREADS`: each rank's kernels use
-    /// its share of the node's cores, `max(1, cores / ranks on this node)` (Open MPI's
+    /// its share of the node's cores: the cores it is bound to when the launcher binds it, else
+    /// `max(1, cores / ranks on this node)` (Open MPI's
     /// `OMPI_COMM_WORLD_LOCAL_SIZE`, else Slurm's `SLURM_NTASKS_PER_NODE`, else all ranks), so K
     /// ranks on one machine do not run K x cores threads.
     static func applyRankThreads(explicit: Int?) {
         let environment = ProcessInfo.processInfo.environment
         guard explicit == nil, environment["HYPERREG_THREADS"] == nil else { return }
         let local = (environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? environment["SLURM_NTASKS_PER_NODE"]).flatMap { Int($0) } ?? communicator.size
-        Parallelism.threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, local))
+        // A rank bound to its cores (mpirun's default binding) already sees only those.
+        let cores = Parallelism.availableProcessors
+        Parallelism.threadCount = max(1, cores >= ProcessInfo.processInfo.activeProcessorCount ? cores / max(1, local) : cores)
     }
 
     /// Ends this rank after an agreed failure: rank 0 prints the message (one copy in the

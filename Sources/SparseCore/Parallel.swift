@@ -14,7 +14,8 @@ public enum Parallelism {
 
     /// The number of threads kernels use: the count of an enclosing `withThreadCount` in
     /// this task, else the process-wide setting, else `HYPERREG_THREADS` if set, else the
-    /// number of active processors. Results never depend on it.
+    /// number of processors this process may run on (`availableProcessors`). Results never
+    /// depend on it.
     ///
     /// Setting it (package code only: the command line's `--threads`) changes the count for
     /// the whole process, including tests running concurrently; tests and library callers
@@ -45,6 +46,10 @@ public enum Parallelism {
         }
         return (result, usage)
     }
+
+    /// The processors this process may run on (online, within its CPU affinity: taskset, a
+    /// cpuset, an MPI launcher's binding).
+    public static var availableProcessors: Int { max(1, processorCount()) }
 
     private static let defaultThreadCount: Int = {
         if let text = getEnvironment("HYPERREG_THREADS"), let value = Int(text), value > 0 { return value }
