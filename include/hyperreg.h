@@ -102,6 +102,18 @@ int hyperreg_problem_create(int64_t rows, int64_t columns, int64_t nonzeros,
                             const void *row_offsets, const void *column_indices, int32_t index_bits,
                             const double *values, const double *b, const double *w, int64_t w_count,
                             const char *function, hyperreg_problem **problem, hyperreg_error **error);
+/*
+ * As hyperreg_problem_create, but A's arrays are used in place, not copied, where they already
+ * have the library's layout: the values always, the column indices when index_bits = 32, the row
+ * offsets when index_bits = 64 (the others are converted as above). They are still checked (one
+ * pass). The caller keeps row_offsets, column_indices and values allocated and unchanged until
+ * hyperreg_problem_free; b and w are copied. hyperreg_problem_values then returns `values`
+ * itself. For SciPy's CSR arrays (int32 indices, double data) this avoids copying the nonzeros.
+ */
+int hyperreg_problem_create_borrowed(int64_t rows, int64_t columns, int64_t nonzeros,
+                                     const void *row_offsets, const void *column_indices, int32_t index_bits,
+                                     const double *values, const double *b, const double *w, int64_t w_count,
+                                     const char *function, hyperreg_problem **problem, hyperreg_error **error);
 /* n and d of a problem (-1 for NULL). */
 int64_t hyperreg_problem_rows(const hyperreg_problem *problem);
 int64_t hyperreg_problem_columns(const hyperreg_problem *problem);

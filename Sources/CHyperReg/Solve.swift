@@ -16,7 +16,8 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
 
 // MARK: - Problems
 
-/// A problem handle (`hyperreg_problem`): the checked problem, owning its own copy of the data.
+/// A problem handle (`hyperreg_problem`): the checked problem, owning its own copy of the data,
+/// or reading the caller's CSR arrays in place (`hyperreg_problem_create_borrowed`).
 final class ABIProblem {
     let problem: Problem
     /// The uniform weight when w was given as one number (for the report's `inputs`).
@@ -38,9 +39,12 @@ func doubles(_ pointer: UnsafePointer<Double>?, _ count: Int, _ what: String) th
 }
 
 /// The CSR matrix of the C arrays: one copy into SparseCore's layout (row offsets `Int`,
-/// column indices `Int32`, values `Double`), then every invariant checked.
+/// column indices `Int32`, values `Double`), then every invariant checked. With `borrow`, the
+/// arrays already in that layout are used in place, not copied (`CSRBuffer(borrowing:)`): the
+/// values always, the column indices when 32-bit, the row offsets when 64-bit; the caller keeps
+/// them allocated and unchanged while the matrix lives.
 func csrMatrix(rows: Int64, columns: Int64, nonzeros: Int64, rowOffsets: UnsafeRawPointer?, columnIndices: UnsafeRawPointer?,
-               indexBits: Int32, values: UnsafePointer<Double>?) throws(ABIError) -> CSRMatrix {
+               indexBits: Int32, values: UnsafePointer<Double>?, borrow: Bool = false) throws(ABIError) -> CSRMatrix {
     guard rows >= 0, columns >= 0, nonzeros >= 0 else {
         throw ABIError(.invalidArgument, "negative size: rows \(rows), columns \(columns), nonzeros \(nonzeros)")
     }
@@ -49,33 +53,58 @@ func csrMatrix(rows: Int64, columns: Int64, nonzeros: Int64, rowOffsets: UnsafeR
     guard let rowOffsets else { throw ABIError(.invalidArgument, "row_offsets is a null pointer") }
     let n = Int(rows), nnz = Int(nonzeros)
     if nnz > 0, columnIndices == nil { throw ABIError(.invalidArgument, "column_indices is a null pointer") }
-    let offsets: [Int]
+    let offsets: CSRBuffer<Int>
     if indexBits == 64 {
-        offsets = Array(UnsafeBufferPointer(start: rowOffsets.assumingMemoryBound(to: Int.self), count: n + 1))
+        let wide = UnsafeBufferPointer(start: rowOffsets.assumingMemoryBound(to: Int.self), count: n + 1)
+        offsets = borrow ? CSRBuffer(borrowing: wide) : CSRBuffer(Array(wide))
     } else {
         let narrow = UnsafeBufferPointer(start: rowOffsets.assumingMemoryBound(to: Int32.self), count: n + 1)
-        offsets = narrow.map { Int($0) }
+        offsets = CSRBuffer(narrow.map { Int($0) })
     }
     guard offsets[n] == nnz else {
         throw ABIError(.invalidMatrix, "row_offsets[\(n)] is \(offsets[n]) but nonzeros is \(nnz)")
     }
-    var indices: [Int32] = []
+    var indices: CSRBuffer<Int32> = []
     if nnz > 0, let columnIndices {
         if indexBits == 32 {
-            indices = Array(UnsafeBufferPointer(start: columnIndices.assumingMemoryBound(to: Int32.self), count: nnz))
+            let narrow = UnsafeBufferPointer(start: columnIndices.assumingMemoryBound(to: Int32.self), count: nnz)
+            indices = borrow ? CSRBuffer(borrowing: narrow) : CSRBuffer(Array(narrow))
         } else {
             let wide = UnsafeBufferPointer(start: columnIndices.assumingMemoryBound(to: Int64.self), count: nnz)
             if let k = wide.firstIndex(where: { $0 < 0 || $0 >= columns }) {
                 throw ABIError(.invalidMatrix, "column_indices[\(k)] = \(wide[k]) is outside 0..<\(columns)")
             }
-            indices = wide.map { Int32(truncatingIfNeeded: $0) }
+            indices = CSRBuffer(wide.map { Int32(truncatingIfNeeded: $0) })
         }
     }
-    let vals = try doubles(values, nnz, "values")
+    let vals: CSRBuffer<Double>
+    if borrow, nnz > 0 {
+        guard let values else { throw ABIError(.invalidArgument, "values is a null pointer") }
+        vals = CSRBuffer(borrowing: UnsafeBufferPointer(start: values, count: nnz))
+    } else {
+        vals = CSRBuffer(try doubles(values, nnz, "values"))
+    }
     do throws(SparseStructureError) {
         return try CSRMatrix(rowCount: n, columnCount: Int(columns), rowOffsets: offsets, columnIndices: indices, values: vals)
     } catch {
         throw ABIError(.invalidMatrix, "A: \(error.message)")
+    }
+}
+
+@_cdecl("hyperreg_problem_create_borrowed")
+public func hyperreg_problem_create_borrowed(_ rows: Int64, _ columns: Int64, _ nonzeros: Int64,
+                                             _ rowOffsets: UnsafeRawPointer?, _ columnIndices: UnsafeRawPointer?, _ indexBits: Int32,
+                                             _ values: UnsafePointer<Double>?, _ target: UnsafePointer<Double>?,
+                                             _ weights: UnsafePointer<Double>?, _ weightCount: Int64, _ function: UnsafePointer<CChar>?,
+                                             _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    out?.pointee = nil
+    return guarded(error) { () throws(ABIError) in
+        guard let out else { throw ABIError(.invalidArgument, "problem (the output) is a null pointer") }
+        let begin = ContinuousClock.now
+        _ = try functionKind(function)
+        let a = try csrMatrix(rows: rows, columns: columns, nonzeros: nonzeros, rowOffsets: rowOffsets, columnIndices: columnIndices,
+                              indexBits: indexBits, values: values, borrow: true)
+        out.pointee = try makeProblem(a, target: target, weights: weights, weightCount: weightCount, function: function, begin: begin)
     }
 }
 

@@ -1,4 +1,5 @@
 internal import CSuiteSparse
+import SparseCore
 
 /// One analysed `cholmod_factor` and its numeric state: the engine behind both public
 /// factor classes (they differ only in the matrix view they hand to CHOLMOD).
@@ -173,8 +174,19 @@ func withCPointer<T, R>(_ array: [T], fallback: T, _ body: (UnsafeMutableRawPoin
     }
 }
 
+/// `withCPointer` for a CSR array (owned or borrowed: `CSRBuffer`).
+func withCPointer<T, R>(_ array: CSRBuffer<T>, fallback: T, _ body: (UnsafeMutableRawPointer) -> R) -> R {
+    array.withUnsafeBufferPointer { buffer in
+        if let base = buffer.baseAddress {
+            return body(UnsafeMutableRawPointer(mutating: base))
+        }
+        var one = fallback
+        return withUnsafeMutablePointer(to: &one) { body(UnsafeMutableRawPointer($0)) }
+    }
+}
+
 /// Throws `.invalid` naming the first non-finite entry of `values`.
-func requireFinite(_ values: [Double], _ what: String) throws(CholmodError) {
+func requireFinite<C: RandomAccessCollection>(_ values: C, _ what: String) throws(CholmodError) where C.Element == Double, C.Index == Int {
     if let bad = values.firstIndex(where: { !$0.isFinite }) {
         throw .invalid("\(what)[\(bad)] is \(values[bad])")
     }

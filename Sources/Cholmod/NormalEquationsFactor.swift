@@ -79,10 +79,10 @@ public final class NormalEquationsFactor {
     public func factorize(rowWeights: [Double]? = nil, shift: Double = 0) throws(CholmodError) {
         storage.invalidate()
         guard shift.isFinite else { throw .invalid("shift is \(shift)") }
-        let values: [Double]
+        let values: CSRBuffer<Double>
         if let weights = rowWeights {
             try fillWeightedValues(weights)
-            values = weightedValues
+            values = CSRBuffer(weightedValues)
         } else {
             values = matrix.values
         }
@@ -194,7 +194,7 @@ public final class NormalEquationsFactor {
 
     /// Calls `body` with a zero-copy `stype = 0` view of `Aᵀ` (d x n, CSC = A's CSR);
     /// pattern only when `values` is nil. The view must not escape `body`.
-    private static func withView<R>(_ a: CSRMatrix, rowOffsets: [Int32], values: [Double]?,
+    private static func withView<R>(_ a: CSRMatrix, rowOffsets: [Int32], values: CSRBuffer<Double>?,
                                     _ body: (UnsafeMutablePointer<cholmod_sparse>) -> R) -> R {
         withCPointer(rowOffsets, fallback: 0) { p in
             withCPointer(a.columnIndices, fallback: 0) { i in

@@ -122,7 +122,7 @@ public struct Problem: Sendable {
         guard weights.count == n else {
             return ProblemError("w has \(weights.count) entries but A has \(n) rows", kind: .lengthMismatch(vector: "w", entries: weights.count, expected: n))
         }
-        if let e = matrix.values.firstIndex(where: { !$0.isFinite }) {
+        if let e = firstNonFinite(matrix.values) {
             let row = matrix.rowOffsets.lastIndex(where: { $0 <= e }).map { min($0, n - 1) } ?? 0
             return ProblemError("A has a non-finite entry (\(matrix.values[e])) in row \(first + row + 1)",
                                kind: .nonFiniteEntry(.matrix(row: first + row + 1, column: Int(matrix.columnIndices[e]) + 1, value: matrix.values[e])))
@@ -139,6 +139,18 @@ public struct Problem: Sendable {
                                cause: .weights(index: first + i + 1, value: weights[i]))
         }
         return nil
+    }
+
+    /// The first entry of `values` that is not finite, searched in parallel chunks (the same
+    /// answer for any thread count).
+    private static func firstNonFinite(_ values: CSRBuffer<Double>) -> Int? {
+        let part = RowPartition(rowCount: values.count, maxChunks: 64, minimumRows: 1 << 16)
+        return values.withUnsafeBufferPointer { vb in
+            let v = SharedReadBuffer(vb)
+            return Parallelism.mapChunks(part.count) { c -> Int? in
+                part.rows(c).first { !v.buffer[$0].isFinite }
+            }.first { $0 != nil } ?? nil
+        }
     }
 
     /// Creates a problem with the same weight `weight` on every row.

@@ -66,11 +66,12 @@ public struct CSRMatrix: Sendable, Equatable {
     /// Number of columns (d).
     public let columnCount: Int
     /// Row i occupies `rowOffsets[i] ..< rowOffsets[i + 1]` of `columnIndices` and `values`.
-    public let rowOffsets: [Int]
+    public let rowOffsets: CSRBuffer<Int>
     /// Column index of each stored entry, increasing within a row.
-    public let columnIndices: [Int32]
-    /// Value of each stored entry.
-    public let values: [Double]
+    public let columnIndices: CSRBuffer<Int32>
+    /// Value of each stored entry. (The three arrays are Swift arrays the matrix owns, or a
+    /// caller's memory it borrows: `CSRBuffer`.)
+    public let values: CSRBuffer<Double>
     /// Where these rows sit in a row-partitioned run: this matrix may be one rank's block
     /// of a larger matrix (`RowDistribution`), and then every reduction over its rows (A^T y,
     /// the Hessian assembly, the sketch, the solver's sums) is combined over the ranks.
@@ -84,31 +85,63 @@ public struct CSRMatrix: Sendable, Equatable {
     ///
     /// - Throws: `SparseStructureError` naming the first violated invariant.
     public init(rowCount: Int, columnCount: Int, rowOffsets: [Int], columnIndices: [Int32], values: [Double]) throws(SparseStructureError) {
+        try self.init(rowCount: rowCount, columnCount: columnCount, rowOffsets: CSRBuffer(rowOffsets), columnIndices: CSRBuffer(columnIndices), values: CSRBuffer(values))
+    }
+
+    /// Creates a matrix from CSR storage (Swift arrays or a caller's borrowed memory,
+    /// `CSRBuffer`), checking every invariant: a caller's arrays are used without a copy.
+    ///
+    /// - Throws: `SparseStructureError` naming the first violated invariant.
+    public init(rowCount: Int, columnCount: Int, rowOffsets: CSRBuffer<Int>, columnIndices: CSRBuffer<Int32>, values: CSRBuffer<Double>) throws(SparseStructureError) {
         guard rowCount >= 0, columnCount >= 0 else { throw SparseStructureError("negative dimension \(rowCount) x \(columnCount)", kind: .negativeDimension(rows: rowCount, columns: columnCount)) }
         guard columnCount <= Int(Int32.max) else { throw SparseStructureError("column count \(columnCount) exceeds Int32.max", kind: .tooManyColumns(columnCount)) }
         guard rowOffsets.count == rowCount + 1 else { throw SparseStructureError("rowOffsets has \(rowOffsets.count) entries, expected \(rowCount + 1)", kind: .rowOffsetsLength(got: rowOffsets.count, expected: rowCount + 1)) }
         guard rowOffsets[0] == 0 else { throw SparseStructureError("rowOffsets[0] is \(rowOffsets[0]), expected 0", kind: .firstOffset(rowOffsets[0])) }
         guard columnIndices.count == values.count else { throw SparseStructureError("\(columnIndices.count) column indices but \(values.count) values", kind: .arrayLengths(columnIndices: columnIndices.count, values: values.count)) }
         guard rowOffsets[rowCount] == columnIndices.count else { throw SparseStructureError("rowOffsets ends at \(rowOffsets[rowCount]) but there are \(columnIndices.count) entries", kind: .lastOffset(got: rowOffsets[rowCount], entries: columnIndices.count)) }
-        for i in 0..<rowCount {
-            let start = rowOffsets[i], end = rowOffsets[i + 1]
-            guard start <= end else { throw SparseStructureError("rowOffsets decreases at row \(i)", kind: .decreasingOffsets(row: i)) }
-            guard end <= columnIndices.count else {
-                throw SparseStructureError("row \(i) ends at offset \(end), beyond the \(columnIndices.count) entries", kind: .offsetBeyondEntries(row: i, offset: end, entries: columnIndices.count))
+        let entries = columnIndices.count
+        // The offsets first (serial, n + 1 reads); then the rows' columns in parallel chunks of
+        // rows, the first problem in row order reported (the same error for any thread count).
+        let offsetProblem: SparseStructureError? = rowOffsets.withUnsafeBufferPointer { offsets in
+            for i in 0..<rowCount {
+                let start = offsets[i], end = offsets[i + 1]
+                guard start <= end else { return SparseStructureError("rowOffsets decreases at row \(i)", kind: .decreasingOffsets(row: i)) }
+                guard end <= entries else {
+                    return SparseStructureError("row \(i) ends at offset \(end), beyond the \(entries) entries", kind: .offsetBeyondEntries(row: i, offset: end, entries: entries))
+                }
             }
-            var previous: Int32 = -1
-            for k in start..<end {
-                let j = columnIndices[k]
-                guard j >= 0, Int(j) < columnCount else { throw SparseStructureError("row \(i): column index \(j) outside 0..<\(columnCount)", kind: .columnOutOfRange(row: i, column: Int(j), columns: columnCount)) }
-                guard j > previous else { throw SparseStructureError("row \(i): column indices not strictly increasing at entry \(k)", kind: .unsortedColumns(row: i, entry: k)) }
-                previous = j
+            return nil
+        }
+        if let offsetProblem { throw offsetProblem }
+        let rows = RowPartition(rowCount: rowCount, maxChunks: 64, minimumRows: 1 << 14)
+        let problem: SparseStructureError? = rowOffsets.withUnsafeBufferPointer { ob in
+            columnIndices.withUnsafeBufferPointer { ib in
+                let offsets = SharedReadBuffer(ob), indices = SharedReadBuffer(ib)
+                return Parallelism.mapChunks(rows.count) { c -> SparseStructureError? in
+                    for i in rows.rows(c) {
+                        var previous: Int32 = -1
+                        for k in offsets.buffer[i]..<offsets.buffer[i + 1] {
+                            let j = indices.buffer[k]
+                            guard j >= 0, Int(j) < columnCount else { return SparseStructureError("row \(i): column index \(j) outside 0..<\(columnCount)", kind: .columnOutOfRange(row: i, column: Int(j), columns: columnCount)) }
+                            guard j > previous else { return SparseStructureError("row \(i): column indices not strictly increasing at entry \(k)", kind: .unsortedColumns(row: i, entry: k)) }
+                            previous = j
+                        }
+                    }
+                    return nil
+                }.first { $0 != nil } ?? nil
             }
         }
+        if let problem { throw problem }
         self.init(uncheckedRowCount: rowCount, columnCount: columnCount, rowOffsets: rowOffsets, columnIndices: columnIndices, values: values)
     }
 
     /// Creates a matrix from CSR arrays the caller guarantees to be valid (no checks).
     public init(uncheckedRowCount rowCount: Int, columnCount: Int, rowOffsets: [Int], columnIndices: [Int32], values: [Double]) {
+        self.init(uncheckedRowCount: rowCount, columnCount: columnCount, rowOffsets: CSRBuffer(rowOffsets), columnIndices: CSRBuffer(columnIndices), values: CSRBuffer(values))
+    }
+
+    /// Creates a matrix from CSR storage the caller guarantees to be valid (no checks).
+    public init(uncheckedRowCount rowCount: Int, columnCount: Int, rowOffsets: CSRBuffer<Int>, columnIndices: CSRBuffer<Int32>, values: CSRBuffer<Double>) {
         self.rowCount = rowCount
         self.columnCount = columnCount
         self.rowOffsets = rowOffsets
@@ -167,7 +200,7 @@ public struct CSRMatrix: Sendable, Equatable {
     /// The same pattern with new values (same count, same order).
     public func withValues(_ newValues: [Double]) -> CSRMatrix {
         precondition(newValues.count == values.count, "withValues: count mismatch")
-        return CSRMatrix(uncheckedRowCount: rowCount, columnCount: columnCount, rowOffsets: rowOffsets, columnIndices: columnIndices, values: newValues)
+        return CSRMatrix(uncheckedRowCount: rowCount, columnCount: columnCount, rowOffsets: rowOffsets, columnIndices: columnIndices, values: CSRBuffer(newValues))
             .with(distribution: distribution)
     }
 

@@ -127,7 +127,7 @@ struct DistributedSolveTests {
     @Test(arguments: [FunctionKind.exp, .cosh])
     func anOverflowIsBlamedOnTheSameEntryAsOnOneProcess(_ kind: FunctionKind) throws {
         let p = try Self.planted(kind, rows: 400, columns: 4)
-        var values = p.matrix.values
+        var values = p.matrix.values.array
         // Rank 2 of 4 holds rows 200 ..< 300: the first stored entry from row 250 on.
         let row = try #require((250 ..< 300).first { p.matrix.nonzeroCount(inRow: $0) > 0 })
         values[p.matrix.rowOffsets[row]] = 1e200

@@ -90,7 +90,7 @@ struct FaultTests {
         // live with, never a source of NaN.
         let (p, x) = try smallProblem(kind, weight: 0.1, seed: 2)
         let a = p.matrix
-        let offsets = a.rowOffsets + [a.rowOffsets.last!]
+        let offsets = CSRBuffer(a.rowOffsets + [a.rowOffsets.last!])
         let widened = CSRMatrix(uncheckedRowCount: a.rowCount + 1, columnCount: a.columnCount, rowOffsets: offsets,
                                 columnIndices: a.columnIndices, values: a.values)
         let q = try Problem(matrix: widened, target: p.target + [0.01], weights: p.weights + [0.1], function: kind)

@@ -66,7 +66,7 @@ func gzipped(_ bytes: [UInt8]) throws -> [UInt8] {
 }
 
 /// Element-wise bit equality of two arrays of doubles.
-func bitsEqual(_ a: [Double], _ b: [Double]) -> Bool {
+func bitsEqual<A: Collection<Double>, B: Collection<Double>>(_ a: A, _ b: B) -> Bool {
     a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
 }
 

@@ -42,6 +42,8 @@ def _load():
         "hyperreg_error_free": (None, [c_void_p]),
         "hyperreg_problem_create": (c_int, [c_int64, c_int64, c_int64, c_void_p, c_void_p, c_int32, c_double_p,
                                             c_double_p, c_double_p, c_int64, c_char_p, handle_p, handle_p]),
+        "hyperreg_problem_create_borrowed": (c_int, [c_int64, c_int64, c_int64, c_void_p, c_void_p, c_int32, c_double_p,
+                                                     c_double_p, c_double_p, c_int64, c_char_p, handle_p, handle_p]),
         "hyperreg_problem_create_from_matrix": (c_int, [c_void_p, c_double_p, c_double_p, c_int64, c_char_p, handle_p, handle_p]),
         "hyperreg_problem_values": (c_void_p, [c_void_p]),
         "hyperreg_matrix_read": (c_int, [c_char_p, handle_p, handle_p]),

@@ -176,12 +176,15 @@ def _pointer(array):
 class Problem:
     """One problem, built once and solved any number of times (each `solve` starts afresh).
 
-    The library copies and checks A, b and w once, here (the report's `read_seconds`), so a
-    pipeline that solves the same data with several options or start points pays it once.
-    Free it with `close()` or a `with` block (the garbage collector frees it too). A problem
-    may be solved from several threads at once."""
+    The library checks A, b and w once, here (the report's `read_seconds`), and copies them,
+    so a pipeline that solves the same data with several options or start points pays it once
+    and may change its arrays afterwards. With `copy=False` a CSR A with float64 data is used
+    in place instead (its values, its int32 column indices or int64 row offsets: no copy of the
+    nonzeros): then A's arrays must not change while the problem exists (the problem keeps
+    them alive). `hyperreg.solve` uses `copy=False`. Free it with `close()` or a `with` block
+    (the garbage collector frees it too). A problem may be solved from several threads at once."""
 
-    def __init__(self, A, b, w=1.0, function="exp"):
+    def __init__(self, A, b, w=1.0, function="exp", copy=True):
         self._handle = ctypes.c_void_p()
         if not isinstance(function, str):
             raise ValueError(f"function must be 'exp', 'cosh' or 'sinh', got {function!r}")
@@ -202,9 +205,12 @@ class Problem:
                   function.encode(), ctypes.byref(self._handle))
             self._storage = storage
         else:
-            _call(lib.hyperreg_problem_create, n, d, data.shape[0], indptr.ctypes.data_as(ctypes.c_void_p),
+            create = lib.hyperreg_problem_create if copy else lib.hyperreg_problem_create_borrowed
+            _call(create, n, d, data.shape[0], indptr.ctypes.data_as(ctypes.c_void_p),
                   indices.ctypes.data_as(ctypes.c_void_p), bits, _pointer(data), _pointer(b), _pointer(w), w.shape[0],
                   function.encode(), ctypes.byref(self._handle))
+            if not copy:
+                self._borrowed = (indptr, indices, data)   # the library reads these in place
         #: (n, d).
         self.shape = (n, d)
         #: The function u.
@@ -284,9 +290,10 @@ def solve(A, b, w=1.0, function="exp", x0=None, tol=1e-10, hessian="auto", callb
     ----------
     A : scipy.sparse array or matrix, or 2-D array, shape (n, d)
         CSR with float64 data and int32/int64 indices in canonical form is used without a
-        copy on the Python side; other inputs are converted once. The library copies the
-        arrays once into its own layout (docs/python.md); `Problem` keeps that copy for
-        several solves.
+        copy: the library reads its values and int32 column indices in place (int32 row
+        offsets are widened, n + 1 integers); other inputs are converted once
+        (docs/python.md). A must not change during the call. `Problem` keeps one checked
+        copy for several solves.
     b : array, shape (n,)
     w : float or array of shape (n,)
         Row weights (>= 0); one number applies to every row. Default 1.
@@ -315,7 +322,7 @@ def solve(A, b, w=1.0, function="exp", x0=None, tol=1e-10, hessian="auto", callb
     ValueError (InvalidInputError for refusals by the library) for bad input;
     HyperRegError when the library cannot run the solve.
     """
-    with Problem(A, b, w=w, function=function) as problem:
+    with Problem(A, b, w=w, function=function, copy=False) as problem:
         return problem.solve(x0=x0, tol=tol, hessian=hessian, callback=callback, max_iterations=max_iterations,
                              start=start, seed=seed, sketch_seed=sketch_seed, threads=threads)
 

@@ -169,6 +169,23 @@ def test_csr_input_is_passed_without_a_copy():
     assert not np.shares_memory(data, coo.data)             # converted once
 
 
+def test_a_borrowing_problem_reads_scipys_arrays_in_place():
+    from hyperreg._library import lib
+    a, b, w, function = load(PLANTED)
+    borrowed = hyperreg.Problem(a, b, w=w, function=function, copy=False)
+    assert lib.hyperreg_problem_values(borrowed._handle) == a.data.ctypes.data      # the library reads scipy's buffer
+    copied = hyperreg.Problem(a, b, w=w, function=function)
+    assert lib.hyperreg_problem_values(copied._handle) != a.data.ctypes.data        # the default copies
+    expected = copied.solve().x
+    assert np.array_equal(borrowed.solve().x, expected)                               # same bits either way
+    assert np.array_equal(hyperreg.solve(a, b, w=w, function=function).x, expected)
+    # The borrowed arrays are still checked (a column index out of range is refused).
+    bad = a.copy()
+    bad.indices[0] = a.shape[1]
+    with pytest.raises(ValueError, match="column index"):
+        hyperreg.Problem(bad, b, w=w, function=function, copy=False)
+
+
 def rss_bytes():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
