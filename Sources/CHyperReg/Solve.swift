@@ -97,15 +97,8 @@ public func hyperreg_problem_create_borrowed(_ rows: Int64, _ columns: Int64, _ 
                                              _ values: UnsafePointer<Double>?, _ target: UnsafePointer<Double>?,
                                              _ weights: UnsafePointer<Double>?, _ weightCount: Int64, _ function: UnsafePointer<CChar>?,
                                              _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    out?.pointee = nil
-    return guarded(error) { () throws(ABIError) in
-        guard let out else { throw ABIError(.invalidArgument, "problem (the output) is a null pointer") }
-        let begin = ContinuousClock.now
-        _ = try functionKind(function)
-        let a = try csrMatrix(rows: rows, columns: columns, nonzeros: nonzeros, rowOffsets: rowOffsets, columnIndices: columnIndices,
-                              indexBits: indexBits, values: values, borrow: true)
-        out.pointee = try makeProblem(a, target: target, weights: weights, weightCount: weightCount, function: function, begin: begin)
-    }
+    createProblem(rows, columns, nonzeros, rowOffsets, columnIndices, indexBits, values, target, weights, weightCount, function,
+                  out, error, borrow: true)
 }
 
 @_cdecl("hyperreg_problem_create")
@@ -114,13 +107,23 @@ public func hyperreg_problem_create(_ rows: Int64, _ columns: Int64, _ nonzeros:
                                     _ values: UnsafePointer<Double>?, _ target: UnsafePointer<Double>?,
                                     _ weights: UnsafePointer<Double>?, _ weightCount: Int64, _ function: UnsafePointer<CChar>?,
                                     _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    createProblem(rows, columns, nonzeros, rowOffsets, columnIndices, indexBits, values, target, weights, weightCount, function,
+                  out, error, borrow: false)
+}
+
+/// The two problem constructors: the C arrays copied (`borrow` false) or read in place.
+private func createProblem(_ rows: Int64, _ columns: Int64, _ nonzeros: Int64,
+                           _ rowOffsets: UnsafeRawPointer?, _ columnIndices: UnsafeRawPointer?, _ indexBits: Int32,
+                           _ values: UnsafePointer<Double>?, _ target: UnsafePointer<Double>?,
+                           _ weights: UnsafePointer<Double>?, _ weightCount: Int64, _ function: UnsafePointer<CChar>?,
+                           _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<OpaquePointer?>?, borrow: Bool) -> Int32 {
     out?.pointee = nil
     return guarded(error) { () throws(ABIError) in
         guard let out else { throw ABIError(.invalidArgument, "problem (the output) is a null pointer") }
         let begin = ContinuousClock.now
         _ = try functionKind(function)
         let a = try csrMatrix(rows: rows, columns: columns, nonzeros: nonzeros, rowOffsets: rowOffsets, columnIndices: columnIndices,
-                              indexBits: indexBits, values: values)
+                              indexBits: indexBits, values: values, borrow: borrow)
         out.pointee = try makeProblem(a, target: target, weights: weights, weightCount: weightCount, function: function, begin: begin)
     }
 }

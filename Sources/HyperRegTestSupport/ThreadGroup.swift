@@ -56,32 +56,29 @@ public final class ThreadGroup: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         slots[rank] = value
+        waitForEveryRank(rank)
+        let all = slots.map { $0! }
+        // Second phase: nobody overwrites a slot before every rank has copied it.
+        waitForEveryRank(rank)
+        return all
+    }
+
+    /// A barrier on `condition` (held by the caller): the last rank to arrive wakes the others.
+    private func waitForEveryRank(_ rank: Int) {
         arrived += 1
         let myGeneration = generation
         if arrived == size {
             arrived = 0
             generation += 1
             condition.broadcast()
-        } else {
-            let deadline = Date(timeIntervalSinceNow: Self.patience)
-            while generation == myGeneration {
-                if !condition.wait(until: deadline) && generation == myGeneration {
-                    fatalError("ThreadGroup: rank \(rank) waited \(Self.patience) s in a collective for the other ranks: they called different collectives (a reduction one rank skipped, or a rank that stopped early)")
-                }
+            return
+        }
+        let deadline = Date(timeIntervalSinceNow: Self.patience)
+        while generation == myGeneration {
+            if !condition.wait(until: deadline) && generation == myGeneration {
+                fatalError("ThreadGroup: rank \(rank) waited \(Self.patience) s in a collective for the other ranks: they called different collectives (a reduction one rank skipped, or a rank that stopped early)")
             }
         }
-        let all = slots.map { $0! }
-        // Second phase: nobody overwrites a slot before every rank has copied it.
-        arrived += 1
-        let readGeneration = generation
-        if arrived == size {
-            arrived = 0
-            generation += 1
-            condition.broadcast()
-        } else {
-            while generation == readGeneration { condition.wait() }
-        }
-        return all
     }
 }
 
