@@ -239,26 +239,24 @@ public func hyperreg_options_set_max_iterations(_ options: OpaquePointer?, _ val
     }
 }
 
+/// The case of an option's enumeration named by a C string, or an `invalidOptions` error
+/// naming the option and listing the choices.
+func optionCase<E: RawRepresentable & CaseIterable>(_ name: UnsafePointer<CChar>?, _ what: String) throws(ABIError) -> E where E.RawValue == String {
+    let text = try string(name, what)
+    guard let value = E(rawValue: text) else {
+        throw ABIError(.invalidOptions, "\(what) is \"\(text)\": it must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return value
+}
+
 @_cdecl("hyperreg_options_set_hessian")
 public func hyperreg_options_set_hessian(_ options: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ error: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    changing(options, error) { (o: ABIOptions) throws(ABIError) in
-        let text = try string(name, "hessian")
-        guard let strategy = HessianStrategy(rawValue: text) else {
-            throw ABIError(.invalidOptions, "hessian is \"\(text)\": it must be one of \(HessianStrategy.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        o.solver.hessian = strategy
-    }
+    changing(options, error) { (o: ABIOptions) throws(ABIError) in o.solver.hessian = try optionCase(name, "hessian") }
 }
 
 @_cdecl("hyperreg_options_set_start")
 public func hyperreg_options_set_start(_ options: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ error: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    changing(options, error) { (o: ABIOptions) throws(ABIError) in
-        let text = try string(name, "start")
-        guard let strategy = StartStrategy(rawValue: text) else {
-            throw ABIError(.invalidOptions, "start is \"\(text)\": it must be one of \(StartStrategy.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        o.start = strategy
-    }
+    changing(options, error) { (o: ABIOptions) throws(ABIError) in o.start = try optionCase(name, "start") }
 }
 
 @_cdecl("hyperreg_options_set_threads")

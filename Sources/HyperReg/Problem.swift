@@ -106,6 +106,7 @@ public struct Problem: Sendable {
         self.function = function
         squaredWeights = weights.map { $0 * $0 }
         targetSquaredNorm = bb
+        hasZeroWeights = comm.all(weights.allSatisfy { $0 == 0 })
     }
 
     /// The first problem with this block's data, or nil (row and entry numbers global).
@@ -159,8 +160,8 @@ public struct Problem: Sendable {
     }
 
     /// True when every weight is zero (then exp can be degenerate, see docs/math.md); over
-    /// all ranks for a distributed problem (collective).
-    public var hasZeroWeights: Bool { matrix.communicator.all(weights.allSatisfy { $0 == 0 }) }
+    /// all ranks for a distributed problem (found once, when the problem is made).
+    public let hasZeroWeights: Bool
 
     /// n of the whole problem (`rowCount` unless this is one rank's block).
     public var globalRowCount: Int { matrix.globalRowCount }

@@ -26,8 +26,16 @@ struct ProblemInputs {
         if let path = weights, let i = w.firstIndex(where: { !($0 >= 0) }) {
             throw CLIError("\(path): entry \(i + 1) (row \(i + 1) of w) is \(w[i]); weights must be >= 0")
         }
-        do { return ProblemInputs(problem: try Problem(matrix: a, target: b, weights: w, function: function)) } catch {
-            // An overflowing entry (w_i^2, ||b||^2) names its file.
+        return ProblemInputs(problem: try problem(a, b, w, function: function, matrix: matrix, target: target, weights: weights, weight: weight))
+    }
+
+    /// `Problem(matrix:target:weights:function:)` with its errors worded for the command line:
+    /// an overflowing entry (w_i^2, ||b||^2) names its file; in a distributed run a rank whose
+    /// data was fine defers to the rank that found the problem (`Distributed.Follower`).
+    static func problem(_ a: CSRMatrix, _ b: [Double], _ w: [Double], function: FunctionKind,
+                        matrix: String, target: String, weights: String?, weight: Double?) throws -> Problem {
+        do { return try Problem(matrix: a, target: b, weights: w, function: function) } catch {
+            if case .onAnotherRank = error.kind { throw Distributed.Follower() }
             guard let cause = error.cause else { throw CLIError("\(error)") }
             throw CLIError("\(inputPath(of: cause, matrix: matrix, target: target, weights: weights, weight: weight, start: nil)): \(error)")
         }

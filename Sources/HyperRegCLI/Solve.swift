@@ -242,11 +242,7 @@ struct Solve: ParsableCommand, ProblemCommand {
         }
         let a = input.matrix.with(distribution: input.distribution(communicator: comm))
         let w = input.weights ?? [Double](repeating: weight ?? 1, count: a.rowCount)
-        do { return try Problem(matrix: a, target: input.target, weights: w, function: function) } catch {
-            if case .onAnotherRank = error.kind { throw Distributed.Follower() }
-            guard let cause = error.cause else { throw CLIError("\(error)") }
-            throw CLIError("\(inputPath(of: cause, matrix: matrix, target: target, weights: weights, weight: weight, start: nil)): \(error)")
-        }
+        return try ProblemInputs.problem(a, input.target, w, function: function, matrix: matrix, target: target, weights: weights, weight: weight)
     }
 }
 
