@@ -2,7 +2,10 @@
 // of the solve is built from, timed alone (best of N, the same process, the two thread counts
 // interleaved), with the speed-up and the phase's cost in passes of `A x` on 2 threads.
 //
-//   cd Benchmarks && swift run -c release Phases DIR [repeats]
+//   cd Benchmarks && swift run -c release Phases DIR [repeats] [filter]
+//
+// With a filter, only the phases whose name contains it are timed (besides `A x`, the unit),
+// e.g. "solve" to profile the solve alone under `perf record`.
 //
 // DIR holds A.mtx, b.mtx and w.mtx from `hyperreg generate` (exp). Prints a Markdown table.
 // The figures in docs/performance.md ("Scaling per phase") come from this program.
@@ -19,6 +22,7 @@ guard arguments.count >= 2 else {
 }
 let dir = arguments[1]
 let repeats = arguments.count > 2 ? Int(arguments[2]) ?? 5 : 5
+let filter = arguments.count > 3 ? arguments[3] : nil
 
 func now() -> Double { Date().timeIntervalSinceReferenceDate }
 
@@ -63,6 +67,14 @@ let phases: [(String, () throws -> Void)] = [
         var o = SolverOptions(); o.tolerance = 1e-8
         _ = try NewtonSolver(options: o).solve(problem, from: x0)
     }),
+    ("solve, --hessian exact, from x0", {
+        var o = SolverOptions(); o.tolerance = 1e-8; o.hessian = .exact
+        _ = try NewtonSolver(options: o).solve(problem, from: x0)
+    }),
+    ("solve, --hessian pcg, from x0", {
+        var o = SolverOptions(); o.tolerance = 1e-8; o.hessian = .pcg
+        _ = try NewtonSolver(options: o).solve(problem, from: x0)
+    }),
 ]
 
 var pass2 = 0.0
@@ -70,7 +82,7 @@ print("n = \(a.rowCount), d = \(a.columnCount), nnz = \(a.nonzeroCount); best of
 print("")
 print("| phase | 1 thread ms | 2 threads ms | speed-up | passes (2 threads) |")
 print("|---|---|---|---|---|")
-for (name, body) in phases {
+for (name, body) in phases where filter.map({ name.hasPrefix("A x") || name.contains($0) }) ?? true {
     var t1 = Double.infinity, t2 = Double.infinity
     for _ in 0..<2 {  // interleaved, so load drifts hit both
         t1 = min(t1, try best(1, body))
