@@ -1,5 +1,6 @@
-// Armijo backtracking along z(t) = z + t A s (one forward pass for A s, then no pass over A
-// per trial), and the round-off rule (docs/solver.md, "Round-off regime").
+// Armijo backtracking: the full step's z = A (x + s) formed by one forward pass, then trials
+// along z(t) = z + t A s with A s = z(1) - z (no pass over A per trial), and the round-off rule
+// (docs/solver.md, "Round-off regime").
 
 import SparseCore
 
@@ -61,36 +62,40 @@ struct ArmijoLineSearch: Globalisation {
     func search(_ step: ProposedStep, from state: IterateState, iteration: Int) -> GlobalisationOutcome {
         let options = context.options
         let e = state.evaluation, s = step.direction, slope = step.slope
-        let As = step.forward ?? context.forward(s)
-        defer { if step.forward == nil { context.objective.recycle(As) } }
         let noise = roundoff.noise(e, model: step.model, target: context.problem.target, communicator: context.problem.communicator)
         let inRoundoff = roundoff.isRoundoff(slope: slope, noise: noise)
-        if inRoundoff, RoundoffRule.isMinimumNorm(step.model) {
-            // Rank-deficient A in the round-off regime: the full step's z = A (x + s) is formed
-            // afresh (one forward pass) instead of z + A s, so that the gradient that `confirm`
-            // judges the step by carries no drift of the incrementally updated z (on
-            // hidden-orchard-l4h9 that drift alone put the recomputed gradient 3x above the
-            // iteration's).
-            let x1 = zip(state.x, s).map { $0 + $1 }
+        // The full step first. Without a product A s from the step source, its z = A (x + s) is
+        // formed by one forward pass (the pass A s would cost): the iterate's z is then exact,
+        // so the minimiser need not recompute L and g from the returned x (two passes), and a
+        // round-off decision carries no drift of an incrementally updated z (on the short
+        // text hidden-orchard-l4h9 that drift alone put the recomputed gradient 3x above the
+        // iteration's). With a product (Newton-CG's, from its Hessian-vector products), z + A s.
+        let x1 = zip(state.x, s).map { $0 + $1 }
+        let e1: Evaluation
+        let formed = step.forward == nil
+        if formed {
             let z1 = context.forward(x1)
-            let e1 = context.timed { context.objective.evaluate(z: z1) }
-            if e1.isFinite, e1.loss <= e.loss + noise {
-                return .accepted(AcceptedStep(proposal: step, x: x1, evaluation: e1, length: 1, backtracks: 0, inRoundoff: true))
-            }
-            context.objective.recycle(e1)
+            e1 = context.timed { context.objective.evaluate(z: z1) }
+        } else {
+            e1 = context.timed { context.objective.evaluate(from: e, step: 1, along: step.forward!) }
         }
-        var t = 1.0
-        for backtrack in 0...options.maxBacktracks {
+        if e1.isFinite, e1.loss <= e.loss + options.armijo * slope || inRoundoff && e1.loss <= e.loss + noise {
+            return .accepted(AcceptedStep(proposal: step, x: x1, evaluation: e1, length: 1, backtracks: 0,
+                                          inRoundoff: inRoundoff, zIsExact: formed))
+        }
+        // Backtracking along z(t) = z + t A s, no pass over A per trial; A s is z(1) - z when
+        // z(1) was formed (a pass only when that difference is not finite).
+        let As = step.forward
+            ?? context.timed { context.objective.forwardDifference(e1, e) }
+            ?? context.forward(s)
+        context.objective.recycle(e1)
+        defer { if step.forward == nil { context.objective.recycle(As) } }
+        var t = Self.backtrackFactor
+        for backtrack in stride(from: 1, through: options.maxBacktracks, by: 1) {
             let et = context.timed { context.objective.evaluate(from: e, step: t, along: As) }
-            if et.isFinite {
-                if et.loss <= e.loss + options.armijo * t * slope {
-                    return .accepted(AcceptedStep(proposal: step, x: zip(state.x, s).map { $0 + t * $1 }, evaluation: et,
-                                                  length: t, backtracks: backtrack, inRoundoff: inRoundoff))
-                }
-                if t == 1, inRoundoff, et.loss <= e.loss + noise {
-                    return .accepted(AcceptedStep(proposal: step, x: zip(state.x, s).map { $0 + $1 }, evaluation: et,
-                                                  length: 1, backtracks: 0, inRoundoff: true))
-                }
+            if et.isFinite, et.loss <= e.loss + options.armijo * t * slope {
+                return .accepted(AcceptedStep(proposal: step, x: zip(state.x, s).map { $0 + t * $1 }, evaluation: et,
+                                              length: t, backtracks: backtrack, inRoundoff: inRoundoff, zIsExact: false))
             }
             context.objective.recycle(et)
             t *= Self.backtrackFactor

@@ -144,7 +144,7 @@ struct Minimizer {
             // trial points (the references below are the last ones once `state` is replaced).
             context.objective.recycle(state.evaluation)
             if let forward = step.proposal.forward { context.objective.recycle(forward) }
-            state = IterateState(x: step.x, evaluation: step.evaluation, pieces: pieces, gradientNorm: newNorm)
+            state = IterateState(x: step.x, evaluation: step.evaluation, pieces: pieces, gradientNorm: newNorm, zIsExact: step.zIsExact)
             source.accepted(step)
             var record = iterationRecord(context, step, state, iteration: iteration, stepNorm: stepNorm, rejected: rejected, since: before)
             let comm = problem.communicator
@@ -239,7 +239,7 @@ struct Minimizer {
         context.passes.forward += 1
         let pieces = context.timed { context.objective.gradientPieces(e) }
         context.passes.transpose += 1
-        let state = IterateState(x: x0, evaluation: e, pieces: pieces, gradientNorm: norm2(pieces.gradient))
+        let state = IterateState(x: x0, evaluation: e, pieces: pieces, gradientNorm: norm2(pieces.gradient), zIsExact: true)
         context.initialGradientNorm = state.gradientNorm
         return state
     }

@@ -247,6 +247,32 @@ public struct Objective: Sendable {
         return finish(z: zt, u: u, v: v)
     }
 
+    /// `A s = z(1) - z` from the z of two evaluations, into a pooled vector (one parallel vector
+    /// pass, chunked like the other vector passes); nil, and nothing kept, when an entry is
+    /// not finite.
+    func forwardDifference(_ e1: Evaluation, _ e: Evaluation) -> [Double]? {
+        let part = vectorPartition
+        var out = pool.take(e.z.count)
+        let finite: [Bool] = out.withUnsafeMutableBufferPointer { ob in
+            e1.z.withUnsafeBufferPointer { ab in
+                e.z.withUnsafeBufferPointer { bb in
+                    let os = SharedBuffer(ob), a = SharedReadBuffer(ab), b = SharedReadBuffer(bb)
+                    return Parallelism.mapChunks(part.count) { ch in
+                        var ok = true
+                        for i in part.rows(ch) {
+                            let d = a.buffer[i] - b.buffer[i]
+                            os.buffer[i] = d
+                            if !d.isFinite { ok = false }
+                        }
+                        return ok
+                    }
+                }
+            }
+        }
+        guard finite.allSatisfy({ $0 }) else { pool.recycle(out); return nil }
+        return out
+    }
+
     /// The vector pass: alpha, c, and the reductions, chunk sums combined in order.
     private func finish(z: [Double], u: [Double], v: [Double]) -> Evaluation {
         let part = vectorPartition

@@ -12,6 +12,9 @@ struct IterateState {
     var evaluation: Evaluation
     var pieces: GradientPieces
     var gradientNorm: Double
+    /// z was formed as `A x` by a pass (the start, or a full step whose z the line search
+    /// formed), so L and g need no recomputing from x at the end; false after z + t A s.
+    var zIsExact: Bool
     var gradient: [Double] { pieces.gradient }
 }
 

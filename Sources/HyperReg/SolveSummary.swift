@@ -49,8 +49,8 @@ struct SolveSummary {
         if keepIterates { iterates.append(x) }
     }
 
-    /// The result of a run that stopped at `state`: loss and gradient recomputed exactly from
-    /// x (z was updated incrementally), never worse than x0 (except for `paper` and
+    /// The result of a run that stopped at `state`: loss and gradient of x itself (recomputed
+    /// when z was updated incrementally), never worse than x0 (except for `paper` and
     /// `nonFinite`), with the warnings, the counters and the distances.
     mutating func result(_ stop: MinimizerStop, at state: IterateState) -> SolverResult {
         let t = stop.termination
@@ -71,7 +71,7 @@ struct SolveSummary {
             c.warnings.append("exp with w = 0 and the all-ones vector (nearly) in range(A) (least-squares residual \(fmt(residual)) per row): with A y = 1, L(x + t y) = e^{2t} L(x), so L has no minimiser unless it reaches 0, and then a whole line of them; this x is one point of that line (sum of u = \(fmt(fe.alpha))). Use a positive weight w for a unique answer.")
         }
         var text = stop.message
-        if trace.count > 1 { text += " (recomputed from the returned x: relative gradient norm \(fmt(fg / initialGradientNorm)))" }
+        if trace.count > 1, !state.zIsExact { text += " (recomputed from the returned x: relative gradient norm \(fmt(fg / initialGradientNorm)))" }
         let (source, predicted) = distances(t, finalX: fx)
         var result = SolverResult(termination: t, message: text, x: fx, initialLoss: initialLoss, finalLoss: fe.loss,
                             initialGradientNorm: initialGradientNorm, finalGradientNorm: fg, iterations: trace.count - 1,
@@ -106,13 +106,14 @@ struct SolveSummary {
         return fit.isFinite ? fit : nil
     }
 
-    /// x, its evaluation and ||g|| to return: recomputed from x after any iteration, x0 when
+    /// x, its evaluation and ||g|| to return: recomputed from x when its z was updated
+    /// incrementally (z + t A s: a backtracked or Newton-CG step), x0 when
     /// x is not better (except for `paper`, which reports where Algorithm 1 went, and
     /// `nonFinite`).
     private func finalPoint(_ stop: MinimizerStop, at state: IterateState) -> ([Double], Evaluation, Double) {
         let c = context
         var fx = state.x, fe = state.evaluation, fg = state.gradientNorm
-        if trace.count > 1 {
+        if trace.count > 1, !state.zIsExact {
             fe = c.timed { c.objective.evaluate(state.x) }
             fg = norm2(c.timed { c.objective.gradient(fe) })
             c.passes.forward += 1

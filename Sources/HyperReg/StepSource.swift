@@ -35,6 +35,8 @@ struct AcceptedStep {
     var backtracks: Int
     /// Accepted in the round-off regime (its decrease is noise): kept only if ||g|| halves.
     var inRoundoff: Bool
+    /// The evaluation's z was formed as `A x` by a pass (not updated as z + t A s).
+    var zIsExact: Bool
     var model: StepModel { proposal.model }
 }
 

@@ -117,6 +117,38 @@ struct MinimizerPartsTests {
 /// decrease its shift mu shrinks, stays `stalled`; a step that halves ||g|| is kept.
 @Suite("Round-off floor endings")
 struct RoundoffFloorEndingTests {
+    /// The fall-back to x0 (docs/solver.md): when the point a run ends at, recomputed from x
+    /// because its z was updated incrementally (z + t A s), is not better than x0, x0 itself is
+    /// returned with a warning. The state below claims x0's evaluation (as a drifted z might)
+    /// at a point whose true loss is higher. Marked as carrying an exact z, the same state is
+    /// taken at its word (no recompute, no fall-back): the flag is what decides.
+    @Test func anEndPointWorseThanTheStartIsReplacedByTheStart() throws {
+        let (p, x0) = try smallProblem(.exp, n: 40, d: 3, weight: 0.3, seed: 16)
+        var o = SolverOptions(); o.hessian = .exact
+        let far = x0.map { 3 * $0 + 1 }
+        func end(zIsExact: Bool) -> (SolverResult, start: Double, far: Double) {
+            let context = SolveContext(options: o, problem: p, strategy: .exact, strategyReason: "test", started: ContinuousClock().now)
+            let start = Minimizer(options: o, problem: p).evaluateStart(context, x0)
+            var summary = SolveSummary(context: context, start: start, maxIterations: 10)
+            var row = summary.trace[0]
+            row.iteration = 1
+            summary.record(row, x: far)
+            let state = IterateState(x: far, evaluation: start.evaluation, pieces: start.pieces,
+                                     gradientNorm: 0.5 * start.gradientNorm, zIsExact: zIsExact)
+            let result = summary.result(MinimizerStop(termination: .converged, message: "test"), at: state)
+            return (result, start.evaluation.loss, context.objective.evaluate(far).loss)
+        }
+        let (drifted, l0, lFar) = end(zIsExact: false)
+        try #require(lFar > l0, "fixture: the far point must be worse (L = \(lFar) against \(l0))")
+        #expect(drifted.x.map(\.bitPattern) == x0.map(\.bitPattern), "x is not x0")
+        #expect(drifted.finalLoss == l0)
+        #expect(drifted.warnings.contains { $0.contains("not better than x0, so x0 is returned") }, "\(drifted.warnings)")
+        let (trusted, _, _) = end(zIsExact: true)
+        #expect(trusted.x == far)
+        #expect(trusted.finalLoss == l0)
+        #expect(trusted.warnings.isEmpty, "\(trusted.warnings)")
+    }
+
     @Test func theModelDecidesBetweenConvergedAtRoundoffAndStalled() throws {
         let (p, x) = try smallProblem(.exp, n: 40, d: 3, weight: 0.3, seed: 16)
         var o = SolverOptions(); o.hessian = .exact
@@ -125,11 +157,11 @@ struct RoundoffFloorEndingTests {
         let pieces = context.objective.gradientPieces(e)
         let gNorm = pieces.gradient.map { $0 * $0 }.reduce(0, +).squareRoot()
         context.initialGradientNorm = gNorm
-        let state = IterateState(x: x, evaluation: e, pieces: pieces, gradientNorm: gNorm)
+        let state = IterateState(x: x, evaluation: e, pieces: pieces, gradientNorm: gNorm, zIsExact: true)
         let search = ArmijoLineSearch(context: context)
         func step(_ model: StepModel) -> AcceptedStep {
             AcceptedStep(proposal: ProposedStep(model: model, direction: [0, 0, 0], slope: -1e-30, damping: model == .damped ? 1 : 0),
-                         x: x, evaluation: e, length: 1, backtracks: 0, inRoundoff: true)
+                         x: x, evaluation: e, length: 1, backtracks: 0, inRoundoff: true, zIsExact: true)
         }
         for model: StepModel in [.exact, .gaussNewton, .sketch, .sketchDiagonal, .pcg] {
             let stop = try #require(search.confirm(step(model), from: state, newGradientNorm: gNorm))
