@@ -419,11 +419,15 @@ public func hyperreg_solve(_ problem: OpaquePointer?, _ options: OpaquePointer?,
                                       record.stepLength, record.seconds, callback.userData) == 0
                 }
             }
-            let result: SolverResult
+            // The unit pass_seconds is timed after the clock stops (instrumentation, not solving).
+            let measurePass = solverOptions.measurePass
+            solverOptions.measurePass = false
+            var result: SolverResult
             do throws(SolverError) { result = try NewtonSolver(options: solverOptions).solve(p, from: start) } catch {
                 throw ABIError(code(of: error), "\(error)")
             }
             let total = seconds(since: begin)
+            if measurePass { result.timings.onePass = NewtonSolver.passSeconds(of: p, at: result.x) }
             let report = SolveReport(result: result, problem: p,
                                      inputs: .init(matrix: "(memory)", target: "(memory)", weights: handle.uniformWeight == nil ? "(memory)" : nil,
                                                    weight: handle.uniformWeight, x0: given == nil ? nil : "(memory)", reference: nil),

@@ -74,7 +74,6 @@ struct Minimizer {
             throw .invalidOptions("--hessian \(strategy.rawValue) needs a dense \(sampler.embeddingRows) x \(a.columnCount) sketch (\(sampler.sketchBytes >> 20) MB); use --hessian exact for d = \(a.columnCount)")
         }
         let budget = IterationBudget(options: options, strategy: strategy)
-        if options.measurePass { measurePass(context, x0) }
 
         let start = evaluateStart(context, x0)
         var summary = SolveSummary(context: context, start: start, maxIterations: budget.maxIterations)
@@ -215,22 +214,6 @@ struct Minimizer {
             return MinimizerStop(termination: .iterationLimit, message: "stopped after \(budget.limitWords(iteration: iteration)) at relative gradient norm \(fmt(gNorm / g0)) (tolerance \(fmt(options.tolerance)))")
         }
         return nil
-    }
-
-    /// Times an `A x` pass on its own: best of two into one pooled output vector, so that
-    /// neither a cold first touch of A nor the page faults of a fresh output vector (which the
-    /// solver's own passes, writing into re-used vectors, do not pay) inflate the unit.
-    func measurePass(_ context: SolveContext, _ x0: [Double]) {
-        var best = Double.infinity
-        var z = context.objective.pool.take(problem.rowCount)
-        for _ in 0..<2 {
-            let t0 = context.clock.now
-            problem.matrix.multiply(x0, into: &z)
-            best = min(best, seconds(context.clock.now - t0))
-        }
-        context.objective.recycle(z)
-        context.timings.onePass = best
-        context.passes.forward += 2
     }
 
     /// The iterate at x0: one forward and one transpose pass.

@@ -65,6 +65,7 @@ struct SolveSummary {
             c.passes.denseBlockAssembly = s.denseBlockAssemblyCount
         }
         c.timings.total = c.elapsed()
+        if c.options.measurePass { c.timings.onePass = NewtonSolver.passSeconds(of: c.problem, at: fx) }
         c.warnings += degenerateWarnings(c.problem, fx, fe)
         if c.problem.function == .exp, c.problem.hasZeroWeights, t == .converged || t == .convergedAtRoundoff || t == .stalled || t == .iterationLimit,
            let residual = OnesInRange.residual(c.problem.matrix), residual < OnesInRange.cutoff {
