@@ -36,7 +36,7 @@ struct RoundoffRule {
         let plain = noise(loss: e.loss)
         guard Self.isMinimumNorm(model) else { return plain }
         var fit = 0.0
-        for i in e.c.indices { fit += Swift.abs(e.c[i]) * (Swift.abs(e.u[i]) + Swift.abs(e.alpha * b[i])) }
+        for i in e.u.indices { fit += Swift.abs(e.cEntry(i)) * (Swift.abs(e.u[i]) + Swift.abs(e.alpha * b[i])) }
         fit = communicator.sum(fit)
         let cancellation = factor * Double.ulpOfOne * fit
         return cancellation.isFinite ? max(plain, cancellation) : plain

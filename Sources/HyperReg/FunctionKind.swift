@@ -34,6 +34,9 @@ public enum FunctionKind: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// False for exp, whose u' is u itself: an evaluation then keeps one array for both.
+    @inlinable public var hasSeparateDerivative: Bool { self != .exp }
+
     /// u'(z) (note u'' = u for all three).
     @inlinable public func derivative(_ z: Double) -> Double {
         switch self {

@@ -119,7 +119,8 @@ enum NonFiniteDiagnosis {
         let b = problem.target
         var ic = 0, largestC = -1.0
         for i in 0..<n {
-            let m = Swift.max(magnitude(e.c[i]), magnitude(b[i]) * magnitude(e.c[i]))
+            let ci = e.cEntry(i)
+            let m = Swift.max(magnitude(ci), magnitude(b[i]) * magnitude(ci))
             if m > largestC { largestC = m; ic = i }
         }
         let alphaB = magnitude(e.alpha) * magnitude(b[ic])
@@ -174,7 +175,7 @@ enum NonFiniteDiagnosis {
         return acrossRanks(problem, transposeProduct(problem, name: name, weightName: weightName, y: y, r: r) { i in
             // r_i = v_i (c_i - <b,c>) + w_i^2 z_i (for p and q: v_i, v_i b_i).
             let w = problem.weights
-            if isGradient, magnitude(w[i] * w[i] * e.z[i]) >= magnitude(e.v[i] * (e.c[i] - e.bDotC)), magnitude(w[i]) >= magnitude(e.z[i]) {
+            if isGradient, magnitude(w[i] * w[i] * e.z[i]) >= magnitude(e.v[i] * (e.cEntry(i) - e.bDotC)), magnitude(w[i]) >= magnitude(e.z[i]) {
                 return (.weights(index: first + i + 1, value: w[i]), "r_\(first + i + 1) contains w_\(first + i + 1)^2 (A x)_\(first + i + 1)")
             }
             if !isP {

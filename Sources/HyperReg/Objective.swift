@@ -1,8 +1,12 @@
 // The objective's streaming passes (formulas: docs/math.md).
 //
-//   pass over A      z = A x, u = f(z), v = f'(z), chunk sums of u and b o u
-//   vector pass      alpha, c = u - alpha b, ||c||^2, <b,c>, ||w o z||^2
+//   pass over A      z = A x, u = f(z), v = f'(z) (for exp v is u itself)
+//   vector pass      alpha, then c_i = u_i - alpha b_i, ||c||^2, <b,c>, ||w o z||^2
 //   transpose pass   A^T [ v o (c - <b,c>) + w^2 o z ,  v ,  v o b ]  -> g, p, q
+//
+// c is not stored: every pass that needs c_i forms it as u_i - alpha b_i (the same bits as the
+// vector pass), so an evaluation holds two n-vectors for exp (z, u) and three for cosh and
+// sinh (z, u, v), not four or five.
 //
 // Two passes over A per gradient (and p, q ride along in the second). A trial point
 // x + t s of a line search needs no pass at all once A s is known: z(t) = z + t A s.
@@ -15,10 +19,19 @@ public struct Evaluation: Sendable {
     public let z: [Double]
     /// u = f(z) (n).
     public let u: [Double]
-    /// v = f'(z) (n).
+    /// v = f'(z) (n); for exp the very array u (u' = u), not a copy.
     public let v: [Double]
-    /// c = u - alpha b (n).
-    public let c: [Double]
+    /// b, the problem's target (the problem's array, not a copy), for c.
+    let target: [Double]
+    /// c = u - alpha b (n), formed on each access: not stored (the solver's passes form
+    /// `c_i = u_i - alpha b_i` as they go, `cEntry`). Bind it once outside a loop.
+    public var c: [Double] { zip(u, target).map { $0 - alpha * $1 } }
+    /// `c_i = u_i - alpha b_i`, the same bits as the evaluation's own vector pass.
+    @inline(__always) func cEntry(_ i: Int) -> Double { u[i] - alpha * target[i] }
+    /// True when v is u's own storage (exp), so that only one of them goes back to a pool.
+    var sharesDerivative: Bool {
+        u.withUnsafeBufferPointer { ub in v.withUnsafeBufferPointer { vb in ub.baseAddress == vb.baseAddress } }
+    }
     /// alpha = <u, 1>.
     public let alpha: Double
     /// <b, c>.
@@ -91,7 +104,8 @@ public struct Objective: Sendable {
     /// evaluations (the solver does so with every iterate it leaves). `e` stays valid: a vector
     /// still referenced elsewhere is copied on its next write instead of re-used in place.
     public func recycle(_ e: Evaluation) {
-        pool.recycle(e.z); pool.recycle(e.u); pool.recycle(e.v); pool.recycle(e.c)
+        pool.recycle(e.z); pool.recycle(e.u)
+        if !e.sharesDerivative { pool.recycle(e.v) }
     }
 
     /// Hands an n-vector (Hessian weights, a product `A s`) back to the pool.
@@ -103,7 +117,8 @@ public struct Objective: Sendable {
         precondition(x.count == a.columnCount)
         let n = a.rowCount
         let kind = problem.function
-        var z = pool.take(n), u = pool.take(n), v = pool.take(n)
+        let separate = kind.hasSeparateDerivative
+        var z = pool.take(n), u = pool.take(n), v = separate ? pool.take(n) : []
         z.withUnsafeMutableBufferPointer { zb in
             u.withUnsafeMutableBufferPointer { ub in
                 v.withUnsafeMutableBufferPointer { vb in
@@ -115,14 +130,14 @@ public struct Objective: Sendable {
                                 zs.buffer[i] = zi
                                 let (ui, vi) = kind.valueAndDerivative(zi)
                                 us.buffer[i] = ui
-                                vs.buffer[i] = vi
+                                if separate { vs.buffer[i] = vi }
                             }
                         }
                     }
                 }
             }
         }
-        return finish(z: z, u: u, v: v)
+        return finish(z: z, u: u, v: separate ? v : u)
     }
 
     /// The start-point misfit `||c|| / ||u||` at x (`StartStrategy.inverseFit`), or nil when
@@ -196,7 +211,8 @@ public struct Objective: Sendable {
     public func evaluate(z: [Double]) -> Evaluation {
         let kind = problem.function
         let part = vectorPartition
-        var u = pool.take(z.count), v = pool.take(z.count)
+        let separate = kind.hasSeparateDerivative
+        var u = pool.take(z.count), v = separate ? pool.take(z.count) : []
         u.withUnsafeMutableBufferPointer { ub in
             v.withUnsafeMutableBufferPointer { vb in
                 z.withUnsafeBufferPointer { zb in
@@ -205,13 +221,13 @@ public struct Objective: Sendable {
                         for i in part.rows(ch) {
                             let (ui, vi) = kind.valueAndDerivative(zs.buffer[i])
                             us.buffer[i] = ui
-                            vs.buffer[i] = vi
+                            if separate { vs.buffer[i] = vi }
                         }
                     }
                 }
             }
         }
-        return finish(z: z, u: u, v: v)
+        return finish(z: z, u: u, v: separate ? v : u)
     }
 
     /// Evaluates at the line-search trial point `z + t A s` from `e` (its z) and `As`, no
@@ -222,7 +238,8 @@ public struct Objective: Sendable {
         let part = vectorPartition
         let n = e.z.count
         precondition(As.count == n)
-        var zt = pool.take(n), u = pool.take(n), v = pool.take(n)
+        let separate = kind.hasSeparateDerivative
+        var zt = pool.take(n), u = pool.take(n), v = separate ? pool.take(n) : []
         zt.withUnsafeMutableBufferPointer { tb in
             u.withUnsafeMutableBufferPointer { ub in
                 v.withUnsafeMutableBufferPointer { vb in
@@ -236,7 +253,7 @@ public struct Objective: Sendable {
                                     ts.buffer[i] = zi
                                     let (ui, vi) = kind.valueAndDerivative(zi)
                                     us.buffer[i] = ui
-                                    vs.buffer[i] = vi
+                                    if separate { vs.buffer[i] = vi }
                                 }
                             }
                         }
@@ -244,7 +261,7 @@ public struct Objective: Sendable {
                 }
             }
         }
-        return finish(z: zt, u: u, v: v)
+        return finish(z: zt, u: u, v: separate ? v : u)
     }
 
     /// `A s = z(1) - z` from the z of two evaluations, into a pooled vector (one parallel vector
@@ -273,7 +290,8 @@ public struct Objective: Sendable {
         return out
     }
 
-    /// The vector pass: alpha, c, and the reductions, chunk sums combined in order.
+    /// The vector pass: alpha, then c_i (not stored) and the reductions, chunk sums combined
+    /// in order.
     private func finish(z: [Double], u: [Double], v: [Double]) -> Evaluation {
         let part = vectorPartition
         let b = problem.target
@@ -288,25 +306,20 @@ public struct Objective: Sendable {
             }
         }
         let alpha = problem.communicator.sum(alphaParts.reduce(0, +))
-        var c = pool.take(u.count)
         struct Sums: Sendable { var cc = 0.0, bc = 0.0, wz = 0.0, maxZ = 0.0, maxRow = 0 }
-        let parts: [Sums] = c.withUnsafeMutableBufferPointer { cb in
-            let cs = SharedBuffer(cb)
-            return Parallelism.mapChunks(part.count) { ch in
-                var s = Sums()
-                for i in part.rows(ch) {
-                    let ci = u[i] - alpha * b[i]
-                    cs.buffer[i] = ci
-                    s.cc += ci * ci
-                    s.bc += b[i] * ci
-                    let zi = z[i]
-                    s.wz += w2[i] * zi * zi
-                    // NaN-safe maximum: a NaN z (from an infinite u) counts as the largest.
-                    let az = Swift.abs(zi)
-                    if !(az <= s.maxZ) { s.maxZ = az.isNaN ? .infinity : az; s.maxRow = i }
-                }
-                return s
+        let parts: [Sums] = Parallelism.mapChunks(part.count) { ch in
+            var s = Sums()
+            for i in part.rows(ch) {
+                let ci = u[i] - alpha * b[i]
+                s.cc += ci * ci
+                s.bc += b[i] * ci
+                let zi = z[i]
+                s.wz += w2[i] * zi * zi
+                // NaN-safe maximum: a NaN z (from an infinite u) counts as the largest.
+                let az = Swift.abs(zi)
+                if !(az <= s.maxZ) { s.maxZ = az.isNaN ? .infinity : az; s.maxRow = i }
             }
+            return s
         }
         var total = Sums()
         for s in parts {
@@ -321,7 +334,7 @@ public struct Objective: Sendable {
             (total.cc, total.bc, total.wz) = (sums[0], sums[1], sums[2])
             (maxRank, total.maxZ) = comm.argMaximum(total.maxZ)
         }
-        var e = Evaluation(z: z, u: u, v: v, c: c, alpha: alpha, bDotC: total.bc, fitLoss: 0.5 * total.cc,
+        var e = Evaluation(z: z, u: u, v: v, target: b, alpha: alpha, bDotC: total.bc, fitLoss: 0.5 * total.cc,
                            regularizationLoss: 0.5 * total.wz, maxAbsZ: total.maxZ, maxAbsZRow: total.maxRow)
         e.maxAbsZRank = maxRank
         return e
@@ -331,7 +344,7 @@ public struct Objective: Sendable {
     public func gradientWeights(_ e: Evaluation) -> [Double] {
         let w2 = problem.squaredWeights
         var r = [Double](repeating: 0, count: e.z.count)
-        for i in 0..<r.count { r[i] = e.v[i] * (e.c[i] - e.bDotC) + w2[i] * e.z[i] }
+        for i in 0..<r.count { r[i] = e.v[i] * (e.cEntry(i) - e.bDotC) + w2[i] * e.z[i] }
         return r
     }
 
@@ -345,16 +358,17 @@ public struct Objective: Sendable {
     /// reaches row i (no n-vector is stored; the same bits as forming them first).
     public func gradientPieces(_ e: Evaluation) -> GradientPieces {
         let out = e.v.withUnsafeBufferPointer { vp in
-            e.c.withUnsafeBufferPointer { cp in
+            e.u.withUnsafeBufferPointer { up in
                 e.z.withUnsafeBufferPointer { zp in
                     problem.target.withUnsafeBufferPointer { bp in
                         problem.squaredWeights.withUnsafeBufferPointer { wp in
-                            let v = SharedReadBuffer(vp), c = SharedReadBuffer(cp), z = SharedReadBuffer(zp)
-                            let b = SharedReadBuffer(bp), w2 = SharedReadBuffer(wp), bDotC = e.bDotC
+                            let v = SharedReadBuffer(vp), u = SharedReadBuffer(up), z = SharedReadBuffer(zp)
+                            let b = SharedReadBuffer(bp), w2 = SharedReadBuffer(wp), bDotC = e.bDotC, alpha = e.alpha
                             return problem.matrix.transposeMultiply(width: 3) { i in
-                                let vi = v.buffer[i], vbi = vi * b.buffer[i]
+                                let vi = v.buffer[i], bi = b.buffer[i], vbi = vi * bi
+                                let ci = u.buffer[i] - alpha * bi  // c_i as the vector pass forms it
                                 // As `gradientWeights`; the unused fourth lane repeats the third.
-                                return SIMD4(vi * (c.buffer[i] - bDotC) + w2.buffer[i] * z.buffer[i], vi, vbi, vbi)
+                                return SIMD4(vi * (ci - bDotC) + w2.buffer[i] * z.buffer[i], vi, vbi, vbi)
                             }
                         }
                     }
@@ -368,7 +382,7 @@ public struct Objective: Sendable {
     /// `H = A^T diag(delta) A + ||b||^2 p p^T - p q^T - q p^T`. Entries may be negative.
     public func hessianWeights(_ e: Evaluation) -> [Double] {
         let w2 = problem.squaredWeights
-        return rowMap { i in e.v[i] * e.v[i] + e.c[i] * e.u[i] - e.bDotC * e.u[i] + w2[i] }
+        return rowMap { i in e.v[i] * e.v[i] + e.cEntry(i) * e.u[i] - e.bDotC * e.u[i] + w2[i] }
     }
 
     /// The Gauss-Newton diagonal weights v o v + w o w (never negative); with the same
@@ -383,7 +397,7 @@ public struct Objective: Sendable {
     public func sketchWeights(_ e: Evaluation) -> [Double] {
         let w2 = problem.squaredWeights
         return rowMap { i in
-            let delta = e.v[i] * e.v[i] + e.c[i] * e.u[i] - e.bDotC * e.u[i] + w2[i]
+            let delta = e.v[i] * e.v[i] + e.cEntry(i) * e.u[i] - e.bDotC * e.u[i] + w2[i]
             return delta > 0 ? delta : e.v[i] * e.v[i] + w2[i]
         }
     }

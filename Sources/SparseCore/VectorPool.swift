@@ -14,10 +14,11 @@ import Synchronization
 /// A vector handed back with `recycle(_:)` that is still referenced elsewhere stays correct
 /// (arrays copy on write), it only loses the saving.
 package final class VectorPool: Sendable {
-    /// At most this many vectors are kept. A Newton-CG iteration hands back 7 (the old iterate's
-    /// z, u, v, c, the Hessian weights, A s and the products' A d) and takes as many again, so
-    /// with 8 no n-vector is allocated after the first iteration; the vectors kept are ones that
-    /// were live at the same time a moment before, so the peak memory hardly moves.
+    /// At most this many vectors are kept. A Newton-CG iteration hands back at most 6 (the old
+    /// iterate's z, u, v (none for exp, whose v is u), the Hessian weights, A s and the
+    /// products' A d) and takes as many again, so with 8 no n-vector is allocated after the
+    /// first iteration; the vectors kept are ones that were live at the same time a moment
+    /// before, so the peak memory hardly moves.
     package static let defaultCapacity = 8
 
     private let stock = Mutex<[[Double]]>([])

@@ -267,7 +267,8 @@ struct ShiftTests {
         let s = try InContextShift.iterate(problem: p, from: x0, to: x1)
         // delta_b from the definitions, densely.
         let before = denseParts(p, p.matrix, x0), after = denseParts(p, p.matrix, x1)
-        let deltaB = (0..<p.rowCount).map { (after.c[$0] - before.c[$0]) / before.alpha }
+        let (cAfter, cBefore) = (after.c, before.c)
+        let deltaB = (0..<p.rowCount).map { (cAfter[$0] - cBefore[$0]) / before.alpha }
         #expect(relativeMaxDifference(s.deltaB, deltaB) <= 1e-12)
         // The identity (Lemma E.2): u(A x_t) - alpha(x_t)(b - delta_b) = c(x_{t+1}) entrywise,
         // so the fit terms agree; round-off of alpha * delta_b against c: 1e-12 relative.
@@ -317,7 +318,8 @@ struct ShiftTests {
         let s = try InContextShift.data(problem: p, matrixTo: a1, at: x)
         let moved = try Problem(matrix: a1, target: p.target, weights: p.weights, function: kind)
         let before = denseParts(p, a0, x), after = denseParts(moved, a1, x)
-        let deltaB = (0..<p.rowCount).map { (after.c[$0] - before.c[$0]) / before.alpha }
+        let (cAfter, cBefore) = (after.c, before.c)
+        let deltaB = (0..<p.rowCount).map { (cAfter[$0] - cBefore[$0]) / before.alpha }
         #expect(relativeMaxDifference(s.deltaB, deltaB) <= 1e-12)
         let shifted = try Problem(matrix: a0, target: zip(p.target, s.deltaB).map { $0 - $1 }, weights: p.weights, function: kind)
         let shiftedAtX = denseParts(shifted, a0, x)
