@@ -56,9 +56,14 @@ public enum StartPoint {
             }
             return (x, .logFit)
         case .automatic:
-            if problem.function == .exp, let x = try logFit(problem, seed: seed) {
-                // Keep it only if u(A x0) stays well inside Double range (one pass, no z stored).
-                if problem.matrix.maxAbsProduct(x) < problem.function.overflowThreshold / 2 { return (x, .logFit) }
+            if problem.function == .exp, let (x, rowNorm) = try sampledLogFit(problem, seed: seed) {
+                // Keep it only if u(A x0) stays well inside Double range: by the bound
+                // |a_i x| <= ||a_i||_2 ||x||_2 when the row sample found the largest row norm
+                // (no pass; the margin covers the rounding of a computed dot product), else
+                // by one pass (no z stored).
+                let limit = problem.function.overflowThreshold / 2
+                if let r = rowNorm, r * norm2(x) * (1 + 1e-8) < limit { return (x, .logFit) }
+                if problem.matrix.maxAbsProduct(x) < limit { return (x, .logFit) }
             }
             if problem.function == .sinh, let x = try inverseFit(problem, seed: seed) { return (x, .inverseFit) }
             return (random(problem, seed: seed), .random)
@@ -103,7 +108,7 @@ public enum StartPoint {
     /// proportional to `||a_i||^2`, weights `1 / p_i`), or nil when the fit uses all rows: the
     /// sample would be more than `sampleShare` of them, it has fewer than d rows, or A's
     /// squared Frobenius norm is 0 or overflows (the fit on all rows then says which entry).
-    static func rowSample(_ problem: Problem, seed: UInt64) -> (rows: [Int], weights: [Double])? {
+    static func rowSample(_ problem: Problem, seed: UInt64) -> (rows: [Int], weights: [Double], largestSquaredRowNorm: Double)? {
         let n = problem.globalRowCount, d = problem.columnCount
         let m = sampleFactor * Double(d) * max(1, Glibc.log(Double(max(d, 1))))
         guard n >= sampleMinimumRows, m <= sampleShare * Double(n),
@@ -122,7 +127,7 @@ public enum StartPoint {
         // asinh(t) ~ t for small t: k0 * rms(b) = 0.5 is a first guess of the scale.
         let k0 = 0.5 / rms
         if sampling, let sample = rowSample(problem, seed: seed) {
-            return try sampledInverseFit(problem, sample, scales: (-4...4).map { k0 * Glibc.pow(2, Double($0)) })
+            return try sampledInverseFit(problem, (sample.rows, sample.weights), scales: (-4...4).map { k0 * Glibc.pow(2, Double($0)) })
         }
         do {
             let solver = try LeastSquares(matrix: a, during: "inverse-fit start")
@@ -217,6 +222,12 @@ public enum StartPoint {
     /// sample (weighted by `1 / p_i`) when `rowSample` gives one.
     /// `sampling: false` fits all rows whatever the size.
     static func logFit(_ problem: Problem, seed: UInt64 = 1, sampling: Bool = true) throws(SolverError) -> [Double]? {
+        try sampledLogFit(problem, seed: seed, sampling: sampling)?.x
+    }
+
+    /// `logFit`, with the largest row norm `max_i ||a_i||_2` of A when the row sample found
+    /// it (nil when the fit used all rows).
+    static func sampledLogFit(_ problem: Problem, seed: UInt64 = 1, sampling: Bool = true) throws(SolverError) -> (x: [Double], largestRowNorm: Double?)? {
         let b = problem.target
         guard allPositive(problem) else { return nil }
         if sampling, let sample = rowSample(problem, seed: seed) {
@@ -224,7 +235,7 @@ public enum StartPoint {
                 let solver = try LeastSquares(matrix: problem.matrix.selectingRows(sample.rows), rowWeights: sample.weights,
                                               naming: problem.matrix, during: "log-fit start")
                 let x = try solver.solve(target: sample.rows.map { Glibc.log(b[$0]) }, intercept: true)
-                return x.allSatisfy(\.isFinite) ? x : nil
+                return x.allSatisfy(\.isFinite) ? (x, sample.largestSquaredRowNorm.squareRoot()) : nil
             } catch {
                 throw .wrapping(error, during: "log-fit start")
             }
@@ -241,10 +252,10 @@ public enum StartPoint {
                 }
             }
             if problem.globalRowCount < problem.columnCount, let x = try centredLogFit(problem, solver, logB) {
-                return x.allSatisfy(\.isFinite) ? x : nil
+                return x.allSatisfy(\.isFinite) ? (x, nil) : nil
             }
             let x = try solver.solve(target: logB, intercept: true)
-            return x.allSatisfy(\.isFinite) ? x : nil
+            return x.allSatisfy(\.isFinite) ? (x, nil) : nil
         } catch {
             throw .wrapping(error, during: "log-fit start")
         }

@@ -202,19 +202,26 @@ extension CSRMatrix {
     /// on the number of ranks), and the rows returned are this block's. Two passes over the values (the norms' sum, then the draws), no
     /// n-vector stored; the sum is combined in chunk order and the draws are row-local, so
     /// every thread count gives the same sample. Returns nil when `||A||_F^2` is 0 or not finite.
-    public func rowNormSample(targetRows m: Double, seed: UInt64) -> (rows: [Int], weights: [Double])? {
+    /// Also returns `max_i ||a_i||_2^2` (over all ranks), found by the first pass: with it,
+    /// `|a_i x| <= ||a_i||_2 ||x||_2` bounds `max |A x|` without a pass.
+    public func rowNormSample(targetRows m: Double, seed: UInt64) -> (rows: [Int], weights: [Double], largestSquaredRowNorm: Double)? {
         @Sendable func norm(_ a: CSRPointers, _ i: Int) -> Double {
             var total = 0.0
             for e in a.rowOffsets[i]..<a.rowOffsets[i + 1] { total += a.values[e] * a.values[e] }
             return total
         }
-        let localTotal = mapRowChunks(partition) { rows, a in
-            var s = 0.0
-            for i in rows { s += norm(a, i) }
-            return s
-        }.reduce(0, +)
-        let total = communicator.sum(localTotal)
+        let local = mapRowChunks(partition) { rows, a in
+            var s = 0.0, top = 0.0
+            for i in rows {
+                let r = norm(a, i)
+                s += r
+                top = Swift.max(top, r)
+            }
+            return (s, top)
+        }
+        let total = communicator.sum(local.reduce(0) { $0 + $1.0 })
         guard total > 0, total.isFinite else { return nil }
+        let largest = communicator.maximum(local.reduce(0) { Swift.max($0, $1.1) })
         let scale = m / total
         let firstRow = distribution.rowOffset  // draws hash global row numbers
         let kept: [[(Int, Double)]] = mapRowChunks(partition) { rows, a in
@@ -226,7 +233,7 @@ extension CSRMatrix {
             return out
         }
         let all = kept.flatMap { $0 }
-        return (all.map(\.0), all.map(\.1))
+        return (all.map(\.0), all.map(\.1), largest)
     }
 
     /// `max_i |(A x)_i|`, one pass, no vector stored; NaN counts as infinite.

@@ -59,6 +59,62 @@ struct SampledStartTests {
     }
 }
 
+/// `auto`'s exp start keeps the log-fit only while `max |A x0|` stays below half the overflow
+/// threshold; with a row sample the largest row norm bounds it without a pass
+/// (`|a_i x| <= ||a_i||_2 ||x||_2`), and the pass decides only when the bound does not.
+@Suite("Start point: the overflow check by the row-norm bound")
+struct StartOverflowBoundTests {
+    /// 70 000 rows (sampled), d = 8, entries of size 0.01 (so that a squared row norm is far
+    /// below the norm: a bound forgetting the square root would pass what it must not). Rows
+    /// with `marked` have column 0 set and b_i = `small`, the others b_i in [0.5, 1].
+    static func problem(small: Double) throws -> Problem {
+        var rng = FixtureRandom(seed: 41)
+        var builder = CoordinateBuilder(rowCount: 70_000, columnCount: 8)
+        var b = [Double]()
+        for i in 0..<70_000 {
+            let marked = i % 10 == 0
+            if marked { builder.append(row: i, column: 0, value: 0.01) }
+            for j in 1..<8 where rng.uniform() < 0.5 { builder.append(row: i, column: j, value: 0.01 * rng.uniform(-1, 1)) }
+            b.append(marked ? small : rng.uniform(0.5, 1))
+        }
+        return try Problem(matrix: builder.build(), target: b, weight: 0.1, function: .exp)
+    }
+
+    /// The sample's largest squared row norm is the true one, on 1 and 2 threads.
+    @Test func largestRowNormIsExact() throws {
+        let p = try Self.problem(small: 0.1)
+        let a = p.matrix
+        var largest = 0.0
+        for i in 0..<a.rowCount {
+            var s = 0.0
+            for k in a.rowOffsets[i]..<a.rowOffsets[i + 1] { s += a.values[k] * a.values[k] }
+            largest = max(largest, s)
+        }
+        for threads in [1, 2] {
+            let (sample, _) = Parallelism.withThreadCount(threads) { StartPoint.rowSample(p, seed: 1) }
+            #expect(try #require(sample).largestSquaredRowNorm == largest)
+        }
+    }
+
+    /// b_i = 0.1 on the marked rows: the fit's |A x0| stays small, the bound accepts it, and
+    /// x0 is the log-fit itself. b_i = 1e-300 there: the fit puts (A x0)_i near ln 1e-300 =
+    /// -691 on them, beyond the limit 354.9: the start falls back to random.
+    @Test func boundAcceptsOnlyWhatThePassWould() throws {
+        let benign = try Self.problem(small: 0.1)
+        let kept = try StartPoint.compute(for: benign, strategy: .automatic)
+        #expect(kept.used == .logFit)
+        let fit = try #require(try StartPoint.logFit(benign))
+        #expect(kept.x0.map(\.bitPattern) == fit.map(\.bitPattern))
+        #expect(benign.matrix.maxAbsProduct(fit) < FunctionKind.exp.overflowThreshold / 2)
+
+        let hostile = try Self.problem(small: 1e-300)
+        let overflowing = try #require(try StartPoint.logFit(hostile))
+        try #require(hostile.matrix.maxAbsProduct(overflowing) >= FunctionKind.exp.overflowThreshold / 2,
+                     "fixture: the log-fit must exceed the limit, max |A x0| = \(hostile.matrix.maxAbsProduct(overflowing))")
+        #expect(try StartPoint.compute(for: hostile, strategy: .automatic).used == .random)
+    }
+}
+
 @Suite("Row-sample kernels")
 struct RowSampleKernelTests {
     /// `maxAbsProduct` is max |A x|, `selectingRows` copies exactly the chosen rows.
