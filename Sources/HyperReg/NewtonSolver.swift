@@ -535,9 +535,10 @@ public struct NewtonSolver {
 }
 
 extension NewtonSolver {
-    /// The wall time of one `A x` pass at `x`: the best of two into one output vector, so that
-    /// the page faults of a fresh vector (which the solver's passes, writing into re-used
-    /// vectors, do not pay) do not inflate it; the unit of pass-equivalents
+    /// The wall time of one `A x` pass at `x`: the best of three into one output vector, zeroed
+    /// first so that the page faults of a fresh vector (which the solver's passes, writing into
+    /// re-used vectors, do not pay) do not inflate it; three because, timed right after a
+    /// solve, one pass in about ten measured 1.7x the others (two passes left that in); the unit of pass-equivalents
     /// (`iteration_passes`, docs/performance.md). Timed apart from any solve: it is
     /// instrumentation, two passes the solution does not need (at n = 1e6, d = 200 about 6 %
     /// of an exact solve), so the report's `seconds` leave it out. In a distributed run, this
@@ -546,7 +547,7 @@ extension NewtonSolver {
         let clock = ContinuousClock()
         var best = Double.infinity
         var z = [Double](repeating: 0, count: problem.rowCount)
-        for _ in 0..<2 {
+        for _ in 0..<3 {
             let t0 = clock.now
             problem.matrix.multiply(x, into: &z)
             best = min(best, seconds(clock.now - t0))
