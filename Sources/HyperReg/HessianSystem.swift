@@ -66,6 +66,24 @@ final class HessianSystem {
         return values
     }
 
+    /// True when a full assembly takes the sparse scatter (so that it can share its sweep
+    /// with the gradient's transpose pass: `assembleWithGradient`), not dense row blocks.
+    var fullAssemblyIsSparse: Bool {
+        !costModel.assemblyCost(pairs: fullPairs, rows: Double(matrix.rowCount), dimension: matrix.columnCount,
+                                patternIsDense: pattern.isDense).dense
+    }
+
+    /// The gradient pieces at `e` and the exact Hessian's full assembly in one sweep
+    /// (`Objective.gradientPiecesAndHessian`); timed and counted as an assembly.
+    func assembleWithGradient(_ objective: Objective, _ e: Evaluation) -> (pieces: GradientPieces, hessian: PreassembledHessian) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let out = objective.gradientPiecesAndHessian(e, pattern: pattern)
+        assembleSeconds += seconds(clock.now - start)
+        assemblyCount += 1
+        return (out.pieces, PreassembledHessian(values: out.values, nonFiniteWeights: out.nonFiniteWeights))
+    }
+
     /// Solves K s = r on the current factor of K alone (no rank-2 part).
     func solvePlain(_ r: [Double]) throws(CholmodError) -> [Double] {
         let clock = ContinuousClock()

@@ -27,12 +27,15 @@ protocol HessianWeights: AnyObject {
 final class AllRowsWeights: HessianWeights {
     let context: SolveContext, system: HessianSystem
     private let weights: (Objective, Evaluation) -> [Double]
-    init(context: SolveContext, system: HessianSystem, weights: @escaping (Objective, Evaluation) -> [Double]) {
-        self.context = context; self.system = system; self.weights = weights
+    /// The weights are the exact Hessian's delta (so an `IterateState.exactHessian` is this
+    /// matrix).
+    let isExactDelta: Bool
+    init(context: SolveContext, system: HessianSystem, isExactDelta: Bool = false, weights: @escaping (Objective, Evaluation) -> [Double]) {
+        self.context = context; self.system = system; self.isExactDelta = isExactDelta; self.weights = weights
     }
     /// The exact Hessian's weights `delta`.
     static func exact(context: SolveContext, system: HessianSystem) -> AllRowsWeights {
-        AllRowsWeights(context: context, system: system) { $0.hessianWeights($1) }
+        AllRowsWeights(context: context, system: system, isExactDelta: true) { $0.hessianWeights($1) }
     }
     /// The Gauss-Newton weights.
     static func gaussNewton(context: SolveContext, system: HessianSystem) -> AllRowsWeights {
@@ -129,6 +132,15 @@ final class NewtonMatrix {
 
     func matrix(at state: IterateState, iteration: Int) throws(SolverError) -> Outcome {
         if let m = made, m.iteration == iteration { return .matrix(m.matrix) }
+        if let pre = state.exactHessian, (weights as? AllRowsWeights)?.isExactDelta == true {
+            // Assembled in the sweep of this iterate's gradient (the same bits).
+            let k = AssembledMatrix(values: pre.values)
+            made = (iteration, k)
+            guard pre.nonFiniteWeights == 0 && k.values.allSatisfy(\.isFinite) else {
+                return .stop(.hessianOverflow(context, state, diagonal: weights.diagonal(at: state), iteration: iteration))
+            }
+            return .matrix(k)
+        }
         let d = weights.diagonal(at: state)
         let k: AssembledMatrix
         do { k = try weights.assemble(d, iteration: iteration) } catch .nonFinite {

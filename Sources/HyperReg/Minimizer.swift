@@ -75,23 +75,68 @@ struct Minimizer {
         }
         let budget = IterationBudget(options: options, strategy: strategy)
 
+        // Exact Newton assembles its first Hessian in the sweep of the start's gradient, so the
+        // symbolic analysis comes first (should it fail here, it is redone and reported below).
+        if fusesAssembly(context, strategy: strategy) && budget.maxIterations > 0 && options.tolerance < 1 {
+            _ = try? setUpSystem(context)
+        }
         let start = evaluateStart(context, x0)
         var summary = SolveSummary(context: context, start: start, maxIterations: budget.maxIterations)
         if let stop = checkStart(context, start, summary.trace[0], budget) { return summary.result(stop, at: start) }
 
         // Symbolic analysis once.
+        let system: HessianSystem
+        if let early = context.system { system = early } else { system = try setUpSystem(context) }
+        let parts = try StepSourceFactory.make(for: strategy, context: context, system: system, sampler: sampler,
+                                           paperIterations: budget.paperIterations)
+        return try iterate(context, &summary, from: start, source: parts.source, globalisation: parts.globalisation, budget: budget)
+    }
+
+    /// The CHOLMOD system for A^T A (pattern and symbolic analysis, once), set in `context`.
+    func setUpSystem(_ context: SolveContext) throws(SolverError) -> HessianSystem {
         let analysisStart = context.clock.now
         let system: HessianSystem
         do {
-            system = try HessianSystem(matrix: a, context: try CholmodContext(), costModel: options.costModel)
+            system = try HessianSystem(matrix: problem.matrix, context: try CholmodContext(), costModel: options.costModel)
         } catch {
             throw .wrapping(error, during: "setting up CHOLMOD for A^T A (d = \(problem.columnCount))")
         }
         context.system = system
-        context.timings.analysis = seconds(context.clock.now - analysisStart)
-        let parts = try StepSourceFactory.make(for: strategy, context: context, system: system, sampler: sampler,
-                                           paperIterations: budget.paperIterations)
-        return try iterate(context, &summary, from: start, source: parts.source, globalisation: parts.globalisation, budget: budget)
+        context.timings.analysis += seconds(context.clock.now - analysisStart)
+        return system
+    }
+
+    /// Whether exact Newton's assembly can share the gradient's sweep (issue 14, item 3): the
+    /// exact strategy on a matrix with at least as many rows as columns (a rank-deficient A
+    /// takes the minimum-norm steps, which assemble their own matrices).
+    func fusesAssembly(_ context: SolveContext, strategy: HessianStrategy) -> Bool {
+        options.fusesGradientAndAssembly && strategy == .exact && problem.globalRowCount >= problem.columnCount
+    }
+
+    /// The quadratic model's guess at `||g_k||` from `||g_{k-2}||` and `||g_{k-1}||`
+    /// (`||g_k|| ~ C ||g_{k-1}||^2` with C from the step before: `g_{k-1}^3 / g_{k-2}^2`), when
+    /// the step to x_k was a full one; nil otherwise.
+    static func predictedGradientNorm(previous: [Double], fullStep: Bool) -> Double? {
+        guard fullStep, previous.count >= 2 else { return nil }
+        let g1 = previous[previous.count - 1], g2 = previous[previous.count - 2]
+        guard g2 > 0, g1 < g2 else { return nil }
+        return g1 * g1 * g1 / (g2 * g2)
+    }
+
+    /// A margin on the tolerance for that guess: fuse unless the run is predicted to stop
+    /// within 100x of it (a fused sweep at the last iterate wastes an assembly, about 3
+    /// passes; an unfused one where fusing would have paid costs about one).
+    static let predictionMargin = 100.0
+
+    /// The gradient pieces at `e`, one transpose pass; with `fuse`, the exact Hessian at the
+    /// same point is assembled in that sweep (the same bits as apart).
+    func gradient(_ context: SolveContext, _ e: Evaluation, fuse: Bool) -> (GradientPieces, PreassembledHessian?) {
+        context.passes.transpose += 1
+        if fuse, e.isFinite, let system = context.system, system.fullAssemblyIsSparse {
+            let (pieces, hessian) = system.assembleWithGradient(context.objective, e)
+            return (pieces, hessian)
+        }
+        return (context.timed { context.objective.gradientPieces(e) }, nil)
     }
 
     /// The loop: termination tests, a step from the source accepted by the globalisation, the
@@ -102,6 +147,7 @@ struct Minimizer {
         let alpha0 = start.evaluation.alpha
         let g0 = start.gradientNorm
         var iteration = 0
+        var norms = [g0]  // ||g|| at x_0 ... x_iteration
         while true {
             if let stop = checkBeforeStep(context, state, iteration: iteration, alpha0: alpha0, budget: budget) {
                 return summary.result(stop, at: state)
@@ -129,9 +175,12 @@ struct Minimizer {
             guard let step = accepted else {
                 return summary.result(MinimizerStop(termination: .stalled, message: "no model (\(source.displayNames.joined(separator: ", "))) gave an acceptable step at iteration \(iteration): \(rejected.map(\.description).joined(separator: "; ")); relative gradient norm \(fmt(state.gradientNorm / g0))"), at: state)
             }
-            let pieces = context.timed { context.objective.gradientPieces(step.evaluation) }
-            context.passes.transpose += 1
+            let predicted = Self.predictedGradientNorm(previous: norms, fullStep: step.length == 1)
+            let fuse = fusesAssembly(context, strategy: context.strategy) && context.rank == nil && iteration < budget.maxIterations
+                && (predicted.map { $0 > Self.predictionMargin * options.tolerance * g0 } ?? true)
+            let (pieces, hessian) = gradient(context, step.evaluation, fuse: fuse)
             let newNorm = norm2(pieces.gradient)
+            norms.append(newNorm)
             if !(newNorm.isFinite && norm2(pieces.p).isFinite && norm2(pieces.q).isFinite) {
                 return summary.result(.nonFinite("overflow at the iterate of iteration \(iteration)",
                                                  NonFiniteDiagnosis.gradient(problem, step.x, step.evaluation, context.objective, pieces, atStart: false)),
@@ -143,7 +192,8 @@ struct Minimizer {
             // trial points (the references below are the last ones once `state` is replaced).
             context.objective.recycle(state.evaluation)
             if let forward = step.proposal.forward { context.objective.recycle(forward) }
-            state = IterateState(x: step.x, evaluation: step.evaluation, pieces: pieces, gradientNorm: newNorm, zIsExact: step.zIsExact)
+            state = IterateState(x: step.x, evaluation: step.evaluation, pieces: pieces, gradientNorm: newNorm, zIsExact: step.zIsExact,
+                                 exactHessian: hessian)
             source.accepted(step)
             var record = iterationRecord(context, step, state, iteration: iteration, stepNorm: stepNorm, rejected: rejected, since: before)
             let comm = problem.communicator
@@ -220,9 +270,9 @@ struct Minimizer {
     func evaluateStart(_ context: SolveContext, _ x0: [Double]) -> IterateState {
         let e = context.timed { context.objective.evaluate(x0) }
         context.passes.forward += 1
-        let pieces = context.timed { context.objective.gradientPieces(e) }
-        context.passes.transpose += 1
-        let state = IterateState(x: x0, evaluation: e, pieces: pieces, gradientNorm: norm2(pieces.gradient), zIsExact: true)
+        let (pieces, hessian) = gradient(context, e, fuse: context.system != nil)
+        let state = IterateState(x: x0, evaluation: e, pieces: pieces, gradientNorm: norm2(pieces.gradient), zIsExact: true,
+                                 exactHessian: hessian)
         context.initialGradientNorm = state.gradientNorm
         return state
     }

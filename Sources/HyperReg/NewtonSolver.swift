@@ -58,6 +58,9 @@ public struct SolverOptions: Sendable {
     /// (`SolveTimings.onePass`). Default true. A caller that times the solve itself (the command
     /// line, the C library) sets it false and measures after stopping its clock.
     public var measurePass = true
+    /// Exact Newton assembles a Hessian in the sweep of the gradient at the same iterate
+    /// (`Minimizer.gradient`); the same bits either way, so only tests turn it off.
+    var fusesGradientAndAssembly = true
 
     /// The defaults.
     public init() {}

@@ -357,25 +357,57 @@ public struct Objective: Sendable {
     /// three row weights `r_i` (`gradientWeights`), `v_i` and `v_i b_i` formed as the pass
     /// reaches row i (no n-vector is stored; the same bits as forming them first).
     public func gradientPieces(_ e: Evaluation) -> GradientPieces {
-        let out = e.v.withUnsafeBufferPointer { vp in
+        let out = withRowTerms(e) { terms in problem.matrix.transposeMultiply(width: 3) { terms.gradientLanes($0) } }
+        return GradientPieces(gradient: out[0], p: out[1], q: out[2])
+    }
+
+    /// `gradientPieces(e)` and the exact Hessian's `A^T diag(delta) A` (delta as
+    /// `hessianWeights(e)`, formed row by row: no n-vector) in one sweep over A
+    /// (`NormalMatrixPattern.assembleWithProducts`): the same bits as the two separately, for
+    /// any thread count. `nonFiniteWeights` counts the rows whose delta is not finite.
+    public func gradientPiecesAndHessian(_ e: Evaluation, pattern: NormalMatrixPattern) -> (pieces: GradientPieces, values: [Double], nonFiniteWeights: Int) {
+        let out = withRowTerms(e) { terms in
+            pattern.assembleWithProducts(problem.matrix, width: 3, weight: { terms.delta($0) }, entries: { terms.gradientLanes($0) })
+        }
+        return (GradientPieces(gradient: out.products[0], p: out.products[1], q: out.products[2]), out.values, out.nonFiniteWeights)
+    }
+
+    /// The per-row quantities of the gradient and Hessian passes, read from an evaluation's
+    /// arrays as a pass reaches row i (valid inside `withRowTerms` only).
+    struct RowTerms: @unchecked Sendable {
+        let v: UnsafeBufferPointer<Double>, u: UnsafeBufferPointer<Double>, z: UnsafeBufferPointer<Double>
+        let b: UnsafeBufferPointer<Double>, w2: UnsafeBufferPointer<Double>
+        let alpha: Double, bDotC: Double
+
+        /// `(r_i, v_i, v_i b_i, v_i b_i)`: the gradient's weight (as `gradientWeights`) and the
+        /// rank-2 pieces'; the unused fourth lane repeats the third.
+        @inline(__always) func gradientLanes(_ i: Int) -> SIMD4<Double> {
+            let vi = v[i], bi = b[i], vbi = vi * bi
+            let ci = u[i] - alpha * bi  // c_i as the vector pass forms it
+            return SIMD4(vi * (ci - bDotC) + w2[i] * z[i], vi, vbi, vbi)
+        }
+
+        /// `delta_i`, as `hessianWeights` forms it.
+        @inline(__always) func delta(_ i: Int) -> Double {
+            let vi = v[i], ui = u[i]
+            let ci = ui - alpha * b[i]
+            return vi * vi + ci * ui - bDotC * ui + w2[i]
+        }
+    }
+
+    /// Runs `body` with the row terms of `e`.
+    private func withRowTerms<R>(_ e: Evaluation, _ body: (RowTerms) -> R) -> R {
+        e.v.withUnsafeBufferPointer { vp in
             e.u.withUnsafeBufferPointer { up in
                 e.z.withUnsafeBufferPointer { zp in
                     problem.target.withUnsafeBufferPointer { bp in
                         problem.squaredWeights.withUnsafeBufferPointer { wp in
-                            let v = SharedReadBuffer(vp), u = SharedReadBuffer(up), z = SharedReadBuffer(zp)
-                            let b = SharedReadBuffer(bp), w2 = SharedReadBuffer(wp), bDotC = e.bDotC, alpha = e.alpha
-                            return problem.matrix.transposeMultiply(width: 3) { i in
-                                let vi = v.buffer[i], bi = b.buffer[i], vbi = vi * bi
-                                let ci = u.buffer[i] - alpha * bi  // c_i as the vector pass forms it
-                                // As `gradientWeights`; the unused fourth lane repeats the third.
-                                return SIMD4(vi * (ci - bDotC) + w2.buffer[i] * z.buffer[i], vi, vbi, vbi)
-                            }
+                            body(RowTerms(v: vp, u: up, z: zp, b: bp, w2: wp, alpha: e.alpha, bDotC: e.bDotC))
                         }
                     }
                 }
             }
         }
-        return GradientPieces(gradient: out[0], p: out[1], q: out[2])
     }
 
     /// The Hessian's diagonal weights delta = v o v + c o u - <c,b> u + w o w (Lemma B.6);

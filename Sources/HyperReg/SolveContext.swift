@@ -15,7 +15,18 @@ struct IterateState {
     /// z was formed as `A x` by a pass (the start, or a full step whose z the line search
     /// formed), so L and g need no recomputing from x at the end; false after z + t A s.
     var zIsExact: Bool
+    /// The exact Hessian's `A^T diag(delta) A` at this iterate when it was assembled in the
+    /// gradient's sweep (exact Newton, `Minimizer.gradient`), for the next iteration.
+    var exactHessian: PreassembledHessian? = nil
     var gradient: [Double] { pieces.gradient }
+}
+
+/// A Newton matrix assembled ahead, in the sweep of the gradient at the same iterate.
+struct PreassembledHessian {
+    /// The packed upper triangle (pattern order), summed over all rows (and ranks).
+    var values: [Double]
+    /// Rows whose weight delta_i is not finite (over all ranks).
+    var nonFiniteWeights: Int
 }
 
 /// How a run ends before (or instead of) an accepted step: the termination, its sentence and,

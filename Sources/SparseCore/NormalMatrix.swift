@@ -166,66 +166,142 @@ public struct NormalMatrixPattern: Sendable {
     public func assemble(_ matrix: CSRMatrix, weights: [Double], rows subset: [Int]? = nil) -> [Double] {
         precondition(matrix.columnCount == dimension, "assemble: matrix does not match the pattern")
         precondition(weights.count == matrix.rowCount, "assemble: \(weights.count) weights for \(matrix.rowCount) rows")
+        guard let subset else {
+            // All rows: the chunks of the transpose products (`assembleWithProducts` can then
+            // give the same bits in one sweep).
+            return weights.withUnsafeBufferPointer { wts in
+                let pw = SharedReadBuffer(wts)
+                return assembleWithProducts(matrix, width: 0, weight: { pw.buffer[$0] }, entries: { _ in .zero }).values
+            }
+        }
         let m = entryCount
-        // Chunks: rows (or subset positions) split into up to 64 pieces by work alone (so any
-        // thread count up to 64 is used, and the bits do not depend on it); partial triangles
-        // are held for at most as many chunks at once as there are threads, and never more
-        // than about 256 MB of them (`ChunkPartials.streamedSum`).
-        let itemCount = subset?.count ?? matrix.rowCount
-        let work = subset == nil ? matrix.nonzeroCount + matrix.rowCount : itemCount * 8
-        let chunks = max(1, min(64, work / (1 << 15)))
-        let slots = max(1, min(Parallelism.threadCount, (1 << 25) / max(1, m)))
-        let pattern = self
-        let subsetRows = subset ?? []
-        let useSubset = subset != nil
+        // Chunks: subset positions split into up to 64 pieces by work alone (so any thread
+        // count up to 64 is used, and the bits do not depend on it); partial triangles are held
+        // for at most as many chunks at once as there are threads, and never more than about
+        // 256 MB of them (`ChunkPartials.streamedSum`).
+        let itemCount = subset.count
+        let chunks = max(1, min(64, itemCount * 8 / (1 << 15)))
         let itemPartition = RowPartition(rowCount: itemCount, maxChunks: chunks, minimumRows: 1)
+        let pattern = self
         return columnOffsets.withUnsafeBufferPointer { offs in
             rowIndices.withUnsafeBufferPointer { rws in
                 weights.withUnsafeBufferPointer { wts in
-                    let po = SharedReadBuffer(offs), pr = SharedReadBuffer(rws), pw = SharedReadBuffer(wts)
-                    return matrix.rowOffsets.withUnsafeBufferPointer { ro in
-                        matrix.columnIndices.withUnsafeBufferPointer { ci in
-                            matrix.values.withUnsafeBufferPointer { va in
-                                let a = CSRPointers(rowOffsets: ro, columnIndices: ci, values: va)
-                                var values = ChunkPartials.streamedSum(chunks: itemPartition.count, width: m, slots: slots) { c, out in
-                                    for item in itemPartition.rows(c) {
-                                        let i = useSubset ? subsetRows[item] : item
-                                        let s = pw.buffer[i]
-                                        if s == 0 { continue }
-                                        let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
-                                        if pattern.isDense {
-                                            // Packed upper triangle: column k starts at k(k+1)/2. The
-                                            // hot loop of exact Newton (see docs/performance.md).
-                                            for bIndex in start..<end {
-                                                let k = Int(a.columnIndices[bIndex])
-                                                let column = out + (k &* (k &+ 1)) >> 1
-                                                let sk = s * a.values[bIndex]
-                                                var aIndex = start
-                                                while aIndex <= bIndex {
-                                                    column[Int(a.columnIndices[aIndex])] += sk * a.values[aIndex]
-                                                    aIndex &+= 1
-                                                }
-                                            }
-                                            continue
-                                        }
-                                        for bIndex in start..<end {
-                                            let k = a.columnIndices[bIndex]
-                                            let sk = s * a.values[bIndex]
-                                            for aIndex in start...bIndex {
-                                                let pos = pattern.position(row: a.columnIndices[aIndex], column: k, offsets: po.buffer, rows: pr.buffer)
-                                                out[pos] += sk * a.values[aIndex]
-                                            }
+                    subset.withUnsafeBufferPointer { sub in
+                        let po = SharedReadBuffer(offs), pr = SharedReadBuffer(rws), pw = SharedReadBuffer(wts), ps = SharedReadBuffer(sub)
+                        return matrix.rowOffsets.withUnsafeBufferPointer { ro in
+                            matrix.columnIndices.withUnsafeBufferPointer { ci in
+                                matrix.values.withUnsafeBufferPointer { va in
+                                    let a = CSRPointers(rowOffsets: ro, columnIndices: ci, values: va)
+                                    var values = ChunkPartials.streamedSum(chunks: itemPartition.count, width: m, slots: pattern.partialSlots(width: m)) { c, out in
+                                        for item in itemPartition.rows(c) {
+                                            let i = ps.buffer[item]
+                                            pattern.addRow(i, weight: pw.buffer[i], a, into: out, offsets: po.buffer, rows: pr.buffer)
                                         }
                                     }
+                                    matrix.combineOverRanks(&values)
+                                    return values
                                 }
-                                matrix.combineOverRanks(&values)
-                                return values
                             }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Partial blocks of `width` doubles held at once: one per thread, and never more than
+    /// about 256 MB of them.
+    @inlinable
+    package func partialSlots(width: Int) -> Int { max(1, min(Parallelism.threadCount, (1 << 25) / max(1, width))) }
+
+    /// Adds `s a_i a_i^T` (row i of A with weight s; nothing when s is 0) to the packed
+    /// triangle `out` (pattern order). The hot loop of exact Newton (docs/performance.md).
+    @inlinable @inline(__always)
+    package func addRow(_ i: Int, weight s: Double, _ a: CSRPointers, into out: UnsafeMutablePointer<Double>,
+                        offsets po: UnsafeBufferPointer<Int32>, rows pr: UnsafeBufferPointer<Int32>) {
+        if s == 0 { return }
+        let start = a.rowOffsets[i], end = a.rowOffsets[i + 1]
+        if isDense {
+            // Packed upper triangle: column k starts at k(k+1)/2.
+            for bIndex in start..<end {
+                let k = Int(a.columnIndices[bIndex])
+                let column = out + (k &* (k &+ 1)) >> 1
+                let sk = s * a.values[bIndex]
+                var aIndex = start
+                while aIndex <= bIndex {
+                    column[Int(a.columnIndices[aIndex])] += sk * a.values[aIndex]
+                    aIndex &+= 1
+                }
+            }
+            return
+        }
+        for bIndex in start..<end {
+            let k = a.columnIndices[bIndex]
+            let sk = s * a.values[bIndex]
+            for aIndex in start...bIndex {
+                let pos = position(row: a.columnIndices[aIndex], column: k, offsets: po, rows: pr)
+                out[pos] += sk * a.values[aIndex]
+            }
+        }
+    }
+
+    /// `A^T diag(s) A` over all rows (as `assemble`) and the transpose products
+    /// `sum_i a_i y_i[l]` for the first `width` (at most 3) lanes of `entries(i)`, in one sweep
+    /// over the rows: the Newton iteration's gradient pass and assembly fused (issue 14, item
+    /// 3), A read once. `weight(i)` and `entries(i)` are formed as the sweep reaches row i (no
+    /// n-vector). Chunks are `matrix.transposePartition`'s and each chunk's triangle and
+    /// products are folded in chunk order, so the values have the bits of `assemble` and the
+    /// products those of `CSRMatrix.transposeMultiply(width:entries:)` (rows whose lanes are
+    /// all 0 are skipped by both), for any thread count. `nonFiniteWeights` counts the rows
+    /// whose weight is not finite (over all ranks). For one rank's block of a distributed
+    /// matrix (collective): everything is summed over the ranks in one combine step.
+    @inlinable
+    package func assembleWithProducts(_ matrix: CSRMatrix, width: Int, weight: @Sendable (Int) -> Double,
+                                      entries: @Sendable (Int) -> SIMD4<Double>) -> (values: [Double], products: [[Double]], nonFiniteWeights: Int) {
+        precondition(matrix.columnCount == dimension, "assembleWithProducts: matrix does not match the pattern")
+        precondition(width >= 0 && width <= 3, "assembleWithProducts: width \(width) not in 0...3")
+        let m = entryCount, d = dimension
+        // The triangle, then (width > 0) four lanes per column as `transposeMultiply` holds them
+        // (one 32-byte group per column: a nonzero touches one, not three spread by d), then the
+        // count of non-finite weights.
+        let laneWidth = width > 0 ? 4 * d : 0
+        let total = m + laneWidth + 1
+        let part = matrix.transposePartition
+        let pattern = self
+        var flat = columnOffsets.withUnsafeBufferPointer { offs in
+            rowIndices.withUnsafeBufferPointer { rws in
+                let po = SharedReadBuffer(offs), pr = SharedReadBuffer(rws)
+                return matrix.rowOffsets.withUnsafeBufferPointer { ro in
+                    matrix.columnIndices.withUnsafeBufferPointer { ci in
+                        matrix.values.withUnsafeBufferPointer { va in
+                            let a = CSRPointers(rowOffsets: ro, columnIndices: ci, values: va)
+                            return ChunkPartials.streamedSum(chunks: part.count, width: total, slots: pattern.partialSlots(width: total)) { c, out in
+                                let lanes = UnsafeMutableRawPointer(out + m)
+                                let stride = MemoryLayout<SIMD4<Double>>.stride
+                                for i in part.rows(c) {
+                                    let s = weight(i)
+                                    if !s.isFinite { out[total - 1] += 1 }
+                                    pattern.addRow(i, weight: s, a, into: out, offsets: po.buffer, rows: pr.buffer)
+                                    if width == 0 { continue }
+                                    let y = entries(i)
+                                    if y == .zero { continue }
+                                    for e in a.rowOffsets[i]..<a.rowOffsets[i + 1] {
+                                        let offset = Int(a.columnIndices[e]) &* stride
+                                        let sum = lanes.loadUnaligned(fromByteOffset: offset, as: SIMD4<Double>.self) + a.values[e] * y
+                                        lanes.storeBytes(of: sum, toByteOffset: offset, as: SIMD4<Double>.self)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        matrix.combineOverRanks(&flat)
+        let products = (0..<width).map { l in (0..<d).map { j in flat[m + 4 * j + l] } }
+        let nonFinite = Int(flat[total - 1])
+        flat.removeLast(total - m)
+        return (flat, products, nonFinite)
     }
 
     /// Positions of the diagonal entries (k, k) in the value array.

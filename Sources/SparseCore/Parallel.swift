@@ -119,9 +119,9 @@ package struct SharedBuffer<Element>: @unchecked Sendable {
 @usableFromInline
 package struct SharedReadBuffer<Element>: @unchecked Sendable {
     /// The underlying storage.
-    package let buffer: UnsafeBufferPointer<Element>
+    @usableFromInline package let buffer: UnsafeBufferPointer<Element>
     /// Wraps `buffer`.
-    package init(_ buffer: UnsafeBufferPointer<Element>) { self.buffer = buffer }
+    @usableFromInline package init(_ buffer: UnsafeBufferPointer<Element>) { self.buffer = buffer }
 }
 
 /// A fixed split of a matrix's rows into contiguous chunks of similar work
@@ -235,7 +235,7 @@ extension ChunkPartials where Element == Double {
     /// bits of `with(parts: chunks, ...)` and `sum()`, for any thread count, while memory is
     /// `slots` blocks instead of `chunks`. With `slots` = the thread count, a pass can use
     /// fine, fixed chunks (up to 64) and so every thread, without holding 64 partial blocks.
-    package static func streamedSum(chunks: Int, width: Int, slots: Int, _ body: @Sendable (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+    @usableFromInline package static func streamedSum(chunks: Int, width: Int, slots: Int, _ body: @Sendable (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
         var result = [Double](repeating: 0, count: width)
         result.withUnsafeMutableBufferPointer { rb in
             let r = SharedBuffer(rb)

@@ -60,6 +60,7 @@ let phases: [(String, () throws -> Void)] = [
     ("Hessian-vector product (one pass)", { _ = a.weightedNormalProduct(weights: delta, pieces.gradient, forward: &forward) }),
     ("Hessian weights delta (vector)", { objective.recycle(objective.hessianWeights(e)) }),
     ("assembly A^T D A, all rows", { _ = pattern.assemble(a, weights: delta) }),
+    ("gradient pass and assembly in one sweep", { _ = objective.gradientPiecesAndHessian(e, pattern: pattern) }),
     ("sparse embedding (leverage)", { _ = a.sparseSignEmbedding(rowScales: ones, blocks: 2, blockRows: 2 * a.columnCount, seed: 1) }),
     ("row-norm sample (start, pcg)", { _ = a.rowNormSample(targetRows: 10_000, seed: 1) }),
     ("start point (auto)", { _ = try StartPoint.compute(for: problem, strategy: .automatic) }),
