@@ -72,7 +72,10 @@ struct ArmijoLineSearch: Globalisation {
         // iteration's). With a product (Newton-CG's, from its Hessian-vector products), z + A s.
         let x1 = zip(state.x, s).map { $0 + $1 }
         let e1: Evaluation
-        let formed = step.forward == nil
+        // Newton-CG's A s is free, but a z formed from it would leave the end point to be
+        // recomputed (two passes): when this step is predicted to end the run, one pass
+        // forms z instead.
+        let formed = step.forward == nil || context.formsLastFullStep
         if formed {
             let z1 = context.forward(x1)
             e1 = context.timed { context.objective.evaluate(z: z1) }

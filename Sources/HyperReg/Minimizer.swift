@@ -156,6 +156,8 @@ struct Minimizer {
             let before = context.snapshot()
             let trafficBefore = problem.communicator.traffic
             context.notes = IterationNotes()
+            context.formsLastFullStep = context.strategy == .pcg
+                && PreconditionedNewtonCG.predictedGradientNorm(previous: norms, tolerance: options.tolerance) <= options.tolerance * g0
             var rejected: [ModelRejection] = []
             var accepted: AcceptedStep? = nil
             var attempt = 0

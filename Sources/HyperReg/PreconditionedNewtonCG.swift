@@ -32,6 +32,19 @@ final class PreconditionedNewtonCG: StepSource {
     /// quadratic remainder).
     static let toleranceShare = 0.5
 
+    /// A guess at the gradient norm after the next step, from the norms so far (`previous`,
+    /// ||g_0|| first): CG stops at the forcing term, so `||g_k|| ~ eta_{k-1} ||g_{k-1}||` with
+    /// eta as above, or the quadratic model's `||g_{k-1}||^3 / ||g_{k-2}||^2` when that is
+    /// larger. On the 1e6 x 200 exp problem (norms 1, 6e-2, 3.1e-4, 8e-8, 4.5e-10 relative,
+    /// tolerance 1e-8) it gives 9.6e-8 before the third step and 5e-9 before the fourth, the
+    /// last; the quadratic model alone gave 8.3e-9 before the third.
+    static func predictedGradientNorm(previous: [Double], tolerance: Double) -> Double {
+        guard let g = previous.last, let g0 = previous.first, g0 > 0 else { return .infinity }
+        let eta = max(min(maxForcing, g / g0), toleranceShare * tolerance * g0 / g)
+        let quadratic = Minimizer.predictedGradientNorm(previous: previous, fullStep: true) ?? 0
+        return max(eta * g, quadratic)
+    }
+
     let displayNames = ["pcg"]
     let context: SolveContext
     let system: HessianSystem

@@ -87,6 +87,11 @@ final class SolveContext {
     var system: HessianSystem? = nil
     /// This iteration's notes (reset by the minimiser at the start of each iteration).
     var notes = IterationNotes()
+    /// Set by the minimiser when this iteration's Newton-CG step is predicted to end the run
+    /// (`PreconditionedNewtonCG.predictedGradientNorm`): the line search then forms a full
+    /// step's z = A (x + s) by a pass instead of z + A s from CG's product, so that the end
+    /// point needs no recomputing (two passes for one).
+    var formsLastFullStep = false
     /// ||g(x0)||, for relative gradient norms in messages (set once the start is evaluated).
     var initialGradientNorm = 0.0
     /// What the rank check found (nil when it did not run: MinimumNormStep.swift).
