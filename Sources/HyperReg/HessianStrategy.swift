@@ -37,9 +37,14 @@ public struct HessianCostModel: Sendable {
     /// Seconds per nonzero of one streaming pass (A x or A^T y): 0.46e-9 to 0.8e-9 measured.
     public var passPerNonzero = 0.6e-9
     /// Seconds per row-pair product `a_ij a_ik` in the sparse assembly of `A^T diag(.) A`,
-    /// over all rows or a sample: 0.35e-9 (d = 200, 20 nonzeros per row) to 0.46e-9 (d = 1000,
-    /// 50 per row) measured.
-    public var assemblyPerPair = 0.4e-9
+    /// over all rows or a sample: 0.3e-9 (d = 200, 20 nonzeros per row, 2026-11-30: 62 ms for
+    /// 2.1e8 pairs) to 0.46e-9 (d = 1000, 50 per row, 2026-11-23) measured.
+    public var assemblyPerPair = 0.3e-9
+    /// Passes over A per `exact` iteration besides the assembly: `A (x + s)` and the line
+    /// search's vector work, and the gradient's products inside the assembly's sweep (issue 14,
+    /// item 3): 1 + 0.3 + 0.7 measured at d = 200. (3 before the sweeps were fused, and still
+    /// with dense row blocks, which keep the gradient's transpose pass apart.)
+    public var exactPasses = 2.0
     /// Seconds per multiply-add of the dense row-block assembly (`DenseGram`, BLAS dsyrk,
     /// d(d+1)/2 per row): 2.75e-11 measured (n = 1e4, d = 2000: 0.55 s per assembly).
     public var denseGramPerMultiplyAdd = 2.75e-11
@@ -58,10 +63,20 @@ public struct HessianCostModel: Sendable {
     public var iterationRatio = 1.8
     /// Fraction of sketch iterations that re-use leverage scores: 4 of 9 and 6 of 11 measured.
     public var reuseFraction = 0.45
-    /// Iterations of `pcg` per iteration of `exact` to the same tolerance (with the forcing
-    /// `min(0.1, ||g||/||g0||)`): 3 against 2 and 3 against 3 (exp, w = 0.01 and 0.1), 8
-    /// against 7 and 8 against 8 (cosh), at n = 1e5 and 1e6, d = 200.
+    /// Iterations of `pcg` per iteration of `exact` to the same tolerance for exp (with the
+    /// forcing `min(0.1, ||g||/||g0||)`): 3 against 2 (w = 0.01, n = 1e5 and 1e6), 4 against 2
+    /// (column scales), 4 against 4 (w = 1), d = 200 (2026-11-30).
     public var pcgIterationRatio = 1.5
+    /// The same for cosh and sinh, whose exact Hessian is indefinite far from the solution
+    /// (exact then also assembles Gauss-Newton's, and takes more iterations, as pcg does):
+    /// cosh 8 against 8 (n = 1e6), 8 against 7, 5 against 4, 9 against 8 (n = 1e5); sinh 4
+    /// against 4 (w = 1 and 0.01, n = 1e5), d = 200 (2026-11-30).
+    public var pcgIterationRatioHyperbolic = 1.1
+
+    /// `pcgIterationRatio` or `pcgIterationRatioHyperbolic` for `function` (exp's when nil).
+    public func pcgIterations(for function: FunctionKind?) -> Double {
+        function == nil || function == .exp ? pcgIterationRatio : pcgIterationRatioHyperbolic
+    }
     /// `pcg` is a candidate only while its preconditioner's sample keeps at most this share of
     /// the rows. At n = 1e5, d = 200 it keeps 42 %, and in the benchmark ladder of 2026-11-30
     /// (quiet machine, 2 threads, medians of 3) pcg was as fast as exact or faster on all six
@@ -133,10 +148,13 @@ public struct HessianCostModel: Sendable {
     public func predict(matrix a: CSRMatrix, sketch: SketchOptions) -> (exact: Double, sketch: Double, expectedRows: Double) {
         let n = a.globalRowCount, d = a.columnCount, nnz = a.globalNonzeroCount
         let pairs = Self.globalRowPairs(a)
-        let passes = 3 * passPerNonzero * Double(nnz)  // transpose (g, p, q), A s, objective work
         // Whether A^T A is dense: assume so when the expected pairs cover the triangle twice.
         let dense = pairs >= Double(d) * Double(d + 1)
-        let exact = passes + assemblyCost(pairs: pairs, rows: Double(n), dimension: d, patternIsDense: dense).seconds
+        let assembly = assemblyCost(pairs: pairs, rows: Double(n), dimension: d, patternIsDense: dense)
+        // A (x + s), objective work, and the gradient: in the assembly's sweep when that is the
+        // sparse scatter, a transpose pass of its own beside dense row blocks.
+        let passes = (assembly.dense ? exactPasses + 1 : exactPasses) * passPerNonzero * Double(nnz)
+        let exact = passes + assembly.seconds
         let beta = sketch.oversampling(dimension: d)
         let kept = min(Double(n), beta * Double(d))
         let m = LeverageSampler(matrix: a, options: sketch).embeddingRows
@@ -150,11 +168,12 @@ public struct HessianCostModel: Sendable {
     }
 
     /// Picks `exact`, `sketch` or `pcg` for `matrix`, with the reason in words: the one with
-    /// the smallest predicted iteration cost times its iterations per exact iteration. `sketch`
-    /// is a candidate only while its sample keeps less than half the rows and its dense sketch
-    /// fits in `memoryLimitBytes`, `pcg` while its sample keeps at most `pcgMaximumSampleShare`.
+    /// the smallest predicted iteration cost times its iterations per exact iteration (pcg's
+    /// depend on `function`: `pcgIterations(for:)`). `sketch` is a candidate only while its
+    /// sample keeps less than half the rows and its dense sketch fits in `memoryLimitBytes`,
+    /// `pcg` while its sample keeps at most `pcgMaximumSampleShare`.
     public func choose(matrix a: CSRMatrix, sketch: SketchOptions, pcgSampleFactor: Double = 40,
-                       memoryLimitBytes: Int = 1 << 31) -> (HessianStrategy, String) {
+                       memoryLimitBytes: Int = 1 << 31, function: FunctionKind? = nil) -> (HessianStrategy, String) {
         let n = Double(a.globalRowCount)
         let (exact, sketchCost, kept) = predict(matrix: a, sketch: sketch)
         let pcg = predictPCG(matrix: a, sampleFactor: pcgSampleFactor)
@@ -172,8 +191,9 @@ public struct HessianCostModel: Sendable {
         if pcg.expectedRows > pcgMaximumSampleShare * n {
             words.append("no pcg: its preconditioner's sample would keep about \(Int(pcg.expectedRows)) of \(a.globalRowCount) rows")
         } else {
-            words.append("pcg \(fmt(pcg.seconds)) s x \(pcgIterationRatio) iterations")
-            if pcgIterationRatio * pcg.seconds < best.cost { best = (.pcg, pcgIterationRatio * pcg.seconds) }
+            let ratio = pcgIterations(for: function)
+            words.append("pcg \(fmt(pcg.seconds)) s x \(ratio) iterations")
+            if ratio * pcg.seconds < best.cost { best = (.pcg, ratio * pcg.seconds) }
         }
         return (best.strategy, words.joined(separator: ", "))
     }

@@ -65,7 +65,7 @@ struct Minimizer {
         var strategyReason = "requested"
         if strategy == .automatic {
             (strategy, strategyReason) = options.costModel.choose(matrix: problem.matrix, sketch: options.sketch,
-                                                                  pcgSampleFactor: options.pcgSampleFactor)
+                                                                  pcgSampleFactor: options.pcgSampleFactor, function: problem.function)
         }
         let context = SolveContext(options: options, problem: problem, strategy: strategy, strategyReason: strategyReason, started: started)
         let a = problem.matrix

@@ -136,19 +136,27 @@ struct RowSampleKernelTests {
 /// `auto`'s choice with pcg among the candidates (docs/solver.md, "Choosing the strategy").
 @Suite("Cost model: auto and pcg")
 struct AutoChoosesPCGTests {
-    /// The same n and d: 20 nonzeros per row make the assembly (quadratic in a row's
-    /// nonzeros) dearer than pcg's products, 4 per row keep exact; a small n keeps exact
-    /// because pcg's preconditioner sample would hold most rows (the default factor 40 gives
-    /// 40 d ln d = 7 824 rows at d = 50: more than half of 10 000). The sample factor is lowered
-    /// to 1 for the first two so that 20 000 rows suffice.
+    /// The same n and d (200, so that the assembly is the sparse scatter): 40 nonzeros per row
+    /// make the assembly (quadratic in a row's nonzeros) dearer than pcg's products, 4 per
+    /// row keep exact; at 20 per row the two are
+    /// close and the function decides (exp: exact, which needs fewer iterations; cosh: pcg,
+    /// whose iteration count is nearly exact's there); a small n keeps exact because pcg's
+    /// preconditioner sample would hold most rows (the default factor 40 gives 40 d ln d =
+    /// 7 824 rows at d = 50: more than half of 10 000). The sample factor is lowered to 1 for
+    /// the first ones so that 20 000 rows suffice.
     @Test func densityAndSizeDecide() {
         let model = HessianCostModel()
-        let dense = randomCSR(rows: 20_000, columns: 50, density: 0.4, seed: 3)
-        let sparse = randomCSR(rows: 20_000, columns: 50, density: 0.08, seed: 3)
+        let dense = randomCSR(rows: 20_000, columns: 200, density: 0.2, seed: 3)
+        let sparse = randomCSR(rows: 20_000, columns: 200, density: 0.02, seed: 3)
         let (choiceDense, whyDense) = model.choose(matrix: dense, sketch: SketchOptions(), pcgSampleFactor: 1)
         let (choiceSparse, whySparse) = model.choose(matrix: sparse, sketch: SketchOptions(), pcgSampleFactor: 1)
         #expect(choiceDense == .pcg, "\(whyDense)")
         #expect(choiceSparse == .exact, "\(whySparse)")
+        let middle = randomCSR(rows: 20_000, columns: 200, density: 0.1, seed: 3)
+        let (forExp, whyExp) = model.choose(matrix: middle, sketch: SketchOptions(), pcgSampleFactor: 1, function: .exp)
+        let (forCosh, whyCosh) = model.choose(matrix: middle, sketch: SketchOptions(), pcgSampleFactor: 1, function: .cosh)
+        #expect(forExp == .exact, "\(whyExp)")
+        #expect(forCosh == .pcg, "\(whyCosh)")
         let small = randomCSR(rows: 10_000, columns: 50, density: 0.4, seed: 3)
         let (choiceDefault, whyDefault) = model.choose(matrix: small, sketch: SketchOptions())
         #expect(choiceDefault == .exact && whyDefault.contains("no pcg"), "\(whyDefault)")
