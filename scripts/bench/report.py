@@ -92,7 +92,11 @@ def main():
     w("## Machine\n")
     w(f"* CPU: {cpu}, {os.cpu_count()} logical cores (`nproc`); memory {mem}.")
     if machines:
-        w(f"* Run started {machines[0]['time']} ({machines[0]['platform']}).")
+        if len(machines) > 1:
+            w(f"* Latest run started {machines[-1]['time']} ({machines[-1]['platform']}); the results file holds "
+              f"{len(machines)} runs since {machines[0]['time']}, and each table shows the latest run of its problem.")
+        else:
+            w(f"* Run started {machines[0]['time']} ({machines[0]['platform']}).")
     if loads:
         w(f"* 1-minute load average at the start of the runs: median {statistics.median(loads):.2f}, "
           f"range {min(loads):.2f} to {max(loads):.2f}. On 2 cores a load near 2 means the "
@@ -120,8 +124,9 @@ def main():
       "method and Ceres run is repeated 3 times when its first run takes under 2 s and the median is "
       "reported (every time is in the results' `all_seconds`); longer runs are single runs.")
     w("* x* (for `||x - x*||`): `hyperreg solve --hessian exact --tolerance 1e-13 --max-iterations 12` from the same x0 (at 4e6 rows the gradient plateaus near 6e-13 and the run ends at that round-off floor: `converged_at_roundoff`, `stalled` before issue 16).")
-    w("* Floor: `pass_seconds`, hyperreg's wall time of one streaming pass `A x` (best of two, timed at "
-      "the start of each solve). `passes/it` is the median over iterations after the first of "
+    w("* Floor: `pass_seconds`, hyperreg's wall time of one streaming pass `A x` (best of three, timed on "
+      "its own after each solve, outside its `seconds`; until 2026-11-30 best of two at the start, inside "
+      "`seconds`). `passes/it` is the median over iterations after the first of "
       "`iteration_passes` (an iteration's wall time in units of that pass); for SciPy and Ceres it is "
       "products with A or A^T per iteration (a count, not a time).")
     w("* Peak RSS: `/usr/bin/time -f %M` of the hyperreg process; for SciPy `getrusage` of the forked "
