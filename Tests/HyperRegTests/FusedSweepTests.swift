@@ -9,11 +9,12 @@ import Testing
 
 @Suite("Gradient and assembly in one sweep")
 struct FusedSweepTests {
-    /// 60 000 rows: several chunks of the transpose partition. d = 12 at density 0.3 gives a
-    /// dense A^T A pattern; d = 400 with about two nonzeros per row a sparse one.
-    static func problem(columns: Int, density: Double, function: FunctionKind) throws -> Problem {
-        var s = PlantedProblem.Settings(rows: 60_000, columns: columns, density: density)
-        s.function = function; s.weight = 0.1; s.noise = 0.05; s.seed = 23
+    /// A planted problem (w = 0.1, noise 0.05). 60 000 rows give several chunks of the
+    /// transpose partition; d = 12 at density 0.3 gives a dense A^T A pattern, d = 400 with
+    /// about two nonzeros per row a sparse one.
+    static func problem(rows: Int = 60_000, columns: Int, density: Double, function: FunctionKind, seed: UInt64 = 23) throws -> Problem {
+        var s = PlantedProblem.Settings(rows: rows, columns: columns, density: density)
+        s.function = function; s.weight = 0.1; s.noise = 0.05; s.seed = seed
         return try PlantedProblem.generate(s).problem()
     }
 
@@ -59,9 +60,7 @@ struct FusedSweepTests {
     /// steps are taken between exact ones).
     @Test(arguments: FunctionKind.allCases)
     func solvesAreTheSameWithAndWithoutFusion(function: FunctionKind) throws {
-        var s = PlantedProblem.Settings(rows: 3000, columns: 20, density: 0.3)
-        s.function = function; s.weight = 0.1; s.noise = 0.05; s.seed = 31
-        let p = try PlantedProblem.generate(s).problem()
+        let p = try Self.problem(rows: 3000, columns: 20, density: 0.3, function: function, seed: 31)
         let x0 = try StartPoint.compute(for: p, strategy: .automatic).x0
         var o = SolverOptions(); o.hessian = .exact; o.tolerance = 1e-10; o.measurePass = false
         let fused = try NewtonSolver(options: o).solve(p, from: x0)
