@@ -17,9 +17,14 @@ final class PreconditionedNewtonCG: StepSource {
     /// preconditioner (2-5 iterations measured); at the cap the last iterate is taken.
     static let maxIterations = 100
     /// The factor is re-used while the previous step needed at most this many CG iterations,
-    /// and refreshed at the next iteration when it needed more: a fresh factor of the sampled
-    /// Hessian gives 2-5 (measured), so more than 8 means the Hessian has moved away from it.
-    static let refreshAbove = 8
+    /// and refreshed at the next iteration when it needed more. A fresh factor of the sampled
+    /// Hessian gives 1-5 CG iterations (measured); a refresh (the sample, its assembly and
+    /// the factorisation) costs about one CG iteration at n = 1e6, d = 200, where each CG
+    /// iteration is a 1.5-pass product. With 8 (until 2026-11-30) the 1e6 x 200 cosh problem
+    /// (w = 0.01) let the counts climb 3, 4, 6, 9 on an ageing factor (32 CG iterations in 8
+    /// steps, 0.75 s); with 4 it refreshes twice more and needs 19 (0.59 s); exp problems,
+    /// which take 3-4 steps, do not change.
+    static let refreshAbove = 4
     /// The forcing term eta = min(maxForcing, ||g|| / ||g0||) (Eisenstat-Walker, the form that
     /// keeps convergence quadratic). With a preconditioner this good a CG iteration (one pass)
     /// is cheaper than a Newton iteration's fixed work (gradient pass, line search: about 3
