@@ -77,13 +77,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         threadOptions.apply()
         // The folder and the four outputs are checked before generating (docs/cli.md, "Outputs").
-        do {
-            try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
-        } catch {
-            throw CLIError("\(outputDir): cannot create the directory: \(error.localizedDescription)")
-        }
-        let dir = URL(fileURLWithPath: outputDir)
-        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let path = try outputFolder(outputDir)
         let names = ["A.mtx", "b.mtx", "w.mtx", "x_true.mtx"]
         let outputs = try OutputPlan(outputs: names.map { ($0, path($0)) }, inputs: [])
         let planted: PlantedProblem

@@ -89,6 +89,19 @@ struct OutputPlan {
     }
 }
 
+/// Creates the output folder `directory` (and its parents) when missing, and returns a function
+/// giving the path of a file named `name` in it; a folder that cannot be made is an error
+/// naming it (`generate`, `partition`).
+func outputFolder(_ directory: String) throws -> (String) -> String {
+    do {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    } catch {
+        throw CLIError("\(directory): cannot create the directory: \(error.localizedDescription)")
+    }
+    let url = URL(fileURLWithPath: directory)
+    return { url.appendingPathComponent($0).path }
+}
+
 /// Writes `text` to standard output, every write checked (a full disk or a closed pipe is
 /// an error, exit 1, not a silent success).
 func writeStandardOutput(_ text: String) throws {

@@ -43,13 +43,7 @@ struct Partition: ParsableCommand {
 
     func run() throws {
         threadOptions.apply()
-        do {
-            try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
-        } catch {
-            throw CLIError("\(outputDir): cannot create the directory: \(error.localizedDescription)")
-        }
-        let dir = URL(fileURLWithPath: outputDir)
-        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let path = try outputFolder(outputDir)
         let inputs = [matrix] + vectors
         let stems = inputs.map(MatrixMarketPartition.stem(of:))
         // Every output named up front: refused if it is an input or another output.
