@@ -101,7 +101,7 @@ struct SolveSummary {
     static func fitL1(_ e: Evaluation, communicator: any Communicator = SingleProcess.shared) -> Double? {
         guard e.alpha != 0, e.alpha.isFinite else { return nil }
         var sum = 0.0
-        for ci in e.c { sum += Swift.abs(ci) }
+        for i in e.u.indices { sum += Swift.abs(e.cEntry(i)) }  // c formed entry by entry: no n-vector
         sum = communicator.sum(sum)
         let fit = sum / Swift.abs(e.alpha)
         return fit.isFinite ? fit : nil
